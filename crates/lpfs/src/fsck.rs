@@ -1,0 +1,165 @@
+//! `fsck`: reading every record of every volume, checking both checksums and the content hash,
+//! comparing what is there with the index, and (on request) repairing what can be repaired.
+
+use std::collections::HashSet;
+use std::sync::{Arc, PoisonError};
+
+use crate::error::Result;
+use crate::format::{IndexEntry, RecordHeader, RecordKind, Tombstone, record_size};
+use crate::hash::BlobHash;
+use crate::open::{read_index_log_entries, rewrite_index_log, set_aside};
+use crate::store::{Stats, Store};
+use crate::volume::{FIRST_RECORD, VolumeFile};
+
+/// A damaged record or region of a volume.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Damage {
+    pub volume: u32,
+    pub offset: u64,
+    pub bytes: u64,
+    /// The blob the damaged record belongs to, when its header is still readable.
+    pub hash: Option<BlobHash>,
+    pub reason: String,
+}
+
+/// What `fsck` found (and repaired).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FsckReport {
+    pub volumes_checked: usize,
+    pub records_checked: u64,
+    pub bytes_checked: u64,
+    /// Records or regions that do not verify.
+    pub damaged: Vec<Damage>,
+    /// Live blobs with no intact record behind them: reading them fails.
+    pub missing: Vec<BlobHash>,
+    /// Volumes whose index log does not match their records.
+    pub stale_index_logs: Vec<u32>,
+    /// Whether the repairs were made: damage set aside in `lost+found`, missing blobs dropped from
+    /// the index (so that importing them again stores them again), index logs rewritten.
+    pub repaired: bool,
+    pub stats: Stats,
+}
+
+impl FsckReport {
+    /// Whether nothing is damaged or missing.
+    pub fn is_clean(&self) -> bool {
+        self.damaged.is_empty() && self.missing.is_empty()
+    }
+}
+
+/// The intact records of a volume and its damaged regions.
+fn scan_volume(vol: &VolumeFile, size: u64, report: &mut FsckReport) -> Vec<IndexEntry> {
+    let mut intact = Vec::new();
+    let mut pos = FIRST_RECORD;
+    while pos < size {
+        let problem = match vol.read_record(pos, size) {
+            Ok((h, payload)) => {
+                report.records_checked += 1;
+                report.bytes_checked += record_size(h.len);
+                let hashed_ok = h.kind != RecordKind::Blob || BlobHash::of(&payload) == h.key;
+                match IndexEntry::for_record(&h, pos, &payload) {
+                    Ok(entry) if hashed_ok => {
+                        intact.push(entry);
+                        pos = entry.record_end();
+                        continue;
+                    }
+                    Ok(_) => "payload does not hash to the record's key".to_string(),
+                    Err(e) => e.to_string(),
+                }
+            }
+            Err(p) => p.to_string(),
+        };
+        // Skip a damaged record by its length when its header is intact, else resynchronise on the
+        // next 8-byte boundary where an intact record starts.
+        let start = pos;
+        let mut head = [0u8; crate::format::RECORD_HEADER_LEN as usize];
+        let header = vol.read_exact_at(&mut head, pos).ok().and_then(|_| RecordHeader::decode(&head).ok());
+        match header {
+            Some(h) if pos.saturating_add(record_size(h.len)) <= size => pos += record_size(h.len),
+            _ => {
+                pos += 8;
+                while pos < size && vol.read_record(pos, size).is_err() {
+                    pos += 8;
+                }
+            }
+        }
+        let end = pos.min(size);
+        report.damaged.push(Damage {
+            volume: vol.id,
+            offset: start,
+            bytes: end - start,
+            hash: header.map(|h| h.key),
+            reason: problem,
+        });
+    }
+    intact
+}
+
+impl Store {
+    /// Checks every record of every volume. With `repair`, damaged bytes are copied to
+    /// `lost+found`, live blobs without an intact record are dropped from the index (durably, with
+    /// a tombstone), and index logs that disagree with their volume are rewritten.
+    pub fn fsck(&self, repair: bool) -> Result<FsckReport> {
+        let _guard = self.shared.maintenance.lock().unwrap_or_else(PoisonError::into_inner);
+        let volumes: Vec<(Arc<VolumeFile>, u64)> =
+            self.state().volumes.values().map(|v| (v.file.clone(), v.size)).collect();
+        let mut report = FsckReport { volumes_checked: volumes.len(), ..FsckReport::default() };
+        let mut intact_blobs = HashSet::new();
+        let mut stale = Vec::new();
+        for (vol, size) in &volumes {
+            let intact = scan_volume(vol, *size, &mut report);
+            intact_blobs.extend(
+                intact.iter().filter(|e| !matches!(e.kind, crate::format::IndexEntryKind::Tombstone(_))).map(|e| (vol.id, e.offset, e.key)),
+            );
+            if read_index_log_entries(&self.shared.dir, vol)? != intact {
+                report.stale_index_logs.push(vol.id);
+                stale.push((vol.clone(), intact));
+            }
+        }
+        let missing: Vec<(BlobHash, crate::index::Loc)> = self
+            .state()
+            .index
+            .iter()
+            .filter(|(k, loc)| !intact_blobs.contains(&(loc.volume, loc.offset(), *k)))
+            .collect();
+        report.missing = missing.iter().map(|(k, _)| *k).collect();
+        report.missing.sort_unstable();
+
+        let needs_repair = !report.damaged.is_empty() || !missing.is_empty() || !stale.is_empty();
+        if repair && !self.is_read_only() && needs_repair {
+            let damaged = report.damaged.clone();
+            self.exclusive(move |w| {
+                let dir = w.shared.dir.clone();
+                for d in &damaged {
+                    if let Some((vol, _)) = volumes.iter().find(|(v, _)| v.id == d.volume) {
+                        set_aside(&dir, vol, d.offset, d.bytes, "damaged")?;
+                    }
+                }
+                for (key, loc) in &missing {
+                    let generation = volumes.iter().find(|(v, _)| v.id == loc.volume).map_or(0, |(v, _)| v.generation);
+                    let t = Tombstone { target_volume: loc.volume, target_generation: generation, target_offset: loc.offset() };
+                    w.append_tombstone(*key, t)?;
+                }
+                w.commit()?;
+                for (vol, intact) in &stale {
+                    rewrite_index_log(&dir, vol, intact)?;
+                }
+                w.reopen_index_log()
+            })?;
+            // The damaged bytes stay in their volume as garbage until it is rewritten: do that now,
+            // so that a repaired store checks clean.
+            let mut damaged_volumes: Vec<u32> = report.damaged.iter().map(|d| d.volume).collect();
+            damaged_volumes.dedup();
+            let mut compaction = crate::CompactReport::default();
+            for id in damaged_volumes {
+                if self.state().active_volume == Some(id) {
+                    self.exclusive(|w| w.seal_active())?;
+                }
+                self.compact_volume(id, &mut compaction)?;
+            }
+            report.repaired = true;
+        }
+        report.stats = self.stats();
+        Ok(report)
+    }
+}

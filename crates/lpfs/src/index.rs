@@ -1,0 +1,254 @@
+//! The in-memory index: blob hash → where its live record is.
+//!
+//! One million blobs must fit in well under 64 MB, so the bulk of the index is a sorted `Vec` of
+//! 44-byte entries searched by binary search, and only recent inserts live in a small hash map that
+//! is merged into the sorted part now and then (amortised O(1) per insert).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::hash::BlobHash;
+
+/// Where a live blob's record is. Offsets are stored in units of 8 bytes, which bounds a volume at
+/// 32 GiB; lengths are stored as `u32`, which bounds a blob at 4 GiB − 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loc {
+    pub volume: u32,
+    offset8: u32,
+    pub len: u32,
+}
+
+impl Loc {
+    /// The largest volume an index can address.
+    pub const MAX_VOLUME_BYTES: u64 = (u32::MAX as u64) * 8;
+
+    /// A location; `offset` must be 8-aligned and within [`Loc::MAX_VOLUME_BYTES`].
+    pub fn new(volume: u32, offset: u64, len: u32) -> Self {
+        debug_assert_eq!(offset % 8, 0);
+        debug_assert!(offset <= Self::MAX_VOLUME_BYTES);
+        Self { volume, offset8: (offset / 8) as u32, len }
+    }
+
+    /// Offset of the record header in its volume.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.offset8) * 8
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: [u8; 32],
+    loc: Loc,
+}
+
+/// Marks a deleted entry in the sorted part until the next merge drops it.
+const DEAD: u32 = u32::MAX;
+
+/// Keys are uniformly distributed hashes already: their first eight bytes are a perfect hash.
+#[derive(Default)]
+struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // `[u8; 32]` hashes its length first, then the bytes; keep the first eight key bytes.
+        if bytes.len() >= 8 {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&bytes[..8]);
+            self.0 = u64::from_le_bytes(a);
+        }
+    }
+    fn write_usize(&mut self, _: usize) {}
+}
+
+type Recent = HashMap<[u8; 32], Loc, BuildHasherDefault<PrefixHasher>>;
+
+/// Hash → location of every live blob.
+#[derive(Default)]
+pub struct Index {
+    sorted: Vec<Entry>,
+    dead_in_sorted: usize,
+    recent: Recent,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index").field("len", &self.len()).finish()
+    }
+}
+
+impl Index {
+    /// Builds an index from (key, location) pairs with unique keys, in any order.
+    #[cfg(test)]
+    pub fn from_unique(mut pairs: Vec<(BlobHash, Loc)>) -> Self {
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Self::from_sorted_unique(pairs)
+    }
+
+    /// Builds an index from (key, location) pairs sorted by key, with unique keys.
+    pub fn from_sorted_unique(pairs: Vec<(BlobHash, Loc)>) -> Self {
+        debug_assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
+        // Same size and alignment: this collect reuses the allocation.
+        let sorted: Vec<Entry> = pairs.into_iter().map(|(k, loc)| Entry { key: k.0, loc }).collect();
+        Self { sorted, dead_in_sorted: 0, recent: Recent::default() }
+    }
+
+    fn find_sorted(&self, key: &BlobHash) -> Result<usize, usize> {
+        self.sorted.binary_search_by(|e| e.key.cmp(&key.0))
+    }
+
+    /// The location of `key`, if it is live.
+    pub fn get(&self, key: &BlobHash) -> Option<Loc> {
+        if let Some(loc) = self.recent.get(&key.0) {
+            return Some(*loc);
+        }
+        let i = self.find_sorted(key).ok()?;
+        let loc = self.sorted[i].loc;
+        (loc.volume != DEAD).then_some(loc)
+    }
+
+    /// Sets the location of `key`, returning the previous one.
+    pub fn insert(&mut self, key: BlobHash, loc: Loc) -> Option<Loc> {
+        if let Ok(i) = self.find_sorted(&key) {
+            let old = std::mem::replace(&mut self.sorted[i].loc, loc);
+            if old.volume == DEAD {
+                self.dead_in_sorted -= 1;
+                return None;
+            }
+            return Some(old);
+        }
+        let old = self.recent.insert(key.0, loc);
+        if self.recent.len() > 4096 + self.sorted.len() / 16 {
+            self.merge();
+        }
+        old
+    }
+
+    /// Removes `key`, returning where it was.
+    pub fn remove(&mut self, key: &BlobHash) -> Option<Loc> {
+        if let Some(loc) = self.recent.remove(&key.0) {
+            return Some(loc);
+        }
+        let i = self.find_sorted(key).ok()?;
+        let entry = &mut self.sorted[i];
+        if entry.loc.volume == DEAD {
+            return None;
+        }
+        let old = std::mem::replace(&mut entry.loc, Loc { volume: DEAD, offset8: 0, len: 0 });
+        self.dead_in_sorted += 1;
+        if self.dead_in_sorted > 4096 + self.sorted.len() / 4 {
+            self.merge();
+        }
+        Some(old)
+    }
+
+    /// Folds the recent inserts into the sorted part and drops deleted entries.
+    fn merge(&mut self) {
+        let mut recent: Vec<Entry> = self.recent.drain().map(|(key, loc)| Entry { key, loc }).collect();
+        recent.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        let old = std::mem::take(&mut self.sorted);
+        let mut merged = Vec::with_capacity(old.len() - self.dead_in_sorted + recent.len());
+        let mut a = old.into_iter().filter(|e| e.loc.volume != DEAD).peekable();
+        let mut b = recent.into_iter().peekable();
+        loop {
+            let take_a = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => x.key < y.key,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if take_a { a.next() } else { b.next() };
+            merged.extend(next);
+        }
+        self.sorted = merged;
+        self.dead_in_sorted = 0;
+        self.recent.shrink_to(4096);
+    }
+
+    /// Number of live blobs.
+    pub fn len(&self) -> usize {
+        self.sorted.len() - self.dead_in_sorted + self.recent.len()
+    }
+
+    /// Every live (key, location), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (BlobHash, Loc)> + '_ {
+        self.sorted
+            .iter()
+            .filter(|e| e.loc.volume != DEAD)
+            .map(|e| (BlobHash(e.key), e.loc))
+            .chain(self.recent.iter().map(|(k, loc)| (BlobHash(*k), *loc)))
+    }
+
+    /// Up to `limit` live keys greater than `after`, in ascending order.
+    pub fn keys_after(&self, after: Option<&BlobHash>, limit: usize) -> Vec<BlobHash> {
+        let start = match after {
+            None => 0,
+            Some(k) => match self.find_sorted(k) {
+                Ok(i) => i + 1,
+                Err(i) => i,
+            },
+        };
+        let mut out: Vec<BlobHash> = self.sorted[start..]
+            .iter()
+            .filter(|e| e.loc.volume != DEAD)
+            .take(limit)
+            .map(|e| BlobHash(e.key))
+            .collect();
+        out.extend(self.recent.keys().map(|k| BlobHash(*k)).filter(|k| after.is_none_or(|a| k > a)));
+        out.sort_unstable();
+        out.truncate(limit);
+        out
+    }
+
+    /// Approximate heap bytes the index uses.
+    pub fn memory_bytes(&self) -> usize {
+        self.sorted.capacity() * size_of::<Entry>()
+            + self.recent.capacity() * (size_of::<([u8; 32], Loc)>() + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> BlobHash {
+        BlobHash::of(&i.to_le_bytes())
+    }
+
+    #[test]
+    fn matches_a_hash_map_through_merges() {
+        let mut model = std::collections::HashMap::new();
+        let mut index = Index::from_unique((0..1000).map(|i| (key(i), Loc::new(1, 64, i))).collect());
+        for i in 0..1000 {
+            model.insert(key(i), Loc::new(1, 64, i));
+        }
+        let mut rng = fastrand::Rng::with_seed(7);
+        for step in 0..60_000u32 {
+            let k = key(rng.u32(0..20_000));
+            if rng.bool() {
+                let loc = Loc::new(2, 8 * u64::from(step), step);
+                assert_eq!(index.insert(k, loc), model.insert(k, loc));
+            } else {
+                assert_eq!(index.remove(&k), model.remove(&k));
+            }
+            assert_eq!(index.len(), model.len());
+        }
+        for (k, loc) in &model {
+            assert_eq!(index.get(k), Some(*loc));
+        }
+        let mut all: Vec<_> = index.iter().map(|(k, _)| k).collect();
+        all.sort();
+        let mut expected: Vec<_> = model.keys().copied().collect();
+        expected.sort();
+        assert_eq!(all, expected);
+        let page = index.keys_after(Some(&expected[10]), 5);
+        assert_eq!(page, expected[11..16].to_vec());
+    }
+
+    #[test]
+    fn entries_stay_small() {
+        assert_eq!(size_of::<Entry>(), 44);
+    }
+}

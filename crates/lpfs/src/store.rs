@@ -1,0 +1,391 @@
+//! [`Store`]: the LittlePandaFS blob store over a directory of volumes.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::thread::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::format::{RECORD_HEADER_LEN, VOLUME_HEADER_LEN};
+use crate::hash::BlobHash;
+use crate::index::{Index, Loc};
+use crate::open::{RecoveryReport, VolumeInfo, load};
+use crate::volume::VolumeFile;
+use crate::writer::{Request, Writer};
+use crate::{BlobStore, MAX_BLOB_BYTES, PutOutcome};
+
+/// Settings of a store.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A volume is sealed once it would grow past this; a larger blob gets a volume of its own.
+    pub max_volume_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { max_volume_bytes: 1 << 30 }
+    }
+}
+
+impl Options {
+    fn validate(&self) -> Result<()> {
+        if self.max_volume_bytes < 4096 || self.max_volume_bytes > Loc::MAX_VOLUME_BYTES {
+            return Err(Error::Options(format!(
+                "max volume size must be between 4 KiB and {} bytes, got {}",
+                Loc::MAX_VOLUME_BYTES,
+                self.max_volume_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What readers and the writer share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub options: Options,
+    pub state: RwLock<State>,
+    /// Serialises compaction and repair.
+    pub maintenance: Mutex<()>,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub index: Index,
+    pub volumes: BTreeMap<u32, VolumeInfo>,
+    /// The volume the writer appends to; never compacted.
+    pub active_volume: Option<u32>,
+}
+
+/// A LittlePandaFS store: content-addressed blobs packed into append-only volume files.
+///
+/// Many threads may read at once; writes go through one writer thread that commits them in groups.
+/// Only one process may open a store for writing; others may open it read-only.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) shared: Arc<Shared>,
+    writer: Option<(SyncSender<Request>, JoinHandle<()>)>,
+    recovery: RecoveryReport,
+    _lock: Option<File>,
+}
+
+/// Where a blob's bytes are in a volume file, for sending them without copying (`sendfile`) or
+/// reading them with `pread`. The header has been checked; the payload has not.
+#[derive(Debug, Clone)]
+pub struct BlobLocation {
+    volume: Arc<VolumeFile>,
+    /// Offset of the first payload byte in the file.
+    pub offset: u64,
+    /// Payload length.
+    pub len: u64,
+}
+
+impl BlobLocation {
+    /// The open volume file. It stays readable even if compaction replaces the volume meanwhile.
+    pub fn file(&self) -> &File {
+        &self.volume.file
+    }
+}
+
+/// Counts and sizes of a store.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    pub volumes: usize,
+    pub blobs: u64,
+    /// Payload bytes of live blobs.
+    pub live_bytes: u64,
+    /// Bytes of all volume files.
+    pub volume_bytes: u64,
+    /// Bytes of dead records (deleted blobs, tombstones, set-aside damage) that compaction can reclaim.
+    pub garbage_bytes: u64,
+    /// Heap bytes of the in-memory index.
+    pub index_memory_bytes: u64,
+    pub per_volume: Vec<VolumeStats>,
+}
+
+/// Sizes of one volume.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VolumeStats {
+    pub id: u32,
+    pub generation: u32,
+    pub bytes: u64,
+    pub live_bytes: u64,
+    pub garbage_bytes: u64,
+    pub active: bool,
+}
+
+impl VolumeStats {
+    /// Share of the volume's record bytes that are garbage.
+    pub fn garbage_ratio(&self) -> f64 {
+        let records = self.bytes.saturating_sub(VOLUME_HEADER_LEN);
+        if records == 0 { 0.0 } else { self.garbage_bytes as f64 / records as f64 }
+    }
+}
+
+/// The name of the lock file in a store directory.
+const LOCK_FILE: &str = "lock";
+
+/// Payload sizes up to this are checksummed whole even for a range read.
+const VERIFY_WHOLE_UP_TO: u64 = 16 << 20;
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir` for reading and writing, recovering from any
+    /// crash first. Fails with [`Error::Locked`] if another process has it open for writing.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Self> {
+        options.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Error::io(&lock_path))?;
+        // A lock can be held for a moment by a child process between its fork and its exec
+        // (the descriptor is close-on-exec), so a busy lock is retried briefly before giving up.
+        let mut attempts = 0;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if attempts < 20 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked(dir)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path)(e)),
+            }
+        }
+        let loaded = load(&dir, false)?;
+        let shared = Arc::new(Shared {
+            dir,
+            options,
+            state: RwLock::new(State { index: loaded.index, volumes: loaded.volumes, active_volume: None }),
+            maintenance: Mutex::new(()),
+        });
+        let writer = Writer::new(shared.clone())?;
+        let (tx, rx) = mpsc::sync_channel(1024);
+        let thread = std::thread::Builder::new()
+            .name("lpfs-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(Error::io(&shared.dir))?;
+        Ok(Self { shared, writer: Some((tx, thread)), recovery: loaded.report, _lock: Some(lock) })
+    }
+
+    /// Opens the store in `dir` read-only, as it is on disk now. Nothing is repaired or written;
+    /// a torn tail is only skipped. Works while another process has the store open for writing.
+    pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        if !dir.is_dir() {
+            return Err(Error::io(&dir)(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no store directory here",
+            )));
+        }
+        let loaded = load(&dir, true)?;
+        let shared = Arc::new(Shared {
+            dir,
+            options: Options::default(),
+            state: RwLock::new(State { index: loaded.index, volumes: loaded.volumes, active_volume: None }),
+            maintenance: Mutex::new(()),
+        });
+        Ok(Self { shared, writer: None, recovery: loaded.report, _lock: None })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// What opening the store found and repaired.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    pub(crate) fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.shared.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends a request to the writer and waits for its answer.
+    fn ask<T>(&self, make: impl FnOnce(SyncSender<Result<T>>) -> Request) -> Result<T> {
+        let (tx, _) = self.writer.as_ref().ok_or(Error::ReadOnly)?;
+        let (reply, answer) = mpsc::sync_channel(1);
+        tx.send(make(reply)).map_err(|_| Error::WriterGone)?;
+        answer.recv().map_err(|_| Error::WriterGone)?
+    }
+
+    /// Runs `f` on the writer thread with exclusive use of it.
+    pub(crate) fn exclusive<T: Send + 'static>(&self, f: impl FnOnce(&mut Writer) -> Result<T> + Send + 'static) -> Result<T> {
+        self.ask(move |reply| {
+            Request::Exclusive(Box::new(move |w| {
+                let _ = reply.send(f(w));
+            }))
+        })
+    }
+
+    /// Stores many blobs with one durability point; answers in the same order.
+    pub fn put_many(&self, blobs: Vec<Vec<u8>>) -> Result<Vec<PutOutcome>> {
+        if self.writer.is_none() {
+            return Err(Error::ReadOnly);
+        }
+        let mut outcomes = Vec::with_capacity(blobs.len());
+        let mut new = Vec::new();
+        let mut new_at = Vec::new();
+        {
+            let state = self.state();
+            for (i, data) in blobs.into_iter().enumerate() {
+                if data.len() as u64 > MAX_BLOB_BYTES {
+                    return Err(Error::TooLarge(data.len() as u64));
+                }
+                let hash = BlobHash::of(&data);
+                outcomes.push(PutOutcome { hash, len: data.len() as u64, created: false });
+                // Already stored: nothing to write.
+                if state.index.get(&hash).is_none() {
+                    new_at.push(i);
+                    new.push((hash, data));
+                }
+            }
+        }
+        if new.is_empty() {
+            return Ok(outcomes);
+        }
+        let created = self.ask(|reply| Request::Put { blobs: new, reply })?;
+        for (i, c) in new_at.into_iter().zip(created) {
+            outcomes[i].created = c;
+        }
+        Ok(outcomes)
+    }
+
+    /// Where `hash` is, with its volume file, if it is stored.
+    fn lookup(&self, hash: &BlobHash) -> Option<(Loc, Arc<VolumeFile>)> {
+        let state = self.state();
+        let loc = state.index.get(hash)?;
+        let vol = state.volumes.get(&loc.volume)?.file.clone();
+        Some((loc, vol))
+    }
+
+    fn corrupt(hash: &BlobHash, loc: Loc, reason: impl ToString) -> Error {
+        Error::Corrupt { hash: *hash, volume: loc.volume, offset: loc.offset(), reason: reason.to_string() }
+    }
+
+    /// The bytes' location of `hash`, after checking its record header.
+    pub fn locate(&self, hash: &BlobHash) -> Result<Option<BlobLocation>> {
+        let Some((loc, volume)) = self.lookup(hash) else { return Ok(None) };
+        volume.check_header(hash, loc.offset(), u64::from(loc.len)).map_err(|p| Self::corrupt(hash, loc, p))?;
+        Ok(Some(BlobLocation { volume, offset: loc.offset() + RECORD_HEADER_LEN, len: u64::from(loc.len) }))
+    }
+
+    /// Statistics of the store.
+    pub fn stats(&self) -> Stats {
+        let state = self.state();
+        let mut s = Stats {
+            volumes: state.volumes.len(),
+            blobs: state.index.len() as u64,
+            index_memory_bytes: state.index.memory_bytes() as u64,
+            ..Stats::default()
+        };
+        s.live_bytes = state.index.iter().map(|(_, loc)| u64::from(loc.len)).sum();
+        for (&id, v) in &state.volumes {
+            let garbage = v.size.saturating_sub(VOLUME_HEADER_LEN + v.live_bytes);
+            s.volume_bytes += v.size;
+            s.garbage_bytes += garbage;
+            s.per_volume.push(VolumeStats {
+                id,
+                generation: v.file.generation,
+                bytes: v.size,
+                live_bytes: v.live_bytes,
+                garbage_bytes: garbage,
+                active: state.active_volume == Some(id),
+            });
+        }
+        s
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some((tx, thread)) = self.writer.take() {
+            drop(tx);
+            if thread.join().is_err() {
+                tracing::error!("the store's writer thread panicked");
+            }
+        }
+    }
+}
+
+impl BlobStore for Store {
+    fn put(&self, data: &[u8]) -> Result<PutOutcome> {
+        if data.len() as u64 > MAX_BLOB_BYTES {
+            return Err(Error::TooLarge(data.len() as u64));
+        }
+        let hash = BlobHash::of(data);
+        let mut outcome = PutOutcome { hash, len: data.len() as u64, created: false };
+        if self.writer.is_none() {
+            return Err(Error::ReadOnly);
+        }
+        if self.state().index.get(&hash).is_some() {
+            return Ok(outcome);
+        }
+        let created = self.ask(|reply| Request::Put { blobs: vec![(hash, data.to_vec())], reply })?;
+        outcome.created = created.first().copied().unwrap_or(false);
+        Ok(outcome)
+    }
+
+    fn put_many(&self, blobs: Vec<Vec<u8>>) -> Result<Vec<PutOutcome>> {
+        Store::put_many(self, blobs)
+    }
+
+    fn get(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>> {
+        let Some((loc, vol)) = self.lookup(hash) else { return Ok(None) };
+        vol.read_blob(hash, loc.offset(), u64::from(loc.len)).map(Some).map_err(|p| Self::corrupt(hash, loc, p))
+    }
+
+    fn get_range(&self, hash: &BlobHash, range: Range<u64>) -> Result<Option<Vec<u8>>> {
+        let Some((loc, vol)) = self.lookup(hash) else { return Ok(None) };
+        let len = u64::from(loc.len);
+        if range.start > range.end || range.end > len {
+            return Err(Error::Range { start: range.start, end: range.end, len });
+        }
+        if len <= VERIFY_WHOLE_UP_TO {
+            let whole = vol.read_blob(hash, loc.offset(), len).map_err(|p| Self::corrupt(hash, loc, p))?;
+            return Ok(Some(whole[range.start as usize..range.end as usize].to_vec()));
+        }
+        vol.check_header(hash, loc.offset(), len).map_err(|p| Self::corrupt(hash, loc, p))?;
+        let mut buf = vec![0u8; (range.end - range.start) as usize];
+        vol.read_exact_at(&mut buf, loc.offset() + RECORD_HEADER_LEN + range.start)
+            .map_err(|p| Self::corrupt(hash, loc, p))?;
+        Ok(Some(buf))
+    }
+
+    fn stat(&self, hash: &BlobHash) -> Result<Option<u64>> {
+        Ok(self.state().index.get(hash).map(|loc| u64::from(loc.len)))
+    }
+
+    fn delete(&self, hash: &BlobHash) -> Result<bool> {
+        if self.writer.is_none() {
+            return Err(Error::ReadOnly);
+        }
+        if self.state().index.get(hash).is_none() {
+            return Ok(false);
+        }
+        let found = self.ask(|reply| Request::Delete { keys: vec![*hash], reply })?;
+        Ok(found.first().copied().unwrap_or(false))
+    }
+
+    fn list(&self, after: Option<&BlobHash>, limit: usize) -> Result<Vec<BlobHash>> {
+        Ok(self.state().index.keys_after(after, limit))
+    }
+
+    fn locate(&self, hash: &BlobHash) -> Result<Option<BlobLocation>> {
+        Store::locate(self, hash)
+    }
+}

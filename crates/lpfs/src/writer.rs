@@ -1,0 +1,383 @@
+//! The store's single writer: one thread that appends records to the active volume and makes them
+//! durable in groups, so that concurrent and batched puts share one `fdatasync`.
+//!
+//! Order of a commit: records are written to the volume, the volume is synced, the entries are
+//! appended to its index log (not synced: the volume is the truth and recovery re-derives missing
+//! entries), the in-memory index is updated, and only then are the callers answered.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, PoisonError};
+
+use crate::error::{Error, Result};
+use crate::format::{IndexEntry, IndexEntryKind, RecordHeader, Tombstone, record_size};
+use crate::hash::BlobHash;
+use crate::index::Loc;
+use crate::open::VolumeInfo;
+use crate::store::Shared;
+use crate::volume::{FIRST_RECORD, VolumeFile, index_path, volume_path};
+
+/// Work for the writer thread.
+pub(crate) enum Request {
+    /// Store these blobs; answers, per blob, whether it was newly written.
+    Put { blobs: Vec<(BlobHash, Vec<u8>)>, reply: SyncSender<Result<Vec<bool>>> },
+    /// Delete these blobs; answers, per blob, whether it was there.
+    Delete { keys: Vec<BlobHash>, reply: SyncSender<Result<Vec<bool>>> },
+    /// Runs with exclusive use of the writer (compaction's commit, repairs).
+    Exclusive(Box<dyn FnOnce(&mut Writer) + Send>),
+}
+
+/// The volume being appended to.
+struct Active {
+    vol: Arc<VolumeFile>,
+    /// Durable length of the volume.
+    size: u64,
+    index_log: File,
+}
+
+/// State owned by the writer thread.
+pub(crate) struct Writer {
+    pub shared: Arc<Shared>,
+    active: Option<Active>,
+    next_volume_id: u32,
+    /// Records encoded but not yet written, starting at `active.size`.
+    buf: Vec<u8>,
+    /// Index-log entries for the records in `buf` (all in the active volume).
+    pending: Vec<IndexEntry>,
+    /// Bytes of the group already written to the volume but not yet synced.
+    unsynced: u64,
+    /// The effect of not-yet-committed records on the index: `Some` = put, `None` = deleted.
+    overlay: HashMap<BlobHash, Option<Loc>>,
+}
+
+/// Encoded bytes kept in memory before they are written out (the fsync still waits for the group).
+const WRITE_CHUNK: usize = 8 << 20;
+/// A group is closed once it holds this many payload bytes.
+const GROUP_BYTES: usize = 64 << 20;
+
+impl Writer {
+    pub fn new(shared: Arc<Shared>) -> Result<Self> {
+        let (active, next_volume_id) = {
+            let state = shared.state.read().unwrap_or_else(PoisonError::into_inner);
+            let next = state.volumes.keys().next_back().map_or(1, |id| id + 1);
+            let active = match state.volumes.iter().next_back() {
+                Some((&id, info)) if info.size < shared.options.max_volume_bytes => {
+                    let path = index_path(&shared.dir, id);
+                    let index_log = OpenOptions::new().append(true).open(&path).map_err(Error::io(&path))?;
+                    Some(Active { vol: info.file.clone(), size: info.size, index_log })
+                }
+                _ => None,
+            };
+            (active, next)
+        };
+        let mut state = shared.state.write().unwrap_or_else(PoisonError::into_inner);
+        state.active_volume = active.as_ref().map(|a| a.vol.id);
+        drop(state);
+        Ok(Self {
+            shared,
+            active,
+            next_volume_id,
+            buf: Vec::new(),
+            pending: Vec::new(),
+            unsynced: 0,
+            overlay: HashMap::new(),
+        })
+    }
+
+    /// The thread's loop: take a request, gather what else is waiting, commit them together.
+    pub fn run(mut self, rx: Receiver<Request>) {
+        let mut waiting: Option<Request> = None;
+        loop {
+            let first = match waiting.take() {
+                Some(r) => r,
+                None => match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                },
+            };
+            if let Request::Exclusive(f) = first {
+                f(&mut self);
+                continue;
+            }
+            let mut group = vec![first];
+            let mut bytes = 0usize;
+            while bytes < GROUP_BYTES && group.len() < 4096 {
+                match rx.try_recv() {
+                    Ok(Request::Exclusive(f)) => {
+                        waiting = Some(Request::Exclusive(f));
+                        break;
+                    }
+                    Ok(r) => {
+                        if let Request::Put { blobs, .. } = &r {
+                            bytes += blobs.iter().map(|(_, d)| d.len()).sum::<usize>();
+                        }
+                        group.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.process(group);
+        }
+        if let Some(a) = &self.active
+            && let Err(e) = a.index_log.sync_all()
+        {
+            tracing::warn!(error = %e, "could not sync the index log at shutdown; it is rebuilt on open");
+        }
+    }
+
+    fn process(&mut self, group: Vec<Request>) {
+        let mut answers: Vec<Vec<bool>> = Vec::with_capacity(group.len());
+        let mut result = Ok(());
+        for req in &group {
+            let answer = match req {
+                Request::Put { blobs, .. } => blobs.iter().map(|(key, data)| self.put_one(*key, data)).collect(),
+                Request::Delete { keys, .. } => keys.iter().map(|key| self.delete_one(key)).collect(),
+                Request::Exclusive(_) => Ok(Vec::new()),
+            };
+            match answer {
+                Ok(a) => answers.push(a),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if result.is_ok() {
+            result = self.commit();
+        }
+        if result.is_err() {
+            self.abandon();
+        }
+        let mut answers = answers.into_iter();
+        for req in group {
+            let reply = match req {
+                Request::Put { reply, .. } | Request::Delete { reply, .. } => reply,
+                Request::Exclusive(_) => continue,
+            };
+            let answer = match &result {
+                Ok(()) => Ok(answers.next().unwrap_or_default()),
+                Err(e) => Err(clone_error(e)),
+            };
+            // The caller may have gone away; its blobs are stored all the same.
+            let _ = reply.send(answer);
+        }
+    }
+
+    fn lookup(&self, key: &BlobHash) -> Option<Loc> {
+        if let Some(o) = self.overlay.get(key) {
+            return *o;
+        }
+        let state = self.shared.state.read().unwrap_or_else(PoisonError::into_inner);
+        state.index.get(key)
+    }
+
+    fn generation_of(&self, volume: u32) -> u32 {
+        if let Some(a) = &self.active
+            && a.vol.id == volume
+        {
+            return a.vol.generation;
+        }
+        let state = self.shared.state.read().unwrap_or_else(PoisonError::into_inner);
+        state.volumes.get(&volume).map_or(0, |v| v.file.generation)
+    }
+
+    fn put_one(&mut self, key: BlobHash, data: &[u8]) -> Result<bool> {
+        if self.lookup(&key).is_some() {
+            return Ok(false);
+        }
+        let header = RecordHeader::for_blob(key, data);
+        let offset = self.reserve(record_size(header.len))?;
+        header.encode_record(data, &mut self.buf);
+        let len = data.len() as u64;
+        self.pending.push(IndexEntry { key, offset, kind: IndexEntryKind::Blob { len } });
+        let volume = self.active_id();
+        self.overlay.insert(key, Some(Loc::new(volume, offset, len as u32)));
+        self.write_out_if_full()?;
+        Ok(true)
+    }
+
+    fn delete_one(&mut self, key: &BlobHash) -> Result<bool> {
+        let Some(loc) = self.lookup(key) else { return Ok(false) };
+        let tombstone = Tombstone {
+            target_volume: loc.volume,
+            target_generation: self.generation_of(loc.volume),
+            target_offset: loc.offset(),
+        };
+        self.append_tombstone(*key, tombstone)?;
+        Ok(true)
+    }
+
+    /// Appends a tombstone for `key` to the group.
+    pub fn append_tombstone(&mut self, key: BlobHash, tombstone: Tombstone) -> Result<()> {
+        let header = tombstone.header(key);
+        let offset = self.reserve(record_size(header.len))?;
+        header.encode_record(&tombstone.encode(), &mut self.buf);
+        self.pending.push(IndexEntry { key, offset, kind: IndexEntryKind::Tombstone(tombstone) });
+        self.overlay.insert(key, None);
+        Ok(())
+    }
+
+    fn active_id(&self) -> u32 {
+        self.active.as_ref().map_or(0, |a| a.vol.id)
+    }
+
+    /// Makes room for a record of `size` bytes, sealing the active volume and starting a new one
+    /// when it would grow past the limit, and returns the record's offset.
+    fn reserve(&mut self, size: u64) -> Result<u64> {
+        let max = self.shared.options.max_volume_bytes;
+        let buffered = self.unsynced + self.buf.len() as u64;
+        let fits = |a: &Active| {
+            let end = a.size + buffered;
+            end == FIRST_RECORD || end + size <= max
+        };
+        match &self.active {
+            Some(a) if fits(a) => {}
+            _ => {
+                self.commit()?;
+                self.seal()?;
+                self.start_volume()?;
+            }
+        }
+        let a = self.active.as_ref().ok_or(Error::WriterGone)?;
+        Ok(a.size + self.unsynced + self.buf.len() as u64)
+    }
+
+    fn write_out_if_full(&mut self) -> Result<()> {
+        if self.buf.len() >= WRITE_CHUNK {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    /// Writes buffered records to the active volume (without syncing).
+    fn write_out(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let a = self.active.as_mut().ok_or(Error::WriterGone)?;
+        let at = a.size + self.unsynced;
+        a.vol.file.write_all_at(&self.buf, at).map_err(Error::io(&a.vol.path))?;
+        self.unsynced += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Makes every record of the group durable, logs it and publishes it to readers.
+    pub fn commit(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.write_out()?;
+        let a = self.active.as_mut().ok_or(Error::WriterGone)?;
+        a.vol.file.sync_data().map_err(Error::io(&a.vol.path))?;
+        let mut log = Vec::with_capacity(self.pending.len() * 64);
+        for e in &self.pending {
+            log.extend_from_slice(&e.encode());
+        }
+        let log_path = index_path(&self.shared.dir, a.vol.id);
+        a.index_log.write_all(&log).map_err(Error::io(&log_path))?;
+        a.size += self.unsynced;
+        self.unsynced = 0;
+        let (id, size) = (a.vol.id, a.size);
+        let mut state = self.shared.state.write().unwrap_or_else(PoisonError::into_inner);
+        for (key, change) in self.overlay.drain() {
+            let old = match change {
+                Some(loc) => state.index.insert(key, loc),
+                None => state.index.remove(&key),
+            };
+            if let Some(old) = old
+                && let Some(v) = state.volumes.get_mut(&old.volume)
+            {
+                v.live_bytes -= record_size(u64::from(old.len));
+            }
+            if let Some(loc) = change
+                && let Some(v) = state.volumes.get_mut(&loc.volume)
+            {
+                v.live_bytes += record_size(u64::from(loc.len));
+            }
+        }
+        if let Some(v) = state.volumes.get_mut(&id) {
+            v.size = size;
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Forgets a failed group: its records are not acknowledged, and the next group overwrites
+    /// whatever of them reached the volume.
+    fn abandon(&mut self) {
+        self.buf.clear();
+        self.pending.clear();
+        self.overlay.clear();
+        self.unsynced = 0;
+        if let Some(a) = &self.active
+            && let Err(e) = a.vol.file.set_len(a.size)
+        {
+            tracing::warn!(error = %e, volume = a.vol.id, "could not cut an abandoned write off the volume");
+        }
+    }
+
+    /// Commits what is pending and closes the active volume, so that compaction may rewrite it;
+    /// the next write starts a new volume.
+    pub fn seal_active(&mut self) -> Result<()> {
+        self.commit()?;
+        self.seal()?;
+        let mut state = self.shared.state.write().unwrap_or_else(PoisonError::into_inner);
+        state.active_volume = None;
+        Ok(())
+    }
+
+    /// Closes the active volume for appends.
+    fn seal(&mut self) -> Result<()> {
+        if let Some(a) = self.active.take() {
+            let log_path = index_path(&self.shared.dir, a.vol.id);
+            a.index_log.sync_all().map_err(Error::io(&log_path))?;
+        }
+        Ok(())
+    }
+
+    /// Reopens the active volume's index log after it was rewritten under a new inode.
+    pub fn reopen_index_log(&mut self) -> Result<()> {
+        if let Some(a) = &mut self.active {
+            let path = index_path(&self.shared.dir, a.vol.id);
+            a.index_log = OpenOptions::new().append(true).open(&path).map_err(Error::io(&path))?;
+        }
+        Ok(())
+    }
+
+    fn start_volume(&mut self) -> Result<()> {
+        let id = self.next_volume_id;
+        let dir = &self.shared.dir;
+        let vol = Arc::new(VolumeFile::create(dir, volume_path(dir, id), index_path(dir, id), id, 0)?);
+        let log_path = index_path(dir, id);
+        let index_log = OpenOptions::new().append(true).open(&log_path).map_err(Error::io(&log_path))?;
+        self.next_volume_id += 1;
+        let mut state = self.shared.state.write().unwrap_or_else(PoisonError::into_inner);
+        state.volumes.insert(id, VolumeInfo { file: vol.clone(), size: FIRST_RECORD, live_bytes: 0 });
+        state.active_volume = Some(id);
+        drop(state);
+        self.active = Some(Active { vol, size: FIRST_RECORD, index_log });
+        Ok(())
+    }
+}
+
+/// Errors go to every caller of a failed group; `io::Error` is not `Clone`, so it is rebuilt.
+fn clone_error(e: &Error) -> Error {
+    match e {
+        Error::Io { path, source } => {
+            Error::Io { path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
+        }
+        Error::Locked(p) => Error::Locked(p.clone()),
+        Error::ReadOnly => Error::ReadOnly,
+        Error::Corrupt { hash, volume, offset, reason } => {
+            Error::Corrupt { hash: *hash, volume: *volume, offset: *offset, reason: reason.clone() }
+        }
+        Error::TooLarge(n) => Error::TooLarge(*n),
+        Error::Range { start, end, len } => Error::Range { start: *start, end: *end, len: *len },
+        Error::Options(s) => Error::Options(s.clone()),
+        Error::WriterGone => Error::WriterGone,
+    }
+}
