@@ -8,12 +8,26 @@ use lpfs::{BlobHash, BlobStore, Options, Store};
 
 /// The fixture's blobs: the test knows them by these same contents.
 fn contents() -> Vec<Vec<u8>> {
-    (0..10u32).map(|i| format!("LittlePandaFS v1 fixture blob {i} ").repeat(1 + i as usize * 7).into_bytes()).collect()
+    (0..10u32)
+        .map(|i| {
+            format!("LittlePandaFS v1 fixture blob {i} ")
+                .repeat(1 + i as usize * 7)
+                .into_bytes()
+        })
+        .collect()
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).ok_or("usage: make_v1_fixture DIR")?;
-    let store = Store::open(&dir, Options { max_volume_bytes: 4096 })?;
+    let dir = std::env::args()
+        .nth(1)
+        .ok_or("usage: make_v1_fixture DIR")?;
+    let store = Store::open(
+        &dir,
+        Options {
+            max_volume_bytes: 4096,
+            ..Options::default()
+        },
+    )?;
     for c in contents() {
         store.put(&c)?;
     }

@@ -18,7 +18,9 @@ use crate::hash::BlobHash;
 use crate::index::Loc;
 use crate::open::{VolumeInfo, read_index_log_entries, set_aside};
 use crate::store::Store;
-use crate::volume::{COMPACT_SUFFIX, FIRST_RECORD, VolumeFile, index_path, sync_dir, volume_path, with_suffix};
+use crate::volume::{
+    COMPACT_SUFFIX, FIRST_RECORD, VolumeFile, index_path, sync_dir, volume_path, with_suffix,
+};
 
 /// What a compaction did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -37,8 +39,15 @@ pub struct CompactReport {
 
 /// One record to carry over into the new volume.
 enum Item {
-    Blob { key: BlobHash, old: Loc },
-    Tombstone { key: BlobHash, offset: u64, tombstone: Tombstone },
+    Blob {
+        key: BlobHash,
+        old: Loc,
+    },
+    Tombstone {
+        key: BlobHash,
+        offset: u64,
+        tombstone: Tombstone,
+    },
 }
 
 impl Item {
@@ -57,7 +66,11 @@ impl Store {
         if self.is_read_only() {
             return Err(Error::ReadOnly);
         }
-        let _guard = self.shared.maintenance.lock().unwrap_or_else(PoisonError::into_inner);
+        let _guard = self
+            .shared
+            .maintenance
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut report = CompactReport::default();
         let candidates: Vec<u32> = self
             .stats()
@@ -77,7 +90,9 @@ impl Store {
         // What is live in the volume now, and the generation of every volume.
         let (old, old_size, mut items, generations) = {
             let state = self.state();
-            let Some(info) = state.volumes.get(&id) else { return Ok(()) };
+            let Some(info) = state.volumes.get(&id) else {
+                return Ok(());
+            };
             if state.active_volume == Some(id) {
                 return Ok(());
             }
@@ -87,8 +102,11 @@ impl Store {
                 .filter(|(_, loc)| loc.volume == id)
                 .map(|(key, old)| Item::Blob { key, old })
                 .collect();
-            let generations: std::collections::HashMap<u32, u32> =
-                state.volumes.iter().map(|(&v, i)| (v, i.file.generation)).collect();
+            let generations: std::collections::HashMap<u32, u32> = state
+                .volumes
+                .iter()
+                .map(|(&v, i)| (v, i.file.generation))
+                .collect();
             (info.file.clone(), info.size, items, generations)
         };
         // Tombstones stay while the record they delete still exists in another volume.
@@ -97,7 +115,11 @@ impl Store {
                 && t.target_volume != id
                 && generations.get(&t.target_volume) == Some(&t.target_generation)
             {
-                items.push(Item::Tombstone { key: e.key, offset: e.offset, tombstone: t });
+                items.push(Item::Tombstone {
+                    key: e.key,
+                    offset: e.offset,
+                    tombstone: t,
+                });
             }
         }
         items.sort_unstable_by_key(Item::offset);
@@ -105,7 +127,7 @@ impl Store {
         let generation = old.generation + 1;
         let tmp_vol = with_suffix(&volume_path(&dir, id), COMPACT_SUFFIX);
         let tmp_idx = with_suffix(&index_path(&dir, id), COMPACT_SUFFIX);
-        let new = VolumeFile::create(&dir, tmp_vol.clone(), tmp_idx.clone(), id, generation)?;
+        let new = VolumeFile::create(&dir, tmp_vol.clone(), tmp_idx.clone(), id, generation, 0)?;
         let mut entries = Vec::with_capacity(items.len());
         let mut moved = Vec::new();
         let mut damaged = Vec::new();
@@ -116,8 +138,12 @@ impl Store {
             let (header, payload, kind) = match item {
                 Item::Blob { key, old: loc } => {
                     let len = u64::from(loc.len);
-                    match old.read_blob(key, loc.offset(), len) {
-                        Ok(data) => (RecordHeader::for_blob(*key, &data), data, IndexEntryKind::Blob { len }),
+                    match old.read_blob(key, loc.offset(), len, false) {
+                        Ok((data, _)) => (
+                            RecordHeader::for_blob(*key, &data),
+                            data,
+                            IndexEntryKind::Blob { len },
+                        ),
                         Err(problem) => {
                             let bytes = record_size(len).min(old_size.saturating_sub(loc.offset()));
                             set_aside(&dir, &old, loc.offset(), bytes, "damaged")?;
@@ -133,29 +159,42 @@ impl Store {
                         }
                     }
                 }
-                Item::Tombstone { key, tombstone, .. } => {
-                    (tombstone.header(*key), tombstone.encode().to_vec(), IndexEntryKind::Tombstone(*tombstone))
-                }
+                Item::Tombstone { key, tombstone, .. } => (
+                    tombstone.header(*key),
+                    bytes::Bytes::copy_from_slice(&tombstone.encode()),
+                    IndexEntryKind::Tombstone(*tombstone),
+                ),
             };
-            entries.push(IndexEntry { key: header.key, offset: pos, kind });
+            entries.push(IndexEntry {
+                key: header.key,
+                offset: pos,
+                kind,
+            });
             if let Item::Blob { key, old: loc } = item {
                 moved.push((*key, *loc, Loc::new(id, pos, loc.len)));
             }
             header.encode_record(&payload, &mut buf);
             pos += record_size(header.len);
             if buf.len() >= 8 << 20 {
-                new.file.write_all_at(&buf, written).map_err(Error::io(&tmp_vol))?;
+                new.file
+                    .write_all_at(&buf, written)
+                    .map_err(Error::io(&tmp_vol))?;
                 written += buf.len() as u64;
                 buf.clear();
             }
         }
-        new.file.write_all_at(&buf, written).map_err(Error::io(&tmp_vol))?;
+        new.file
+            .write_all_at(&buf, written)
+            .map_err(Error::io(&tmp_vol))?;
         new.file.sync_all().map_err(Error::io(&tmp_vol))?;
         let mut log = Vec::with_capacity(entries.len() * 64);
         for e in &entries {
             log.extend_from_slice(&e.encode());
         }
-        let mut idx = fs::OpenOptions::new().append(true).open(&tmp_idx).map_err(Error::io(&tmp_idx))?;
+        let mut idx = fs::OpenOptions::new()
+            .append(true)
+            .open(&tmp_idx)
+            .map_err(Error::io(&tmp_idx))?;
         std::io::Write::write_all(&mut idx, &log).map_err(Error::io(&tmp_idx))?;
         idx.sync_all().map_err(Error::io(&tmp_idx))?;
         drop(idx);
@@ -165,11 +204,23 @@ impl Store {
         let outcome = self.exclusive(move |w| {
             // Blobs deleted while they were being copied must stay deleted after a reopen.
             let deleted: Vec<(BlobHash, Loc)> = {
-                let state = w.shared.state.read().unwrap_or_else(PoisonError::into_inner);
-                moved.iter().filter(|(k, _, _)| state.index.get(k).is_none()).map(|(k, _, n)| (*k, *n)).collect()
+                let state = w
+                    .shared
+                    .state
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner);
+                moved
+                    .iter()
+                    .filter(|(k, _, _)| state.index.get(k).is_none())
+                    .map(|(k, _, n)| (*k, *n))
+                    .collect()
             };
             for (key, at) in &deleted {
-                let t = Tombstone { target_volume: id, target_generation: generation, target_offset: at.offset() };
+                let t = Tombstone {
+                    target_volume: id,
+                    target_generation: generation,
+                    target_offset: at.offset(),
+                };
                 w.append_tombstone(*key, t)?;
             }
             w.commit()?;
@@ -184,7 +235,11 @@ impl Store {
                 fs::rename(&tmp_vol, &vol_path).map_err(Error::io(&vol_path))?;
             }
             sync_dir(&w.shared.dir)?;
-            let mut state = w.shared.state.write().unwrap_or_else(PoisonError::into_inner);
+            let mut state = w
+                .shared
+                .state
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             let mut live_bytes = 0;
             for (key, before, after) in &moved {
                 if state.index.get(key) == Some(*before) {
@@ -200,8 +255,15 @@ impl Store {
             if empty {
                 state.volumes.remove(&id);
             } else {
-                let file = VolumeFile { id, generation, path: vol_path, file: new.file };
-                state.volumes.insert(id, VolumeInfo { file: Arc::new(file), size: new_size, live_bytes });
+                let file = VolumeFile::new(id, generation, vol_path, new.file, 0);
+                state.volumes.insert(
+                    id,
+                    VolumeInfo {
+                        file: Arc::new(file),
+                        size: new_size,
+                        live_bytes,
+                    },
+                );
             }
             Ok(moved.len() as u64)
         })?;

@@ -21,7 +21,12 @@ pub enum Error {
     #[error("the store is open read-only")]
     ReadOnly,
     #[error("blob {hash} is damaged (volume {volume}, offset {offset}): {reason}")]
-    Corrupt { hash: BlobHash, volume: u32, offset: u64, reason: String },
+    Corrupt {
+        hash: BlobHash,
+        volume: u32,
+        offset: u64,
+        reason: String,
+    },
     #[error("a blob of {0} bytes is larger than the largest the store holds ({max} bytes)", max = crate::MAX_BLOB_BYTES)]
     TooLarge(u64),
     #[error("bytes {start}..{end} are outside the blob's {len} bytes")]
@@ -38,6 +43,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Wraps an I/O error with the path it happened on.
     pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-        move |source| Error::Io { path: path.to_path_buf(), source }
+        move |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }

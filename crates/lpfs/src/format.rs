@@ -66,7 +66,10 @@ fn key_at(b: &[u8], at: usize) -> BlobHash {
 
 fn need(bytes: &[u8], n: u64) -> Result<(), FormatError> {
     if (bytes.len() as u64) < n {
-        return Err(FormatError::Truncated { need: n, have: bytes.len() as u64 });
+        return Err(FormatError::Truncated {
+            need: n,
+            have: bytes.len() as u64,
+        });
     }
     Ok(())
 }
@@ -208,7 +211,13 @@ impl RecordHeader {
         if kind == RecordKind::Tombstone && len != TOMBSTONE_LEN {
             return Err(FormatError::TombstoneLength(len));
         }
-        Ok(Self { kind, flags: b[5], key: key_at(b, 8), len, data_crc: u32_at(b, 48) })
+        Ok(Self {
+            kind,
+            flags: b[5],
+            key: key_at(b, 8),
+            len,
+            data_crc: u32_at(b, 48),
+        })
     }
 
     /// Whether `payload` matches the payload checksum.
@@ -301,7 +310,11 @@ impl IndexHeader {
         if version == 0 || version > FORMAT_VERSION {
             return Err(FormatError::UnsupportedVersion(version));
         }
-        Ok(Self { version, volume_id: u32_at(b, 12), generation: u32_at(b, 16) })
+        Ok(Self {
+            version,
+            volume_id: u32_at(b, 12),
+            generation: u32_at(b, 16),
+        })
     }
 }
 
@@ -327,12 +340,20 @@ pub enum IndexEntryKind {
 impl IndexEntry {
     /// The entry for a record with header `header` at `offset`, whose payload is `payload`
     /// (only read for tombstones).
-    pub fn for_record(header: &RecordHeader, offset: u64, payload: &[u8]) -> Result<Self, FormatError> {
+    pub fn for_record(
+        header: &RecordHeader,
+        offset: u64,
+        payload: &[u8],
+    ) -> Result<Self, FormatError> {
         let kind = match header.kind {
             RecordKind::Blob => IndexEntryKind::Blob { len: header.len },
             RecordKind::Tombstone => IndexEntryKind::Tombstone(Tombstone::decode(payload)?),
         };
-        Ok(Self { key: header.key, offset, kind })
+        Ok(Self {
+            key: header.key,
+            offset,
+            kind,
+        })
     }
 
     /// The payload length of the record this entry describes.
@@ -384,7 +405,11 @@ impl IndexEntry {
                 target_offset: u64_at(b, 40),
             }),
         };
-        Ok(Self { key: key_at(b, 0), offset: u64_at(b, 32), kind })
+        Ok(Self {
+            key: key_at(b, 0),
+            offset: u64_at(b, 32),
+            kind,
+        })
     }
 }
 
@@ -394,16 +419,37 @@ mod tests {
 
     #[test]
     fn headers_round_trip() {
-        let v = VolumeHeader { version: 1, volume_id: 7, generation: 3, flags: 0, created_unix_ms: 99 };
+        let v = VolumeHeader {
+            version: 1,
+            volume_id: 7,
+            generation: 3,
+            flags: 0,
+            created_unix_ms: 99,
+        };
         assert_eq!(VolumeHeader::decode(&v.encode()), Ok(v));
-        let i = IndexHeader { version: 1, volume_id: 7, generation: 3 };
+        let i = IndexHeader {
+            version: 1,
+            volume_id: 7,
+            generation: 3,
+        };
         assert_eq!(IndexHeader::decode(&i.encode()), Ok(i));
         let r = RecordHeader::for_blob(BlobHash::of(b"x"), b"x");
         assert_eq!(RecordHeader::decode(&r.encode()), Ok(r));
-        let t = Tombstone { target_volume: 2, target_generation: 1, target_offset: 4096 };
+        let t = Tombstone {
+            target_volume: 2,
+            target_generation: 1,
+            target_offset: 4096,
+        };
         assert_eq!(Tombstone::decode(&t.encode()), Ok(t));
-        for kind in [IndexEntryKind::Blob { len: 12345 }, IndexEntryKind::Tombstone(t)] {
-            let e = IndexEntry { key: BlobHash::of(b"k"), offset: 64, kind };
+        for kind in [
+            IndexEntryKind::Blob { len: 12345 },
+            IndexEntryKind::Tombstone(t),
+        ] {
+            let e = IndexEntry {
+                key: BlobHash::of(b"k"),
+                offset: 64,
+                kind,
+            };
             assert_eq!(IndexEntry::decode(&e.encode()), Ok(e));
         }
     }
@@ -414,7 +460,10 @@ mod tests {
         for bit in 0..good.len() * 8 {
             let mut b = good;
             b[bit / 8] ^= 1 << (bit % 8);
-            assert!(RecordHeader::decode(&b).is_err(), "bit {bit} flipped went unnoticed");
+            assert!(
+                RecordHeader::decode(&b).is_err(),
+                "bit {bit} flipped went unnoticed"
+            );
         }
     }
 
@@ -431,7 +480,16 @@ mod tests {
 
     #[test]
     fn newer_versions_are_refused_clearly() {
-        let v = VolumeHeader { version: 9, volume_id: 1, generation: 0, flags: 0, created_unix_ms: 0 };
-        assert_eq!(VolumeHeader::decode(&v.encode()), Err(FormatError::UnsupportedVersion(9)));
+        let v = VolumeHeader {
+            version: 9,
+            volume_id: 1,
+            generation: 0,
+            flags: 0,
+            created_unix_ms: 0,
+        };
+        assert_eq!(
+            VolumeHeader::decode(&v.encode()),
+            Err(FormatError::UnsupportedVersion(9))
+        );
     }
 }

@@ -73,7 +73,10 @@ fn scan_volume(vol: &VolumeFile, size: u64, report: &mut FsckReport) -> Vec<Inde
         // next 8-byte boundary where an intact record starts.
         let start = pos;
         let mut head = [0u8; crate::format::RECORD_HEADER_LEN as usize];
-        let header = vol.read_exact_at(&mut head, pos).ok().and_then(|_| RecordHeader::decode(&head).ok());
+        let header = vol
+            .read_exact_at(&mut head, pos)
+            .ok()
+            .and_then(|_| RecordHeader::decode(&head).ok());
         match header {
             Some(h) if pos.saturating_add(record_size(h.len)) <= size => pos += record_size(h.len),
             _ => {
@@ -100,16 +103,30 @@ impl Store {
     /// `lost+found`, live blobs without an intact record are dropped from the index (durably, with
     /// a tombstone), and index logs that disagree with their volume are rewritten.
     pub fn fsck(&self, repair: bool) -> Result<FsckReport> {
-        let _guard = self.shared.maintenance.lock().unwrap_or_else(PoisonError::into_inner);
-        let volumes: Vec<(Arc<VolumeFile>, u64)> =
-            self.state().volumes.values().map(|v| (v.file.clone(), v.size)).collect();
-        let mut report = FsckReport { volumes_checked: volumes.len(), ..FsckReport::default() };
+        let _guard = self
+            .shared
+            .maintenance
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let volumes: Vec<(Arc<VolumeFile>, u64)> = self
+            .state()
+            .volumes
+            .values()
+            .map(|v| (v.file.clone(), v.size))
+            .collect();
+        let mut report = FsckReport {
+            volumes_checked: volumes.len(),
+            ..FsckReport::default()
+        };
         let mut intact_blobs = HashSet::new();
         let mut stale = Vec::new();
         for (vol, size) in &volumes {
             let intact = scan_volume(vol, *size, &mut report);
             intact_blobs.extend(
-                intact.iter().filter(|e| !matches!(e.kind, crate::format::IndexEntryKind::Tombstone(_))).map(|e| (vol.id, e.offset, e.key)),
+                intact
+                    .iter()
+                    .filter(|e| !matches!(e.kind, crate::format::IndexEntryKind::Tombstone(_)))
+                    .map(|e| (vol.id, e.offset, e.key)),
             );
             if read_index_log_entries(&self.shared.dir, vol)? != intact {
                 report.stale_index_logs.push(vol.id);
@@ -136,8 +153,15 @@ impl Store {
                     }
                 }
                 for (key, loc) in &missing {
-                    let generation = volumes.iter().find(|(v, _)| v.id == loc.volume).map_or(0, |(v, _)| v.generation);
-                    let t = Tombstone { target_volume: loc.volume, target_generation: generation, target_offset: loc.offset() };
+                    let generation = volumes
+                        .iter()
+                        .find(|(v, _)| v.id == loc.volume)
+                        .map_or(0, |(v, _)| v.generation);
+                    let t = Tombstone {
+                        target_volume: loc.volume,
+                        target_generation: generation,
+                        target_offset: loc.offset(),
+                    };
                     w.append_tombstone(*key, t)?;
                 }
                 w.commit()?;

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::hash::BlobHash;
 
@@ -26,7 +27,11 @@ impl Loc {
     pub fn new(volume: u32, offset: u64, len: u32) -> Self {
         debug_assert_eq!(offset % 8, 0);
         debug_assert!(offset <= Self::MAX_VOLUME_BYTES);
-        Self { volume, offset8: (offset / 8) as u32, len }
+        Self {
+            volume,
+            offset8: (offset / 8) as u32,
+            len,
+        }
     }
 
     /// Offset of the record header in its volume.
@@ -69,8 +74,16 @@ type Recent = HashMap<[u8; 32], Loc, BuildHasherDefault<PrefixHasher>>;
 #[derive(Default)]
 pub struct Index {
     sorted: Vec<Entry>,
+    /// `directory[p]` is the first position in `sorted` whose key starts with a prefix ≥ `p`
+    /// (the top `directory_bits` bits). Keys are uniform hashes, so a lookup searches only the
+    /// handful of entries of its own prefix instead of walking the whole array through cache misses.
+    directory: Vec<u32>,
+    directory_bits: u32,
     dead_in_sorted: usize,
     recent: Recent,
+    /// One bit per position of `sorted`: the payload of that entry's record has been checked
+    /// against its checksum since the store opened. Set under a read lock, hence atomic.
+    verified: Vec<AtomicU64>,
 }
 
 impl std::fmt::Debug for Index {
@@ -83,7 +96,7 @@ impl Index {
     /// Builds an index from (key, location) pairs with unique keys, in any order.
     #[cfg(test)]
     pub fn from_unique(mut pairs: Vec<(BlobHash, Loc)>) -> Self {
-        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        pairs.sort_unstable_by_key(|p| p.0);
         Self::from_sorted_unique(pairs)
     }
 
@@ -91,27 +104,97 @@ impl Index {
     pub fn from_sorted_unique(pairs: Vec<(BlobHash, Loc)>) -> Self {
         debug_assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
         // Same size and alignment: this collect reuses the allocation.
-        let sorted: Vec<Entry> = pairs.into_iter().map(|(k, loc)| Entry { key: k.0, loc }).collect();
-        Self { sorted, dead_in_sorted: 0, recent: Recent::default() }
+        let sorted: Vec<Entry> = pairs
+            .into_iter()
+            .map(|(k, loc)| Entry { key: k.0, loc })
+            .collect();
+        let verified = (0..sorted.len().div_ceil(64))
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        let mut index = Self {
+            sorted,
+            verified,
+            ..Self::default()
+        };
+        index.rebuild_directory();
+        index
+    }
+
+    fn prefix(key: &[u8; 32], bits: u32) -> usize {
+        if bits == 0 {
+            return 0;
+        }
+        let mut a = [0u8; 4];
+        a.copy_from_slice(&key[..4]);
+        (u32::from_be_bytes(a) >> (32 - bits)) as usize
+    }
+
+    /// About eight entries per directory slot, at most 2^20 slots.
+    fn rebuild_directory(&mut self) {
+        let bits = (self.sorted.len() / 8).checked_ilog2().unwrap_or(0).min(20);
+        let slots = 1usize << bits;
+        let mut directory = Vec::with_capacity(slots + 1);
+        let mut at = 0usize;
+        for p in 0..slots {
+            while at < self.sorted.len() && Self::prefix(&self.sorted[at].key, bits) < p {
+                at += 1;
+            }
+            directory.push(at as u32);
+        }
+        directory.push(self.sorted.len() as u32);
+        self.directory = directory;
+        self.directory_bits = bits;
     }
 
     fn find_sorted(&self, key: &BlobHash) -> Result<usize, usize> {
-        self.sorted.binary_search_by(|e| e.key.cmp(&key.0))
+        if self.directory.is_empty() {
+            return Err(0);
+        }
+        let p = Self::prefix(&key.0, self.directory_bits);
+        let (lo, hi) = (self.directory[p] as usize, self.directory[p + 1] as usize);
+        match self.sorted[lo..hi].binary_search_by(|e| e.key.cmp(&key.0)) {
+            Ok(i) => Ok(lo + i),
+            Err(i) => Err(lo + i),
+        }
     }
 
     /// The location of `key`, if it is live.
     pub fn get(&self, key: &BlobHash) -> Option<Loc> {
+        self.get_checked(key).map(|(loc, _)| loc)
+    }
+
+    /// The location of `key`, if live, and whether its payload has been verified already.
+    pub fn get_checked(&self, key: &BlobHash) -> Option<(Loc, bool)> {
         if let Some(loc) = self.recent.get(&key.0) {
-            return Some(*loc);
+            return Some((*loc, false));
         }
         let i = self.find_sorted(key).ok()?;
         let loc = self.sorted[i].loc;
-        (loc.volume != DEAD).then_some(loc)
+        (loc.volume != DEAD).then(|| {
+            (
+                loc,
+                self.verified[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0,
+            )
+        })
+    }
+
+    /// Records that the payload of `key` at `loc` was verified. Needs only a shared reference.
+    pub fn mark_verified(&self, key: &BlobHash, loc: Loc) {
+        if let Ok(i) = self.find_sorted(key)
+            && self.sorted[i].loc == loc
+        {
+            self.verified[i / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
+        }
+    }
+
+    fn clear_verified(&self, i: usize) {
+        self.verified[i / 64].fetch_and(!(1 << (i % 64)), Ordering::Relaxed);
     }
 
     /// Sets the location of `key`, returning the previous one.
     pub fn insert(&mut self, key: BlobHash, loc: Loc) -> Option<Loc> {
         if let Ok(i) = self.find_sorted(&key) {
+            self.clear_verified(i);
             let old = std::mem::replace(&mut self.sorted[i].loc, loc);
             if old.volume == DEAD {
                 self.dead_in_sorted -= 1;
@@ -132,11 +215,19 @@ impl Index {
             return Some(loc);
         }
         let i = self.find_sorted(key).ok()?;
+        self.clear_verified(i);
         let entry = &mut self.sorted[i];
         if entry.loc.volume == DEAD {
             return None;
         }
-        let old = std::mem::replace(&mut entry.loc, Loc { volume: DEAD, offset8: 0, len: 0 });
+        let old = std::mem::replace(
+            &mut entry.loc,
+            Loc {
+                volume: DEAD,
+                offset8: 0,
+                len: 0,
+            },
+        );
         self.dead_in_sorted += 1;
         if self.dead_in_sorted > 4096 + self.sorted.len() / 4 {
             self.merge();
@@ -144,26 +235,52 @@ impl Index {
         Some(old)
     }
 
-    /// Folds the recent inserts into the sorted part and drops deleted entries.
+    /// Folds the recent inserts into the sorted part and drops deleted entries, carrying the
+    /// verified bits along.
     fn merge(&mut self) {
-        let mut recent: Vec<Entry> = self.recent.drain().map(|(key, loc)| Entry { key, loc }).collect();
-        recent.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        let mut recent: Vec<Entry> = self
+            .recent
+            .drain()
+            .map(|(key, loc)| Entry { key, loc })
+            .collect();
+        recent.sort_unstable_by_key(|e| e.key);
         let old = std::mem::take(&mut self.sorted);
-        let mut merged = Vec::with_capacity(old.len() - self.dead_in_sorted + recent.len());
-        let mut a = old.into_iter().filter(|e| e.loc.volume != DEAD).peekable();
+        let old_verified = std::mem::take(&mut self.verified);
+        let was_verified =
+            |i: usize| old_verified[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0;
+        let total = old.len() - self.dead_in_sorted + recent.len();
+        let mut merged = Vec::with_capacity(total);
+        let mut verified: Vec<u64> = vec![0; total.div_ceil(64)];
+        let mut a = old
+            .into_iter()
+            .enumerate()
+            .filter(|(_, e)| e.loc.volume != DEAD)
+            .peekable();
         let mut b = recent.into_iter().peekable();
         loop {
             let take_a = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => x.key < y.key,
+                (Some((_, x)), Some(y)) => x.key < y.key,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
                 (None, None) => break,
             };
-            let next = if take_a { a.next() } else { b.next() };
-            merged.extend(next);
+            let (entry, checked) = if take_a {
+                let Some((i, e)) = a.next() else { break };
+                (e, was_verified(i))
+            } else {
+                let Some(e) = b.next() else { break };
+                (e, false)
+            };
+            if checked {
+                let at = merged.len();
+                verified[at / 64] |= 1 << (at % 64);
+            }
+            merged.push(entry);
         }
         self.sorted = merged;
+        self.verified = verified.into_iter().map(AtomicU64::new).collect();
         self.dead_in_sorted = 0;
+        self.rebuild_directory();
         self.recent.shrink_to(4096);
     }
 
@@ -196,7 +313,12 @@ impl Index {
             .take(limit)
             .map(|e| BlobHash(e.key))
             .collect();
-        out.extend(self.recent.keys().map(|k| BlobHash(*k)).filter(|k| after.is_none_or(|a| k > a)));
+        out.extend(
+            self.recent
+                .keys()
+                .map(|k| BlobHash(*k))
+                .filter(|k| after.is_none_or(|a| k > a)),
+        );
         out.sort_unstable();
         out.truncate(limit);
         out
@@ -205,6 +327,8 @@ impl Index {
     /// Approximate heap bytes the index uses.
     pub fn memory_bytes(&self) -> usize {
         self.sorted.capacity() * size_of::<Entry>()
+            + self.directory.capacity() * size_of::<u32>()
+            + self.verified.capacity() * size_of::<AtomicU64>()
             + self.recent.capacity() * (size_of::<([u8; 32], Loc)>() + 1)
     }
 }
@@ -220,7 +344,8 @@ mod tests {
     #[test]
     fn matches_a_hash_map_through_merges() {
         let mut model = std::collections::HashMap::new();
-        let mut index = Index::from_unique((0..1000).map(|i| (key(i), Loc::new(1, 64, i))).collect());
+        let mut index =
+            Index::from_unique((0..1000).map(|i| (key(i), Loc::new(1, 64, i))).collect());
         for i in 0..1000 {
             model.insert(key(i), Loc::new(1, 64, i));
         }
@@ -245,6 +370,37 @@ mod tests {
         assert_eq!(all, expected);
         let page = index.keys_after(Some(&expected[10]), 5);
         assert_eq!(page, expected[11..16].to_vec());
+    }
+
+    #[test]
+    fn verified_bits_follow_their_entries_through_merges() {
+        let keys: Vec<BlobHash> = (0..5000).map(key).collect();
+        let mut index = Index::from_unique(keys.iter().map(|k| (*k, Loc::new(1, 64, 1))).collect());
+        for k in keys.iter().step_by(2) {
+            index.mark_verified(k, Loc::new(1, 64, 1));
+        }
+        // Enough new keys to force merges.
+        for i in 5000..20_000 {
+            index.insert(key(i), Loc::new(2, 64, 1));
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(
+                index.get_checked(k),
+                Some((Loc::new(1, 64, 1), i % 2 == 0)),
+                "key {i}"
+            );
+        }
+        // A new location is not verified, and marking a stale location does nothing.
+        index.insert(keys[0], Loc::new(3, 64, 1));
+        assert_eq!(
+            index.get_checked(&keys[0]),
+            Some((Loc::new(3, 64, 1), false))
+        );
+        index.mark_verified(&keys[0], Loc::new(1, 64, 1));
+        assert_eq!(
+            index.get_checked(&keys[0]),
+            Some((Loc::new(3, 64, 1), false))
+        );
     }
 
     #[test]

@@ -18,12 +18,15 @@ pub mod format;
 mod fsck;
 mod hash;
 mod index;
+mod mapped;
 mod open;
 mod store;
 mod volume;
 mod writer;
 
 use std::ops::Range;
+
+pub use bytes::Bytes;
 
 pub use compact::CompactReport;
 pub use error::{Error, Result};
@@ -52,9 +55,9 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// Stores many blobs with one durability point.
     fn put_many(&self, blobs: Vec<Vec<u8>>) -> Result<Vec<PutOutcome>>;
     /// The whole blob, checked, or `None` if it is not stored.
-    fn get(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>>;
+    fn get(&self, hash: &BlobHash) -> Result<Option<Bytes>>;
     /// Bytes `range` of the blob; the range must lie within it.
-    fn get_range(&self, hash: &BlobHash, range: Range<u64>) -> Result<Option<Vec<u8>>>;
+    fn get_range(&self, hash: &BlobHash, range: Range<u64>) -> Result<Option<Bytes>>;
     /// The blob's length, if stored.
     fn stat(&self, hash: &BlobHash) -> Result<Option<u64>>;
     /// Deletes the blob; answers whether it was stored.

@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::format::{
-    INDEX_ENTRY_LEN, INDEX_HEADER_LEN, IndexEntry, IndexEntryKind, IndexHeader, VOLUME_HEADER_LEN, VolumeHeader,
+    INDEX_ENTRY_LEN, INDEX_HEADER_LEN, IndexEntry, IndexEntryKind, IndexHeader, VOLUME_HEADER_LEN,
+    VolumeHeader,
 };
 use crate::hash::BlobHash;
 use crate::index::{Index, Loc};
 use crate::volume::{
-    COMPACT_SUFFIX, FIRST_RECORD, REBUILD_SUFFIX, VolumeFile, index_path, sync_dir, volume_path, with_suffix,
-    write_index_header,
+    COMPACT_SUFFIX, FIRST_RECORD, REBUILD_SUFFIX, VolumeFile, index_path, sync_dir, volume_path,
+    with_suffix, write_index_header,
 };
 
 /// What opening the store found and repaired.
@@ -69,7 +70,13 @@ pub(crate) fn lost_and_found(dir: &Path) -> PathBuf {
 }
 
 /// Copies `len` bytes at `offset` of `vol` into `lost+found`, durably.
-pub(crate) fn set_aside(dir: &Path, vol: &VolumeFile, offset: u64, len: u64, what: &str) -> Result<PathBuf> {
+pub(crate) fn set_aside(
+    dir: &Path,
+    vol: &VolumeFile,
+    offset: u64,
+    len: u64,
+    what: &str,
+) -> Result<PathBuf> {
     let lf = lost_and_found(dir);
     fs::create_dir_all(&lf).map_err(Error::io(&lf))?;
     let path = lf.join(format!("{:08}-g{}-{offset}.{what}", vol.id, vol.generation));
@@ -165,7 +172,14 @@ fn entries_plausible(entries: &[IndexEntry]) -> bool {
     let mut next = FIRST_RECORD;
     entries.iter().all(|e| {
         let ok = e.offset >= next && e.offset % 8 == 0 && e.offset <= Loc::MAX_VOLUME_BYTES;
-        let ok = ok && matches!(e.kind, IndexEntryKind::Tombstone(_) | IndexEntryKind::Blob { len: 0..=crate::MAX_BLOB_BYTES });
+        let ok = ok
+            && matches!(
+                e.kind,
+                IndexEntryKind::Tombstone(_)
+                    | IndexEntryKind::Blob {
+                        len: 0..=crate::MAX_BLOB_BYTES
+                    }
+            );
         next = e.record_end();
         ok
     })
@@ -177,8 +191,12 @@ fn scan_records(vol: &VolumeFile, from: u64, end: u64) -> (Vec<IndexEntry>, u64)
     let mut entries = Vec::new();
     let mut pos = from;
     while pos < end {
-        let Ok((header, payload)) = vol.read_record(pos, end) else { break };
-        let Ok(entry) = IndexEntry::for_record(&header, pos, &payload) else { break };
+        let Ok((header, payload)) = vol.read_record(pos, end) else {
+            break;
+        };
+        let Ok(entry) = IndexEntry::for_record(&header, pos, &payload) else {
+            break;
+        };
         if let IndexEntryKind::Blob { len } = entry.kind
             && len > crate::MAX_BLOB_BYTES
         {
@@ -191,7 +209,11 @@ fn scan_records(vol: &VolumeFile, from: u64, end: u64) -> (Vec<IndexEntry>, u64)
 }
 
 /// Rewrites a volume's index log from `entries` via a temporary file and a rename.
-pub(crate) fn rewrite_index_log(dir: &Path, vol: &VolumeFile, entries: &[IndexEntry]) -> Result<()> {
+pub(crate) fn rewrite_index_log(
+    dir: &Path,
+    vol: &VolumeFile,
+    entries: &[IndexEntry],
+) -> Result<()> {
     let path = index_path(dir, vol.id);
     let tmp = with_suffix(&path, REBUILD_SUFFIX);
     let mut f = write_index_header(&tmp, vol.id, vol.generation)?;
@@ -207,8 +229,12 @@ pub(crate) fn rewrite_index_log(dir: &Path, vol: &VolumeFile, entries: &[IndexEn
 
 /// Appends entries to a volume's index log after truncating it to `keep` valid entries.
 fn extend_index_log(path: &Path, keep: usize, entries: &[IndexEntry]) -> Result<()> {
-    let mut f = OpenOptions::new().write(true).open(path).map_err(Error::io(path))?;
-    f.set_len(INDEX_HEADER_LEN + keep as u64 * INDEX_ENTRY_LEN).map_err(Error::io(path))?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(Error::io(path))?;
+    f.set_len(INDEX_HEADER_LEN + keep as u64 * INDEX_ENTRY_LEN)
+        .map_err(Error::io(path))?;
     let mut buf = Vec::with_capacity(entries.len() * INDEX_ENTRY_LEN as usize);
     for e in entries {
         buf.extend_from_slice(&e.encode());
@@ -219,21 +245,35 @@ fn extend_index_log(path: &Path, keep: usize, entries: &[IndexEntry]) -> Result<
     f.sync_all().map_err(Error::io(path))
 }
 
+/// A volume as found on open: its file, the length of its valid records, and those records.
+type LoadedVolume = (Arc<VolumeFile>, u64, Vec<IndexEntry>);
+
 /// Opens and checks one volume, returning its file, valid length and records.
 fn load_volume(
     dir: &Path,
     id: u32,
     read_only: bool,
+    map_ahead: u64,
     is_last: bool,
     report: &mut RecoveryReport,
-) -> Result<Option<(Arc<VolumeFile>, u64, Vec<IndexEntry>)>> {
+) -> Result<Option<LoadedVolume>> {
     let path = volume_path(dir, id);
-    let file = OpenOptions::new().read(true).write(!read_only).open(&path).map_err(Error::io(&path))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(!read_only)
+        .open(&path)
+        .map_err(Error::io(&path))?;
     let file_len = file.metadata().map_err(Error::io(&path))?.len();
     let mut head = [0u8; VOLUME_HEADER_LEN as usize];
     let header = read_up_to(&file, &mut head, 0)
         .map_err(Error::io(&path))
-        .map(|n| if n == head.len() { VolumeHeader::decode(&head).ok() } else { None })?;
+        .map(|n| {
+            if n == head.len() {
+                VolumeHeader::decode(&head).ok()
+            } else {
+                None
+            }
+        })?;
     let header = match header {
         Some(h) if h.volume_id == id => h,
         _ => {
@@ -258,7 +298,7 @@ fn load_volume(
             return Ok(None);
         }
     };
-    let vol = VolumeFile { id, generation: header.generation, path, file };
+    let vol = VolumeFile::new(id, header.generation, path, file, map_ahead);
 
     let idx_path = index_path(dir, id);
     let logged = read_index_log(&idx_path, id, header.generation)?;
@@ -288,7 +328,9 @@ fn load_volume(
     entries.extend(tail.iter().copied());
 
     if valid_end < file_len {
-        report.torn_tails.push((id, valid_end, file_len - valid_end));
+        report
+            .torn_tails
+            .push((id, valid_end, file_len - valid_end));
         if !read_only {
             let aside = set_aside(dir, &vol, valid_end, file_len - valid_end, "tail")?;
             tracing::warn!(volume = id, offset = valid_end, bytes = file_len - valid_end, to = %aside.display(),
@@ -311,29 +353,49 @@ fn load_volume(
     Ok(Some((Arc::new(vol), valid_end, entries)))
 }
 
-/// Loads every volume of the store in `dir` and builds the index.
-pub(crate) fn load(dir: &Path, read_only: bool) -> Result<Loaded> {
+/// Loads every volume of the store in `dir` and builds the index. Volumes are mapped `map_ahead`
+/// bytes long at least, so that growing ones need not be remapped.
+pub(crate) fn load(dir: &Path, read_only: bool, map_ahead: u64) -> Result<Loaded> {
     let mut report = RecoveryReport::default();
     let ids = list_volumes(dir, read_only, &mut report)?;
     let mut volumes = BTreeMap::new();
     let mut puts: Vec<(BlobHash, Loc)> = Vec::new();
     let mut tombstones = Vec::new();
     for (i, &id) in ids.iter().enumerate() {
-        let Some((vol, size, entries)) = load_volume(dir, id, read_only, i + 1 == ids.len(), &mut report)? else {
+        let Some((vol, size, entries)) = load_volume(
+            dir,
+            id,
+            read_only,
+            map_ahead,
+            i + 1 == ids.len(),
+            &mut report,
+        )?
+        else {
             continue;
         };
         for e in entries {
             match e.kind {
-                IndexEntryKind::Blob { len } => puts.push((e.key, Loc::new(id, e.offset, len as u32))),
+                IndexEntryKind::Blob { len } => {
+                    puts.push((e.key, Loc::new(id, e.offset, len as u32)))
+                }
                 IndexEntryKind::Tombstone(t) => tombstones.push((e.key, t)),
             }
         }
-        volumes.insert(id, VolumeInfo { file: vol, size, live_bytes: 0 });
+        volumes.insert(
+            id,
+            VolumeInfo {
+                file: vol,
+                size,
+                live_bytes: 0,
+            },
+        );
     }
     // Later records win: (volume, offset) orders records by age. Sorting the newest first lets
     // `dedup` keep it, in place, so the peak memory stays one entry per record.
     puts.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0).then(b.1.volume.cmp(&a.1.volume)).then(b.1.offset().cmp(&a.1.offset()))
+        a.0.cmp(&b.0)
+            .then(b.1.volume.cmp(&a.1.volume))
+            .then(b.1.offset().cmp(&a.1.offset()))
     });
     puts.dedup_by_key(|(key, _)| *key);
     // A tombstone deletes exactly the record it names, if that is still the live one.
@@ -341,7 +403,9 @@ pub(crate) fn load(dir: &Path, read_only: bool) -> Result<Loaded> {
     for (key, t) in tombstones {
         if let Ok(i) = puts.binary_search_by(|(k, _)| k.cmp(&key)) {
             let loc = puts[i].1;
-            let generation = volumes.get(&loc.volume).map(|v: &VolumeInfo| v.file.generation);
+            let generation = volumes
+                .get(&loc.volume)
+                .map(|v: &VolumeInfo| v.file.generation);
             if loc.volume == t.target_volume
                 && loc.offset() == t.target_offset
                 && generation == Some(t.target_generation)
@@ -356,5 +420,9 @@ pub(crate) fn load(dir: &Path, read_only: bool) -> Result<Loaded> {
             v.live_bytes += crate::format::record_size(u64::from(loc.len));
         }
     }
-    Ok(Loaded { index: Index::from_sorted_unique(puts), volumes, report })
+    Ok(Loaded {
+        index: Index::from_sorted_unique(puts),
+        volumes,
+        report,
+    })
 }

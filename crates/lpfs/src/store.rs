@@ -15,18 +15,25 @@ use crate::index::{Index, Loc};
 use crate::open::{RecoveryReport, VolumeInfo, load};
 use crate::volume::VolumeFile;
 use crate::writer::{Request, Writer};
-use crate::{BlobStore, MAX_BLOB_BYTES, PutOutcome};
+use crate::{BlobStore, Bytes, MAX_BLOB_BYTES, PutOutcome};
 
 /// Settings of a store.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// A volume is sealed once it would grow past this; a larger blob gets a volume of its own.
     pub max_volume_bytes: u64,
+    /// Check the payload checksum on every read, even of a blob already checked since the store
+    /// opened and still in the page cache. Off by default: payloads are always checked when read
+    /// from the disk and the first time they are served from the page cache.
+    pub verify_every_read: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { max_volume_bytes: 1 << 30 }
+        Self {
+            max_volume_bytes: 1 << 30,
+            verify_every_read: false,
+        }
     }
 }
 
@@ -122,7 +129,11 @@ impl VolumeStats {
     /// Share of the volume's record bytes that are garbage.
     pub fn garbage_ratio(&self) -> f64 {
         let records = self.bytes.saturating_sub(VOLUME_HEADER_LEN);
-        if records == 0 { 0.0 } else { self.garbage_bytes as f64 / records as f64 }
+        if records == 0 {
+            0.0
+        } else {
+            self.garbage_bytes as f64 / records as f64
+        }
     }
 }
 
@@ -136,8 +147,18 @@ impl Store {
     /// Opens (creating if needed) the store in `dir` for reading and writing, recovering from any
     /// crash first. Fails with [`Error::Locked`] if another process has it open for writing.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Self> {
+        Self::open_with(dir.as_ref(), options, false)
+    }
+
+    /// Opens the store like [`Store::open`], but first discards every index log, so that the
+    /// whole index is rebuilt from the volumes.
+    pub fn open_rebuilding_index(dir: impl AsRef<Path>, options: Options) -> Result<Self> {
+        Self::open_with(dir.as_ref(), options, true)
+    }
+
+    fn open_with(dir: &Path, options: Options, rebuild_index: bool) -> Result<Self> {
         options.validate()?;
-        let dir = dir.as_ref().to_path_buf();
+        let dir = dir.to_path_buf();
         fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
@@ -160,11 +181,23 @@ impl Store {
                 Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path)(e)),
             }
         }
-        let loaded = load(&dir, false)?;
+        if rebuild_index {
+            for entry in fs::read_dir(&dir).map_err(Error::io(&dir))? {
+                let path = entry.map_err(Error::io(&dir))?.path();
+                if path.extension().is_some_and(|e| e == "idx") {
+                    fs::remove_file(&path).map_err(Error::io(&path))?;
+                }
+            }
+        }
+        let loaded = load(&dir, false, options.max_volume_bytes)?;
         let shared = Arc::new(Shared {
             dir,
             options,
-            state: RwLock::new(State { index: loaded.index, volumes: loaded.volumes, active_volume: None }),
+            state: RwLock::new(State {
+                index: loaded.index,
+                volumes: loaded.volumes,
+                active_volume: None,
+            }),
             maintenance: Mutex::new(()),
         });
         let writer = Writer::new(shared.clone())?;
@@ -173,7 +206,12 @@ impl Store {
             .name("lpfs-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(Error::io(&shared.dir))?;
-        Ok(Self { shared, writer: Some((tx, thread)), recovery: loaded.report, _lock: Some(lock) })
+        Ok(Self {
+            shared,
+            writer: Some((tx, thread)),
+            recovery: loaded.report,
+            _lock: Some(lock),
+        })
     }
 
     /// Opens the store in `dir` read-only, as it is on disk now. Nothing is repaired or written;
@@ -186,14 +224,23 @@ impl Store {
                 "no store directory here",
             )));
         }
-        let loaded = load(&dir, true)?;
+        let loaded = load(&dir, true, 0)?;
         let shared = Arc::new(Shared {
             dir,
             options: Options::default(),
-            state: RwLock::new(State { index: loaded.index, volumes: loaded.volumes, active_volume: None }),
+            state: RwLock::new(State {
+                index: loaded.index,
+                volumes: loaded.volumes,
+                active_volume: None,
+            }),
             maintenance: Mutex::new(()),
         });
-        Ok(Self { shared, writer: None, recovery: loaded.report, _lock: None })
+        Ok(Self {
+            shared,
+            writer: None,
+            recovery: loaded.report,
+            _lock: None,
+        })
     }
 
     /// The store's directory.
@@ -212,7 +259,10 @@ impl Store {
     }
 
     pub(crate) fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.shared.state.read().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sends a request to the writer and waits for its answer.
@@ -224,7 +274,10 @@ impl Store {
     }
 
     /// Runs `f` on the writer thread with exclusive use of it.
-    pub(crate) fn exclusive<T: Send + 'static>(&self, f: impl FnOnce(&mut Writer) -> Result<T> + Send + 'static) -> Result<T> {
+    pub(crate) fn exclusive<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Writer) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         self.ask(move |reply| {
             Request::Exclusive(Box::new(move |w| {
                 let _ = reply.send(f(w));
@@ -237,17 +290,21 @@ impl Store {
         if self.writer.is_none() {
             return Err(Error::ReadOnly);
         }
+        if let Some(big) = blobs.iter().find(|b| b.len() as u64 > MAX_BLOB_BYTES) {
+            return Err(Error::TooLarge(big.len() as u64));
+        }
+        let hashes = hash_all(&blobs);
         let mut outcomes = Vec::with_capacity(blobs.len());
         let mut new = Vec::new();
         let mut new_at = Vec::new();
         {
             let state = self.state();
-            for (i, data) in blobs.into_iter().enumerate() {
-                if data.len() as u64 > MAX_BLOB_BYTES {
-                    return Err(Error::TooLarge(data.len() as u64));
-                }
-                let hash = BlobHash::of(&data);
-                outcomes.push(PutOutcome { hash, len: data.len() as u64, created: false });
+            for (i, (data, hash)) in blobs.into_iter().zip(hashes).enumerate() {
+                outcomes.push(PutOutcome {
+                    hash,
+                    len: data.len() as u64,
+                    created: false,
+                });
                 // Already stored: nothing to write.
                 if state.index.get(&hash).is_none() {
                     new_at.push(i);
@@ -273,15 +330,36 @@ impl Store {
         Some((loc, vol))
     }
 
+    /// Like [`Store::lookup`], also telling whether the payload may be trusted without a check.
+    fn lookup_checked(&self, hash: &BlobHash) -> Option<(Loc, Arc<VolumeFile>, bool)> {
+        let state = self.state();
+        let (loc, verified) = state.index.get_checked(hash)?;
+        let vol = state.volumes.get(&loc.volume)?.file.clone();
+        Some((loc, vol, verified && !self.shared.options.verify_every_read))
+    }
+
     fn corrupt(hash: &BlobHash, loc: Loc, reason: impl ToString) -> Error {
-        Error::Corrupt { hash: *hash, volume: loc.volume, offset: loc.offset(), reason: reason.to_string() }
+        Error::Corrupt {
+            hash: *hash,
+            volume: loc.volume,
+            offset: loc.offset(),
+            reason: reason.to_string(),
+        }
     }
 
     /// The bytes' location of `hash`, after checking its record header.
     pub fn locate(&self, hash: &BlobHash) -> Result<Option<BlobLocation>> {
-        let Some((loc, volume)) = self.lookup(hash) else { return Ok(None) };
-        volume.check_header(hash, loc.offset(), u64::from(loc.len)).map_err(|p| Self::corrupt(hash, loc, p))?;
-        Ok(Some(BlobLocation { volume, offset: loc.offset() + RECORD_HEADER_LEN, len: u64::from(loc.len) }))
+        let Some((loc, volume)) = self.lookup(hash) else {
+            return Ok(None);
+        };
+        volume
+            .check_header(hash, loc.offset(), u64::from(loc.len))
+            .map_err(|p| Self::corrupt(hash, loc, p))?;
+        Ok(Some(BlobLocation {
+            volume,
+            offset: loc.offset() + RECORD_HEADER_LEN,
+            len: u64::from(loc.len),
+        }))
     }
 
     /// Statistics of the store.
@@ -311,6 +389,28 @@ impl Store {
     }
 }
 
+/// Hashes blobs on up to four threads when there is enough to share.
+fn hash_all(blobs: &[Vec<u8>]) -> Vec<BlobHash> {
+    let total: usize = blobs.iter().map(Vec::len).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if threads < 2 || blobs.len() < 2 || total < (4 << 20) {
+        return blobs.iter().map(|b| BlobHash::of(b)).collect();
+    }
+    let chunk = blobs.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = blobs
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|b| BlobHash::of(b)).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 impl Drop for Store {
     fn drop(&mut self) {
         if let Some((tx, thread)) = self.writer.take() {
@@ -328,14 +428,21 @@ impl BlobStore for Store {
             return Err(Error::TooLarge(data.len() as u64));
         }
         let hash = BlobHash::of(data);
-        let mut outcome = PutOutcome { hash, len: data.len() as u64, created: false };
+        let mut outcome = PutOutcome {
+            hash,
+            len: data.len() as u64,
+            created: false,
+        };
         if self.writer.is_none() {
             return Err(Error::ReadOnly);
         }
         if self.state().index.get(&hash).is_some() {
             return Ok(outcome);
         }
-        let created = self.ask(|reply| Request::Put { blobs: vec![(hash, data.to_vec())], reply })?;
+        let created = self.ask(|reply| Request::Put {
+            blobs: vec![(hash, data.to_vec())],
+            reply,
+        })?;
         outcome.created = created.first().copied().unwrap_or(false);
         Ok(outcome)
     }
@@ -344,26 +451,43 @@ impl BlobStore for Store {
         Store::put_many(self, blobs)
     }
 
-    fn get(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>> {
-        let Some((loc, vol)) = self.lookup(hash) else { return Ok(None) };
-        vol.read_blob(hash, loc.offset(), u64::from(loc.len)).map(Some).map_err(|p| Self::corrupt(hash, loc, p))
+    fn get(&self, hash: &BlobHash) -> Result<Option<Bytes>> {
+        let Some((loc, vol, trusted)) = self.lookup_checked(hash) else {
+            return Ok(None);
+        };
+        let (bytes, checked) = vol
+            .read_blob(hash, loc.offset(), u64::from(loc.len), trusted)
+            .map_err(|p| Self::corrupt(hash, loc, p))?;
+        if checked {
+            self.state().index.mark_verified(hash, loc);
+        }
+        Ok(Some(bytes))
     }
 
-    fn get_range(&self, hash: &BlobHash, range: Range<u64>) -> Result<Option<Vec<u8>>> {
-        let Some((loc, vol)) = self.lookup(hash) else { return Ok(None) };
+    fn get_range(&self, hash: &BlobHash, range: Range<u64>) -> Result<Option<Bytes>> {
+        let Some((loc, vol)) = self.lookup(hash) else {
+            return Ok(None);
+        };
         let len = u64::from(loc.len);
         if range.start > range.end || range.end > len {
-            return Err(Error::Range { start: range.start, end: range.end, len });
+            return Err(Error::Range {
+                start: range.start,
+                end: range.end,
+                len,
+            });
         }
         if len <= VERIFY_WHOLE_UP_TO {
-            let whole = vol.read_blob(hash, loc.offset(), len).map_err(|p| Self::corrupt(hash, loc, p))?;
-            return Ok(Some(whole[range.start as usize..range.end as usize].to_vec()));
+            let (whole, _) = vol
+                .read_blob(hash, loc.offset(), len, false)
+                .map_err(|p| Self::corrupt(hash, loc, p))?;
+            return Ok(Some(whole.slice(range.start as usize..range.end as usize)));
         }
-        vol.check_header(hash, loc.offset(), len).map_err(|p| Self::corrupt(hash, loc, p))?;
+        vol.check_header(hash, loc.offset(), len)
+            .map_err(|p| Self::corrupt(hash, loc, p))?;
         let mut buf = vec![0u8; (range.end - range.start) as usize];
         vol.read_exact_at(&mut buf, loc.offset() + RECORD_HEADER_LEN + range.start)
             .map_err(|p| Self::corrupt(hash, loc, p))?;
-        Ok(Some(buf))
+        Ok(Some(Bytes::from(buf)))
     }
 
     fn stat(&self, hash: &BlobHash) -> Result<Option<u64>> {
@@ -377,7 +501,10 @@ impl BlobStore for Store {
         if self.state().index.get(hash).is_none() {
             return Ok(false);
         }
-        let found = self.ask(|reply| Request::Delete { keys: vec![*hash], reply })?;
+        let found = self.ask(|reply| Request::Delete {
+            keys: vec![*hash],
+            reply,
+        })?;
         Ok(found.first().copied().unwrap_or(false))
     }
 

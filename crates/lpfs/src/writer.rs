@@ -13,7 +13,9 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, PoisonError};
 
 use crate::error::{Error, Result};
-use crate::format::{IndexEntry, IndexEntryKind, RecordHeader, Tombstone, record_size};
+use crate::format::{
+    IndexEntry, IndexEntryKind, RECORD_HEADER_LEN, RecordHeader, Tombstone, record_size,
+};
 use crate::hash::BlobHash;
 use crate::index::Loc;
 use crate::open::VolumeInfo;
@@ -23,9 +25,15 @@ use crate::volume::{FIRST_RECORD, VolumeFile, index_path, volume_path};
 /// Work for the writer thread.
 pub(crate) enum Request {
     /// Store these blobs; answers, per blob, whether it was newly written.
-    Put { blobs: Vec<(BlobHash, Vec<u8>)>, reply: SyncSender<Result<Vec<bool>>> },
+    Put {
+        blobs: Vec<(BlobHash, Vec<u8>)>,
+        reply: SyncSender<Result<Vec<bool>>>,
+    },
     /// Delete these blobs; answers, per blob, whether it was there.
-    Delete { keys: Vec<BlobHash>, reply: SyncSender<Result<Vec<bool>>> },
+    Delete {
+        keys: Vec<BlobHash>,
+        reply: SyncSender<Result<Vec<bool>>>,
+    },
     /// Runs with exclusive use of the writer (compaction's commit, repairs).
     Exclusive(Box<dyn FnOnce(&mut Writer) + Send>),
 }
@@ -36,6 +44,83 @@ struct Active {
     /// Durable length of the volume.
     size: u64,
     index_log: File,
+    /// The volume opened for direct I/O (`O_DIRECT`), when the file system supports it: large
+    /// appends then go to the disk without being copied into the page cache first.
+    direct: Option<File>,
+}
+
+/// Alignment of offsets, lengths and memory for direct I/O.
+const DIRECT_ALIGN: u64 = 4096;
+/// Appends shorter than this go through the page cache.
+const DIRECT_MIN: u64 = 256 << 10;
+
+fn open_direct(path: &std::path::Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = rustix::fs::OFlags::DIRECT.bits() as i32;
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(flags)
+        .open(path)
+        .ok()
+}
+
+/// Encoded records waiting to be written, placed so that the bytes bound for a 4096-aligned file
+/// offset sit at a 4096-aligned memory address, as direct I/O requires.
+struct GroupBuf {
+    raw: Vec<u8>,
+    /// Index in `raw` of the byte bound for `file_start`.
+    base: usize,
+    file_start: u64,
+    len: usize,
+}
+
+impl GroupBuf {
+    fn new() -> Self {
+        Self {
+            raw: Vec::new(),
+            base: 0,
+            file_start: 0,
+            len: 0,
+        }
+    }
+
+    fn placement(raw: &[u8], file_start: u64) -> usize {
+        raw.as_ptr().align_offset(DIRECT_ALIGN as usize) + (file_start % DIRECT_ALIGN) as usize
+    }
+
+    /// Empties the buffer; the next byte is bound for `file_start`.
+    fn reset(&mut self, file_start: u64) {
+        self.file_start = file_start;
+        self.len = 0;
+        self.base = Self::placement(&self.raw, file_start);
+    }
+
+    fn extend(&mut self, bytes: &[u8]) {
+        let need = self.base + self.len + bytes.len();
+        if need > self.raw.len() {
+            let size =
+                (need + 2 * DIRECT_ALIGN as usize).max(WRITE_CHUNK + 2 * DIRECT_ALIGN as usize);
+            let mut raw = vec![0u8; size.max(self.raw.len() * 2)];
+            let base = Self::placement(&raw, self.file_start);
+            if self.len > 0 {
+                raw[base..base + self.len]
+                    .copy_from_slice(&self.raw[self.base..self.base + self.len]);
+            }
+            self.raw = raw;
+            self.base = base;
+        }
+        let at = self.base + self.len;
+        self.raw[at..at + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.raw[self.base..self.base + self.len]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 /// State owned by the writer thread.
@@ -43,8 +128,8 @@ pub(crate) struct Writer {
     pub shared: Arc<Shared>,
     active: Option<Active>,
     next_volume_id: u32,
-    /// Records encoded but not yet written, starting at `active.size`.
-    buf: Vec<u8>,
+    /// Records encoded but not yet written, starting at `active.size + unsynced`.
+    buf: GroupBuf,
     /// Index-log entries for the records in `buf` (all in the active volume).
     pending: Vec<IndexEntry>,
     /// Bytes of the group already written to the volume but not yet synced.
@@ -66,8 +151,17 @@ impl Writer {
             let active = match state.volumes.iter().next_back() {
                 Some((&id, info)) if info.size < shared.options.max_volume_bytes => {
                     let path = index_path(&shared.dir, id);
-                    let index_log = OpenOptions::new().append(true).open(&path).map_err(Error::io(&path))?;
-                    Some(Active { vol: info.file.clone(), size: info.size, index_log })
+                    let index_log = OpenOptions::new()
+                        .append(true)
+                        .open(&path)
+                        .map_err(Error::io(&path))?;
+                    let direct = open_direct(&info.file.path);
+                    Some(Active {
+                        vol: info.file.clone(),
+                        size: info.size,
+                        index_log,
+                        direct,
+                    })
                 }
                 _ => None,
             };
@@ -80,7 +174,7 @@ impl Writer {
             shared,
             active,
             next_volume_id,
-            buf: Vec::new(),
+            buf: GroupBuf::new(),
             pending: Vec::new(),
             unsynced: 0,
             overlay: HashMap::new(),
@@ -133,8 +227,13 @@ impl Writer {
         let mut result = Ok(());
         for req in &group {
             let answer = match req {
-                Request::Put { blobs, .. } => blobs.iter().map(|(key, data)| self.put_one(*key, data)).collect(),
-                Request::Delete { keys, .. } => keys.iter().map(|key| self.delete_one(key)).collect(),
+                Request::Put { blobs, .. } => blobs
+                    .iter()
+                    .map(|(key, data)| self.put_one(*key, data))
+                    .collect(),
+                Request::Delete { keys, .. } => {
+                    keys.iter().map(|key| self.delete_one(key)).collect()
+                }
                 Request::Exclusive(_) => Ok(Vec::new()),
             };
             match answer {
@@ -170,7 +269,11 @@ impl Writer {
         if let Some(o) = self.overlay.get(key) {
             return *o;
         }
-        let state = self.shared.state.read().unwrap_or_else(PoisonError::into_inner);
+        let state = self
+            .shared
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         state.index.get(key)
     }
 
@@ -180,7 +283,11 @@ impl Writer {
         {
             return a.vol.generation;
         }
-        let state = self.shared.state.read().unwrap_or_else(PoisonError::into_inner);
+        let state = self
+            .shared
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         state.volumes.get(&volume).map_or(0, |v| v.file.generation)
     }
 
@@ -190,17 +297,24 @@ impl Writer {
         }
         let header = RecordHeader::for_blob(key, data);
         let offset = self.reserve(record_size(header.len))?;
-        header.encode_record(data, &mut self.buf);
+        self.encode(&header, data);
         let len = data.len() as u64;
-        self.pending.push(IndexEntry { key, offset, kind: IndexEntryKind::Blob { len } });
+        self.pending.push(IndexEntry {
+            key,
+            offset,
+            kind: IndexEntryKind::Blob { len },
+        });
         let volume = self.active_id();
-        self.overlay.insert(key, Some(Loc::new(volume, offset, len as u32)));
+        self.overlay
+            .insert(key, Some(Loc::new(volume, offset, len as u32)));
         self.write_out_if_full()?;
         Ok(true)
     }
 
     fn delete_one(&mut self, key: &BlobHash) -> Result<bool> {
-        let Some(loc) = self.lookup(key) else { return Ok(false) };
+        let Some(loc) = self.lookup(key) else {
+            return Ok(false);
+        };
         let tombstone = Tombstone {
             target_volume: loc.volume,
             target_generation: self.generation_of(loc.volume),
@@ -214,10 +328,26 @@ impl Writer {
     pub fn append_tombstone(&mut self, key: BlobHash, tombstone: Tombstone) -> Result<()> {
         let header = tombstone.header(key);
         let offset = self.reserve(record_size(header.len))?;
-        header.encode_record(&tombstone.encode(), &mut self.buf);
-        self.pending.push(IndexEntry { key, offset, kind: IndexEntryKind::Tombstone(tombstone) });
+        self.encode(&header, &tombstone.encode());
+        self.pending.push(IndexEntry {
+            key,
+            offset,
+            kind: IndexEntryKind::Tombstone(tombstone),
+        });
         self.overlay.insert(key, None);
         Ok(())
+    }
+
+    /// Appends a record (header, payload, padding) to the group's buffer.
+    fn encode(&mut self, header: &RecordHeader, payload: &[u8]) {
+        if self.buf.is_empty() {
+            let start = self.active.as_ref().map_or(0, |a| a.size + self.unsynced);
+            self.buf.reset(start);
+        }
+        self.buf.extend(&header.encode());
+        self.buf.extend(payload);
+        let pad = record_size(header.len) - RECORD_HEADER_LEN - header.len;
+        self.buf.extend(&[0u8; 8][..pad as usize]);
     }
 
     fn active_id(&self) -> u32 {
@@ -228,7 +358,7 @@ impl Writer {
     /// when it would grow past the limit, and returns the record's offset.
     fn reserve(&mut self, size: u64) -> Result<u64> {
         let max = self.shared.options.max_volume_bytes;
-        let buffered = self.unsynced + self.buf.len() as u64;
+        let buffered = self.unsynced + self.buf.len as u64;
         let fits = |a: &Active| {
             let end = a.size + buffered;
             end == FIRST_RECORD || end + size <= max
@@ -242,26 +372,67 @@ impl Writer {
             }
         }
         let a = self.active.as_ref().ok_or(Error::WriterGone)?;
-        Ok(a.size + self.unsynced + self.buf.len() as u64)
+        Ok(a.size + self.unsynced + self.buf.len as u64)
     }
 
     fn write_out_if_full(&mut self) -> Result<()> {
-        if self.buf.len() >= WRITE_CHUNK {
+        if self.buf.len >= WRITE_CHUNK {
             self.write_out()?;
         }
         Ok(())
     }
 
-    /// Writes buffered records to the active volume (without syncing).
+    /// Writes buffered records to the active volume (without syncing). The whole 4 KiB blocks in
+    /// the middle of a large write go by direct I/O; the partial blocks at either end, which may
+    /// share a page with other records, go through the page cache.
     fn write_out(&mut self) -> Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
         let a = self.active.as_mut().ok_or(Error::WriterGone)?;
-        let at = a.size + self.unsynced;
-        a.vol.file.write_all_at(&self.buf, at).map_err(Error::io(&a.vol.path))?;
-        self.unsynced += self.buf.len() as u64;
-        self.buf.clear();
+        let start = self.buf.file_start;
+        debug_assert_eq!(start, a.size + self.unsynced);
+        let end = start + self.buf.len as u64;
+        let bytes = self.buf.bytes();
+        let path = &a.vol.path;
+        let head_end = start.next_multiple_of(DIRECT_ALIGN);
+        let tail_start = end - end % DIRECT_ALIGN;
+        let mut written_direct = false;
+        if let Some(direct) = &a.direct
+            && tail_start > head_end
+            && tail_start - head_end >= DIRECT_MIN
+        {
+            let (h, t) = ((head_end - start) as usize, (tail_start - start) as usize);
+            a.vol
+                .file
+                .write_all_at(&bytes[..h], start)
+                .map_err(Error::io(path))?;
+            match direct.write_all_at(&bytes[h..t], head_end) {
+                Ok(()) => {
+                    a.vol
+                        .file
+                        .write_all_at(&bytes[t..], tail_start)
+                        .map_err(Error::io(path))?;
+                    written_direct = true;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    tracing::debug!(
+                        volume = a.vol.id,
+                        "direct I/O refused; using the page cache"
+                    );
+                    a.direct = None;
+                }
+                Err(e) => return Err(Error::io(path)(e)),
+            }
+        }
+        if !written_direct {
+            a.vol
+                .file
+                .write_all_at(bytes, start)
+                .map_err(Error::io(path))?;
+        }
+        self.unsynced += self.buf.len as u64;
+        self.buf.reset(end);
         Ok(())
     }
 
@@ -282,7 +453,11 @@ impl Writer {
         a.size += self.unsynced;
         self.unsynced = 0;
         let (id, size) = (a.vol.id, a.size);
-        let mut state = self.shared.state.write().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self
+            .shared
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         for (key, change) in self.overlay.drain() {
             let old = match change {
                 Some(loc) => state.index.insert(key, loc),
@@ -309,15 +484,13 @@ impl Writer {
     /// Forgets a failed group: its records are not acknowledged, and the next group overwrites
     /// whatever of them reached the volume.
     fn abandon(&mut self) {
-        self.buf.clear();
         self.pending.clear();
         self.overlay.clear();
         self.unsynced = 0;
-        if let Some(a) = &self.active
-            && let Err(e) = a.vol.file.set_len(a.size)
-        {
-            tracing::warn!(error = %e, volume = a.vol.id, "could not cut an abandoned write off the volume");
-        }
+        // Whatever reached the file past the durable length is overwritten by the next group (or
+        // cut off by recovery); it is never truncated here, since readers may have it mapped.
+        let start = self.active.as_ref().map_or(0, |a| a.size);
+        self.buf.reset(start);
     }
 
     /// Commits what is pending and closes the active volume, so that compaction may rewrite it;
@@ -325,7 +498,11 @@ impl Writer {
     pub fn seal_active(&mut self) -> Result<()> {
         self.commit()?;
         self.seal()?;
-        let mut state = self.shared.state.write().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self
+            .shared
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         state.active_volume = None;
         Ok(())
     }
@@ -343,7 +520,10 @@ impl Writer {
     pub fn reopen_index_log(&mut self) -> Result<()> {
         if let Some(a) = &mut self.active {
             let path = index_path(&self.shared.dir, a.vol.id);
-            a.index_log = OpenOptions::new().append(true).open(&path).map_err(Error::io(&path))?;
+            a.index_log = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(Error::io(&path))?;
         }
         Ok(())
     }
@@ -351,15 +531,43 @@ impl Writer {
     fn start_volume(&mut self) -> Result<()> {
         let id = self.next_volume_id;
         let dir = &self.shared.dir;
-        let vol = Arc::new(VolumeFile::create(dir, volume_path(dir, id), index_path(dir, id), id, 0)?);
+        let ahead = self.shared.options.max_volume_bytes;
+        let vol = Arc::new(VolumeFile::create(
+            dir,
+            volume_path(dir, id),
+            index_path(dir, id),
+            id,
+            0,
+            ahead,
+        )?);
         let log_path = index_path(dir, id);
-        let index_log = OpenOptions::new().append(true).open(&log_path).map_err(Error::io(&log_path))?;
+        let index_log = OpenOptions::new()
+            .append(true)
+            .open(&log_path)
+            .map_err(Error::io(&log_path))?;
         self.next_volume_id += 1;
-        let mut state = self.shared.state.write().unwrap_or_else(PoisonError::into_inner);
-        state.volumes.insert(id, VolumeInfo { file: vol.clone(), size: FIRST_RECORD, live_bytes: 0 });
+        let mut state = self
+            .shared
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.volumes.insert(
+            id,
+            VolumeInfo {
+                file: vol.clone(),
+                size: FIRST_RECORD,
+                live_bytes: 0,
+            },
+        );
         state.active_volume = Some(id);
         drop(state);
-        self.active = Some(Active { vol, size: FIRST_RECORD, index_log });
+        let direct = open_direct(&vol.path);
+        self.active = Some(Active {
+            vol,
+            size: FIRST_RECORD,
+            index_log,
+            direct,
+        });
         Ok(())
     }
 }
@@ -367,16 +575,29 @@ impl Writer {
 /// Errors go to every caller of a failed group; `io::Error` is not `Clone`, so it is rebuilt.
 fn clone_error(e: &Error) -> Error {
     match e {
-        Error::Io { path, source } => {
-            Error::Io { path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
-        }
+        Error::Io { path, source } => Error::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
         Error::Locked(p) => Error::Locked(p.clone()),
         Error::ReadOnly => Error::ReadOnly,
-        Error::Corrupt { hash, volume, offset, reason } => {
-            Error::Corrupt { hash: *hash, volume: *volume, offset: *offset, reason: reason.clone() }
-        }
+        Error::Corrupt {
+            hash,
+            volume,
+            offset,
+            reason,
+        } => Error::Corrupt {
+            hash: *hash,
+            volume: *volume,
+            offset: *offset,
+            reason: reason.clone(),
+        },
         Error::TooLarge(n) => Error::TooLarge(*n),
-        Error::Range { start, end, len } => Error::Range { start: *start, end: *end, len: *len },
+        Error::Range { start, end, len } => Error::Range {
+            start: *start,
+            end: *end,
+            len: *len,
+        },
         Error::Options(s) => Error::Options(s.clone()),
         Error::WriterGone => Error::WriterGone,
     }

@@ -56,7 +56,13 @@ fn cutting_the_last_volume_at_every_offset_loses_nothing_acknowledged() {
             let len = (i as usize * 13) % 70;
             let data = blob(i, len);
             let hash = store.put(&data).unwrap().hash;
-            acked.push(Written { hash, data_seed: i, len, put_end: size(&store), delete_end: None });
+            acked.push(Written {
+                hash,
+                data_seed: i,
+                len,
+                put_end: size(&store),
+                delete_end: None,
+            });
             if i % 5 == 4 {
                 // Delete an earlier blob: its tombstone lands here.
                 let victim = (i - 3) as usize;
@@ -67,39 +73,74 @@ fn cutting_the_last_volume_at_every_offset_loses_nothing_acknowledged() {
         size(&store)
     };
     let vol = "00000001.vol";
-    assert_eq!(fs::metadata(original.path().join(vol)).unwrap().len(), vol_len);
+    assert_eq!(
+        fs::metadata(original.path().join(vol)).unwrap().len(),
+        vol_len
+    );
     for cut in 0..=vol_len {
         let work = scratch();
         copy_dir(original.path(), work.path());
-        fs::OpenOptions::new().write(true).open(work.path().join(vol)).unwrap().set_len(cut).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(work.path().join(vol))
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
         let store = Store::open(work.path(), Options::default())
             .unwrap_or_else(|e| panic!("open after a cut at {cut}: {e}"));
         for a in &acked {
-            let got = store.get(&a.hash).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+            let got = store
+                .get(&a.hash)
+                .unwrap_or_else(|e| panic!("cut {cut}: {e}"));
             let deleted = a.delete_end.is_some_and(|end| end <= cut);
             if a.put_end <= cut && !deleted {
-                assert_eq!(got, Some(blob(a.data_seed, a.len)), "cut {cut}: acknowledged blob lost");
+                assert_eq!(
+                    got.as_deref(),
+                    Some(&blob(a.data_seed, a.len)[..]),
+                    "cut {cut}: acknowledged blob lost"
+                );
             } else {
                 assert_eq!(got, None, "cut {cut}: blob {} should be gone", a.data_seed);
             }
         }
         let report = store.fsck(false).unwrap();
-        assert!(report.is_clean() && report.stale_index_logs.is_empty(), "cut {cut}: {report:?}");
+        assert!(
+            report.is_clean() && report.stale_index_logs.is_empty(),
+            "cut {cut}: {report:?}"
+        );
         // The store works on after recovery, and a second opening has nothing left to repair.
         store.put(b"after the crash").unwrap();
         drop(store);
         let store = Store::open(work.path(), Options::default()).unwrap();
-        assert!(store.recovery_report().is_clean(), "cut {cut}: {:?}", store.recovery_report());
-        assert!(store.get(&BlobHash::of(b"after the crash")).unwrap().is_some());
+        assert!(
+            store.recovery_report().is_clean(),
+            "cut {cut}: {:?}",
+            store.recovery_report()
+        );
+        assert!(
+            store
+                .get(&BlobHash::of(b"after the crash"))
+                .unwrap()
+                .is_some()
+        );
     }
 }
 
 #[test]
 fn a_lost_or_damaged_index_log_is_rebuilt_from_the_volumes() {
     let dir = scratch();
-    let blobs: Vec<(u64, usize)> = (0..60).map(|i| (i, 10 + (i as usize * 97) % 2000)).collect();
+    let blobs: Vec<(u64, usize)> = (0..60)
+        .map(|i| (i, 10 + (i as usize * 97) % 2000))
+        .collect();
     {
-        let store = Store::open(dir.path(), Options { max_volume_bytes: 16 * 1024 }).unwrap();
+        let store = Store::open(
+            dir.path(),
+            Options {
+                max_volume_bytes: 16 * 1024,
+                ..Options::default()
+            },
+        )
+        .unwrap();
         for &(s, len) in &blobs {
             store.put(&blob(s, len)).unwrap();
         }
@@ -112,9 +153,21 @@ fn a_lost_or_damaged_index_log_is_rebuilt_from_the_volumes() {
     fs::write(&idx3, bytes).unwrap();
     let idx4 = dir.path().join("00000004.idx");
     let len4 = fs::metadata(&idx4).unwrap().len();
-    fs::OpenOptions::new().write(true).open(&idx4).unwrap().set_len(len4 - 100).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&idx4)
+        .unwrap()
+        .set_len(len4 - 100)
+        .unwrap();
 
-    let store = Store::open(dir.path(), Options { max_volume_bytes: 16 * 1024 }).unwrap();
+    let store = Store::open(
+        dir.path(),
+        Options {
+            max_volume_bytes: 16 * 1024,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     let report = store.recovery_report();
     assert_eq!(report.index_rebuilt, vec![2]);
     assert!(report.records_reindexed >= 2, "{report:?}");
@@ -137,7 +190,9 @@ fn a_garbage_tail_is_set_aside_not_deleted() {
     let store = Store::open(dir.path(), Options::default()).unwrap();
     assert_eq!(store.recovery_report().torn_tails, vec![(1, good_len, 38)]);
     assert_eq!(fs::metadata(&vol).unwrap().len(), good_len);
-    let aside: Vec<_> = fs::read_dir(dir.path().join("lost+found")).unwrap().collect();
+    let aside: Vec<_> = fs::read_dir(dir.path().join("lost+found"))
+        .unwrap()
+        .collect();
     assert_eq!(aside.len(), 1);
     let saved = fs::read(aside[0].as_ref().unwrap().path()).unwrap();
     assert_eq!(saved, b"LPRC half a record that never finished");
@@ -161,7 +216,10 @@ fn read_acks(path: &Path) -> (HashMap<(u64, usize), Acked>, usize) {
     for line in text.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
         let mut parts = line.split_whitespace();
         let (op, seed, len) = (parts.next(), parts.next(), parts.next());
-        let key = (seed.unwrap().parse().unwrap(), len.unwrap().parse().unwrap());
+        let key = (
+            seed.unwrap().parse().unwrap(),
+            len.unwrap().parse().unwrap(),
+        );
         let state = match op {
             Some("P") => Acked::Stored,
             Some("d") => Acked::Deleting,
@@ -190,19 +248,33 @@ fn a_writer_killed_at_random_moments_loses_nothing_acknowledged() {
         std::thread::sleep(Duration::from_millis(rng.u64(30..250)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
-        assert!(!status.success(), "trial {trial}: the writer exited on its own: {status}");
+        assert!(
+            !status.success(),
+            "trial {trial}: the writer exited on its own: {status}"
+        );
 
-        let store = Store::open(&store_dir, Options { max_volume_bytes: 256 * 1024 })
-            .unwrap_or_else(|e| panic!("trial {trial}: reopen failed: {e}"));
+        let store = Store::open(
+            &store_dir,
+            Options {
+                max_volume_bytes: 256 * 1024,
+                ..Options::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("trial {trial}: reopen failed: {e}"));
         let (acks, lines) = read_acks(&log);
         for (&(seed, len), &state) in &acks {
             let data = blob(seed, len);
             let got = store.get(&BlobHash::of(&data)).unwrap();
             match state {
                 Acked::Stored => {
-                    assert!(got.as_deref() == Some(&data[..]), "trial {trial}: acknowledged blob {seed} lost")
+                    assert!(
+                        got.as_deref() == Some(&data[..]),
+                        "trial {trial}: acknowledged blob {seed} lost"
+                    )
                 }
-                Acked::Deleted => assert_eq!(got, None, "trial {trial}: deleted blob {seed} came back"),
+                Acked::Deleted => {
+                    assert_eq!(got, None, "trial {trial}: deleted blob {seed} came back")
+                }
                 Acked::Deleting => assert!(got.is_none() || got.as_deref() == Some(&data[..])),
             }
         }
@@ -210,5 +282,8 @@ fn a_writer_killed_at_random_moments_loses_nothing_acknowledged() {
         assert!(report.is_clean(), "trial {trial}: {report:?}");
         total_acks = lines;
     }
-    assert!(total_acks > 100, "the writer got too little done to test anything: {total_acks} acks");
+    assert!(
+        total_acks > 100,
+        "the writer got too little done to test anything: {total_acks} acks"
+    );
 }

@@ -7,7 +7,13 @@ use std::path::Path;
 use lpfs::{BlobHash, BlobStore, Options, Store};
 
 fn contents() -> Vec<Vec<u8>> {
-    (0..10u32).map(|i| format!("LittlePandaFS v1 fixture blob {i} ").repeat(1 + i as usize * 7).into_bytes()).collect()
+    (0..10u32)
+        .map(|i| {
+            format!("LittlePandaFS v1 fixture blob {i} ")
+                .repeat(1 + i as usize * 7)
+                .into_bytes()
+        })
+        .collect()
 }
 
 fn fixture() -> &'static Path {
@@ -20,7 +26,7 @@ fn check(store: &Store, expected_blobs: u64) {
         if i == 2 {
             assert_eq!(got, None, "blob 2 was deleted in the fixture");
         } else {
-            assert_eq!(got.as_ref(), Some(c), "fixture blob {i}");
+            assert_eq!(got.as_deref(), Some(&c[..]), "fixture blob {i}");
         }
     }
     assert_eq!(store.stats().blobs, expected_blobs);
@@ -31,14 +37,27 @@ fn version_1_fixture_reads_read_only_without_changes() {
     let before: Vec<(String, Vec<u8>)> = fs::read_dir(fixture())
         .unwrap()
         .map(|e| e.unwrap())
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     let store = Store::open_read_only(fixture()).unwrap();
-    assert!(store.recovery_report().is_clean(), "{:?}", store.recovery_report());
+    assert!(
+        store.recovery_report().is_clean(),
+        "{:?}",
+        store.recovery_report()
+    );
     check(&store, 9);
     drop(store);
     for (name, bytes) in before {
-        assert_eq!(fs::read(fixture().join(&name)).unwrap(), bytes, "{name} changed by a read-only open");
+        assert_eq!(
+            fs::read(fixture().join(&name)).unwrap(),
+            bytes,
+            "{name} changed by a read-only open"
+        );
     }
 }
 
@@ -49,16 +68,37 @@ fn version_1_fixture_opens_for_writing_checks_clean_and_compacts() {
         let e = e.unwrap();
         fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
     }
-    let store = Store::open(dir.path(), Options { max_volume_bytes: 4096 }).unwrap();
-    assert!(store.recovery_report().is_clean(), "{:?}", store.recovery_report());
+    let store = Store::open(
+        dir.path(),
+        Options {
+            max_volume_bytes: 4096,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        store.recovery_report().is_clean(),
+        "{:?}",
+        store.recovery_report()
+    );
     check(&store, 9);
     let report = store.fsck(false).unwrap();
-    assert!(report.is_clean() && report.stale_index_logs.is_empty(), "{report:?}");
+    assert!(
+        report.is_clean() && report.stale_index_logs.is_empty(),
+        "{report:?}"
+    );
     store.compact(0.0).unwrap();
     check(&store, 9);
     store.put(b"written by a newer LittlePanda").unwrap();
     drop(store);
-    let store = Store::open(dir.path(), Options { max_volume_bytes: 4096 }).unwrap();
+    let store = Store::open(
+        dir.path(),
+        Options {
+            max_volume_bytes: 4096,
+            ..Options::default()
+        },
+    )
+    .unwrap();
     check(&store, 10);
 }
 
@@ -68,5 +108,9 @@ fn version_1_volume_header_bytes_are_stable() {
     assert_eq!(&vol[0..8], b"LPFSVOL\0");
     assert_eq!(&vol[8..12], &1u32.to_le_bytes(), "format version");
     assert_eq!(&vol[12..16], &1u32.to_le_bytes(), "volume id");
-    assert_eq!(&vol[64..68], b"LPRC", "the first record starts right after the 64-byte header");
+    assert_eq!(
+        &vol[64..68],
+        b"LPRC",
+        "the first record starts right after the 64-byte header"
+    );
 }

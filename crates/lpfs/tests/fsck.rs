@@ -9,7 +9,11 @@ use common::{assert_all_present, blob, small_volumes};
 use lpfs::{BlobHash, BlobStore, Error, Store};
 
 fn flip_byte(path: &std::path::Path, offset: u64) {
-    let f = fs::OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
     let mut b = [0u8; 1];
     f.read_exact_at(&mut b, offset).unwrap();
     b[0] ^= 0x5a;
@@ -35,7 +39,10 @@ fn a_flipped_payload_byte_is_caught_reported_and_repaired() {
         Err(Error::Corrupt { hash, .. }) => assert_eq!(hash, victim),
         other => panic!("a damaged blob was returned: {other:?}"),
     }
-    assert!(store.get_range(&victim, 0..10).is_err(), "a range of a damaged blob was returned");
+    assert!(
+        store.get_range(&victim, 0..10).is_err(),
+        "a range of a damaged blob was returned"
+    );
     let report = store.fsck(false).unwrap();
     assert!(!report.is_clean());
     assert_eq!(report.missing, vec![victim]);
@@ -46,7 +53,11 @@ fn a_flipped_payload_byte_is_caught_reported_and_repaired() {
     let report = store.fsck(true).unwrap();
     assert!(report.repaired);
     assert!(dir.path().join("lost+found").read_dir().unwrap().count() >= 1);
-    assert_eq!(store.get(&victim).unwrap(), None, "the damaged blob is no longer served");
+    assert_eq!(
+        store.get(&victim).unwrap(),
+        None,
+        "the damaged blob is no longer served"
+    );
     // Storing it again heals it, and the store is clean after repair.
     assert!(store.put(&blob(3, 700)).unwrap().created);
     let after = store.fsck(false).unwrap();
@@ -84,4 +95,41 @@ fn a_damaged_header_is_caught_and_the_scan_resynchronises() {
     let others: Vec<_> = blobs.iter().copied().filter(|&(s, _)| s != 5).collect();
     assert_all_present(&store, &others);
     assert!(store.fsck(false).unwrap().is_clean());
+}
+
+#[test]
+fn payloads_are_checked_once_in_memory_or_every_time_when_asked() {
+    for every_read in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = lpfs::Options {
+            verify_every_read: every_read,
+            ..lpfs::Options::default()
+        };
+        let data = blob(1, 9000);
+        let hash = {
+            let store = Store::open(dir.path(), opts.clone()).unwrap();
+            store.put(&data).unwrap().hash
+        };
+        let store = Store::open(dir.path(), opts).unwrap();
+        assert_eq!(
+            store.get(&hash).unwrap().as_deref(),
+            Some(&data[..]),
+            "first read checks and passes"
+        );
+        // Damage the bytes in the page cache itself, after the blob was checked once.
+        let loc = store.locate(&hash).unwrap().unwrap();
+        flip_byte(&dir.path().join("00000001.vol"), loc.offset + 4000);
+        let second = store.get(&hash);
+        if every_read {
+            assert!(
+                matches!(second, Err(Error::Corrupt { .. })),
+                "every read is checked: {second:?}"
+            );
+        } else {
+            // The documented trade-off: a payload checked once is trusted while it stays in memory.
+            assert!(second.is_ok());
+        }
+        // fsck always reads and checks everything.
+        assert_eq!(store.fsck(false).unwrap().missing, vec![hash]);
+    }
 }

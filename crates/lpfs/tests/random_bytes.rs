@@ -12,7 +12,7 @@ use lpfs::{BlobHash, BlobStore, Options, Store};
 #[test]
 fn decoders_survive_random_bytes() {
     let mut rng = fastrand::Rng::with_seed(1);
-    let mut buf = vec![0u8; 128];
+    let mut buf = [0u8; 128];
     for _ in 0..200_000 {
         let len = rng.usize(0..128);
         rng.fill(&mut buf[..len]);
@@ -70,7 +70,12 @@ fn damaged_volumes_and_logs_open_without_panics_or_wrong_bytes() {
     let idx = fs::read(pristine.path().join("00000001.idx")).unwrap();
     let mut rng = fastrand::Rng::with_seed(99);
     for round in 0..300 {
-        let dir = tempfile::tempdir_in(if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" }).unwrap();
+        let dir = tempfile::tempdir_in(if std::path::Path::new("/dev/shm").is_dir() {
+            "/dev/shm"
+        } else {
+            "/tmp"
+        })
+        .unwrap();
         let (mut v, mut i) = (vol.clone(), idx.clone());
         match rng.u8(0..3) {
             0 => mutate(&mut rng, &mut v),
@@ -95,6 +100,9 @@ fn damaged_volumes_and_logs_open_without_panics_or_wrong_bytes() {
         }
         store.fsck(true).unwrap();
         let after = store.fsck(false).unwrap();
-        assert!(after.is_clean(), "round {round}: not clean after repair: {after:?}");
+        assert!(
+            after.is_clean(),
+            "round {round}: not clean after repair: {after:?}"
+        );
     }
 }

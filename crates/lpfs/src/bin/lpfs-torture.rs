@@ -23,13 +23,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: lpfs-torture STORE_DIR ACK_LOG SEED".into());
     };
     let seed: u64 = seed.parse()?;
-    let store = Store::open(dir, Options { max_volume_bytes: 256 * 1024 })?;
+    let store = Store::open(
+        dir,
+        Options {
+            max_volume_bytes: 256 * 1024,
+            ..Options::default()
+        },
+    )?;
     let mut log = OpenOptions::new().create(true).append(true).open(log)?;
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut stored: Vec<(u64, usize)> = Vec::new();
     for i in 0u64.. {
         let content_seed = seed * 1_000_000_000 + i;
-        match rng.u8(0..10) {
+        match rng.u8(0..12) {
             0 if !stored.is_empty() => {
                 let (s, len) = stored.swap_remove(rng.usize(0..stored.len()));
                 // The delete may take effect and the process die before it is logged: the intent
@@ -38,12 +44,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 store.delete(&BlobHash::of(&blob(s, len)))?;
                 log.write_all(format!("D {s} {len}\n").as_bytes())?;
             }
-            1 => {
-                let batch: Vec<(u64, usize)> =
-                    (0..5).map(|j| (content_seed * 10 + j, rng.usize(1..30_000))).collect();
+            1 | 2 => {
+                // Batches of up to about a megabyte also take the direct-I/O path.
+                let n = if rng.bool() { 5 } else { 40 };
+                let batch: Vec<(u64, usize)> = (0..n)
+                    .map(|j| (content_seed * 100 + j, rng.usize(1..30_000)))
+                    .collect();
                 store.put_many(batch.iter().map(|&(s, len)| blob(s, len)).collect())?;
                 // One write for the whole batch: it was acknowledged as a whole.
-                let lines: String = batch.iter().map(|(s, len)| format!("P {s} {len}\n")).collect();
+                let lines: String = batch
+                    .iter()
+                    .map(|(s, len)| format!("P {s} {len}\n"))
+                    .collect();
                 log.write_all(lines.as_bytes())?;
                 stored.extend(batch);
             }

@@ -15,7 +15,10 @@ pub fn blob(seed: u64, len: usize) -> Vec<u8> {
 
 /// Options with small volumes, so that tests cross volume boundaries.
 pub fn small_volumes(bytes: u64) -> Options {
-    Options { max_volume_bytes: bytes }
+    Options {
+        max_volume_bytes: bytes,
+        ..Options::default()
+    }
 }
 
 pub fn open(dir: &Path) -> Store {
@@ -27,7 +30,10 @@ pub fn assert_all_present(store: &Store, blobs: &[(u64, usize)]) {
     for &(seed, len) in blobs {
         let data = blob(seed, len);
         let hash = lpfs::BlobHash::of(&data);
-        let got = store.get(&hash).expect("get").unwrap_or_else(|| panic!("blob {seed}/{len} lost"));
+        let got = store
+            .get(&hash)
+            .expect("get")
+            .unwrap_or_else(|| panic!("blob {seed}/{len} lost"));
         assert!(got == data, "blob {seed}/{len} changed");
     }
 }

@@ -1,0 +1,30 @@
+//! `littlepanda bench`: LittlePanda measured side by side with a baseline in the same run, on the
+//! same disk, reported as ratios.
+
+mod store;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// LittlePandaFS against one file per blob in `ab/cd/<hash>` folders.
+    Store(store::StoreBenchArgs),
+}
+
+pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
+    match which {
+        BenchCommand::Store(args) => store::run(&args, data)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Empties the kernel's page cache so the next reads come from the disk. Needs root; says why
+/// not otherwise.
+pub fn drop_page_cache() -> Result<(), String> {
+    rustix::fs::sync();
+    std::fs::write("/proc/sys/vm/drop_caches", "3")
+        .map_err(|e| format!("cannot drop the page cache: {e}"))
+}

@@ -1,0 +1,279 @@
+//! The real `littlepanda` binary, run as a user would, in a temporary data directory: serve, store
+//! and fetch over HTTP, stop, restart, check, damage, repair, compact.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn littlepanda(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_littlepanda"));
+    cmd.arg("--data")
+        .arg(data)
+        .env_remove("LITTLEPANDA_CONFIG")
+        .env_remove("LITTLEPANDA_LISTEN");
+    cmd
+}
+
+fn run(data: &Path, args: &[&str]) -> Output {
+    littlepanda(data)
+        .args(args)
+        .output()
+        .expect("run littlepanda")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A running server and the address it announced.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = littlepanda(data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("LITTLEPANDA_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not announce its address"
+            );
+            let line = lines
+                .next()
+                .expect("server output")
+                .expect("read server output");
+            if let Some(rest) = line.split("serving http://").nth(1) {
+                break rest.trim_end_matches('/').to_string();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr }
+    }
+
+    /// One HTTP/1.1 request; answers (status, headers, body).
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
+        let mut s = TcpStream::connect(&self.addr).expect("connect");
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a complete response");
+        let head = text(&raw[..split]);
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, head, raw[split + 4..].to_vec())
+    }
+
+    /// Stops the server the way a service manager would (SIGTERM) and waits for a clean exit.
+    fn stop(mut self) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+            .expect("signal the server");
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "the server did not stop cleanly: {status}"
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(body)))
+}
+
+#[test]
+fn serve_store_restart_and_fetch() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let page = b"\xff\xd8\xff\xe0 a page of a doujinshi, more or less".repeat(100);
+    let (status, _, body) = server.request("PUT", "/api/v1/blobs", &[], &page);
+    assert_eq!(status, 201, "{}", text(&body));
+    let hash = json(&body)["hash"].as_str().unwrap().to_string();
+    let (status, head, body) = server.request("GET", &format!("/api/v1/blobs/{hash}"), &[], b"");
+    assert_eq!(status, 200);
+    assert_eq!(body, page);
+    assert!(
+        head.to_lowercase().contains("content-type: image/jpeg"),
+        "{head}"
+    );
+    // A second server on the same data is refused with a clear reason.
+    let second = run(data.path(), &["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!second.status.success());
+    assert!(
+        text(&second.stderr).contains("in use by another process"),
+        "{}",
+        text(&second.stderr)
+    );
+    // Compaction from the command line points at the running server.
+    let compact = run(data.path(), &["compact"]);
+    assert!(!compact.status.success());
+    assert!(
+        text(&compact.stderr).contains("/api/v1/store/compact"),
+        "{}",
+        text(&compact.stderr)
+    );
+    // Checking works beside the running server, read-only.
+    let fsck = run(data.path(), &["fsck"]);
+    assert!(fsck.status.success(), "{}", text(&fsck.stdout));
+    server.stop();
+
+    let server = Server::start(data.path());
+    let (status, head, body) = server.request(
+        "GET",
+        &format!("/api/v1/blobs/{hash}"),
+        &[("Range", "bytes=0-3")],
+        b"",
+    );
+    assert_eq!(status, 206, "{head}");
+    assert_eq!(body, &page[..4]);
+    let (status, _, body) = server.request("GET", "/api/v1/blobs/not-a-hash", &[], b"");
+    assert_eq!(status, 400);
+    assert_eq!(json(&body)["code"], "malformed-hash");
+    server.stop();
+}
+
+#[test]
+fn fsck_finds_damage_and_repair_sets_it_aside() {
+    use std::os::unix::fs::FileExt;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let mut hashes = Vec::new();
+    for i in 0..20u8 {
+        let (_, _, body) = server.request("PUT", "/api/v1/blobs", &[], &vec![i; 5000]);
+        hashes.push(json(&body)["hash"].as_str().unwrap().to_string());
+    }
+    server.stop();
+
+    let clean = run(data.path(), &["fsck", "--json"]);
+    assert!(clean.status.success(), "{}", text(&clean.stdout));
+    assert_eq!(json(&clean.stdout)["clean"], true);
+
+    // Flip one byte inside the seventh blob's payload.
+    let vol = std::fs::OpenOptions::new()
+        .write(true)
+        .open(data.path().join("lpfs/00000001.vol"))
+        .unwrap();
+    let record: u64 = 56 + 5000; // 5000 is a multiple of 8: no padding
+    vol.write_all_at(&[0xAA], 64 + 6 * record + 56 + 100)
+        .unwrap();
+    let damaged = run(data.path(), &["fsck"]);
+    assert!(!damaged.status.success(), "damage must fail fsck");
+    let out = text(&damaged.stdout);
+    assert!(out.contains("DAMAGED") && out.contains(&hashes[6]), "{out}");
+
+    let repaired = run(data.path(), &["fsck", "--repair", "--json"]);
+    assert_eq!(json(&repaired.stdout)["fsck"]["repaired"], true);
+    assert!(
+        data.path()
+            .join("lpfs/lost+found")
+            .read_dir()
+            .unwrap()
+            .count()
+            > 0
+    );
+    let after = run(data.path(), &["fsck"]);
+    assert!(
+        after.status.success(),
+        "clean after repair: {}",
+        text(&after.stdout)
+    );
+
+    let stats = run(data.path(), &["stats", "--json"]);
+    assert!(stats.status.success());
+    assert_eq!(json(&stats.stdout)["blobs"], 19);
+    let compact = run(data.path(), &["compact", "--threshold", "0", "--json"]);
+    assert!(compact.status.success(), "{}", text(&compact.stderr));
+    let bad = run(data.path(), &["compact", "--threshold", "3"]);
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn rebuild_index_from_volumes() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let (_, _, body) = server.request(
+        "PUT",
+        "/api/v1/blobs",
+        &[],
+        b"kept through an index rebuild",
+    );
+    let hash = json(&body)["hash"].as_str().unwrap().to_string();
+    server.stop();
+    let out = run(data.path(), &["fsck", "--rebuild-index", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        json(&out.stdout)["recovery"]["index_rebuilt"],
+        serde_json::json!([1])
+    );
+    let server = Server::start(data.path());
+    let (status, _, body) = server.request("GET", &format!("/api/v1/blobs/{hash}"), &[], b"");
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, &b"kept through an index rebuild"[..])
+    );
+    server.stop();
+}
+
+#[test]
+fn configuration_errors_are_clear() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("littlepanda.toml"),
+        "[store]\nmax_volume_size = \"lots\"\n",
+    )
+    .unwrap();
+    let out = run(data.path(), &["serve"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("littlepanda.toml") && err.contains("lots"),
+        "{err}"
+    );
+    let out = run(data.path(), &["fsck"]);
+    assert!(!out.status.success());
+
+    let missing = tempfile::tempdir().unwrap();
+    let out = run(&missing.path().join("nothing-here"), &["fsck"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no image store"),
+        "{}",
+        text(&out.stderr)
+    );
+}

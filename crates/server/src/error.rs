@@ -1,0 +1,102 @@
+//! The one place where errors become HTTP responses: a status and a JSON body with a stable,
+//! machine-readable code, `{"error": "...", "code": "..."}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// An error as the API reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    MalformedHash(#[from] lpfs::ParseHashError),
+    #[error("no blob with this hash is stored")]
+    BlobNotFound,
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("the requested range is outside the blob's {len} bytes")]
+    RangeNotSatisfiable { len: u64 },
+    #[error("the request body is larger than the {limit} bytes allowed")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    #[error("a stored blob is damaged; it is not served")]
+    BlobDamaged(#[source] lpfs::Error),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// The stable code clients can match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedHash(_) => "malformed-hash",
+            Self::BlobNotFound => "blob-not-found",
+            Self::RouteNotFound => "route-not-found",
+            Self::RangeNotSatisfiable { .. } => "range-not-satisfiable",
+            Self::PayloadTooLarge { .. } => "payload-too-large",
+            Self::BadRequest(_) => "bad-request",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::BlobDamaged(_) => "blob-damaged",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedHash(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BlobNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BlobDamaged(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<lpfs::Error> for ApiError {
+    fn from(e: lpfs::Error) -> Self {
+        match e {
+            lpfs::Error::Corrupt { .. } => Self::BlobDamaged(e),
+            lpfs::Error::Range { len, .. } => Self::RangeNotSatisfiable { len },
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::Internal(Box::new(e))
+    }
+}
+
+/// The cause of a server error, attached to the response for the logging middleware (and never
+/// sent to the client).
+#[derive(Debug, Clone)]
+pub struct ErrorDetail(pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = serde_json::json!({ "error": self.to_string(), "code": self.code() });
+        let mut response = (status, Json(body)).into_response();
+        if let Self::RangeNotSatisfiable { len } = self
+            && let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}"))
+        {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        if status.is_server_error() {
+            let mut detail = self.to_string();
+            let mut source = std::error::Error::source(&self);
+            while let Some(s) = source {
+                detail.push_str(": ");
+                detail.push_str(&s.to_string());
+                source = s.source();
+            }
+            response.extensions_mut().insert(ErrorDetail(detail));
+        }
+        response
+    }
+}
