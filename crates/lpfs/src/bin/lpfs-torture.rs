@@ -1,5 +1,6 @@
-//! Writes blobs into a store forever, logging each acknowledged put and delete to a file, so that
-//! a test can kill it at any moment and check that everything acknowledged survived.
+//! Writes, deletes and compacts blobs in a store forever, logging each acknowledged put and delete
+//! to a file, so that a test can kill it at any moment and check that everything acknowledged
+//! survived.
 //!
 //! Usage: `lpfs-torture STORE_DIR ACK_LOG SEED`. Blob contents are derived from (seed, counter),
 //! so the log holds `P <content-seed> <len>` (stored), `d …` (about to delete) and `D …`
@@ -35,6 +36,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut stored: Vec<(u64, usize)> = Vec::new();
     for i in 0u64.. {
         let content_seed = seed * 1_000_000_000 + i;
+        // Now and then compact, so that some kills land in the middle of a compaction.
+        if i % 25 == 24 {
+            store.compact(0.0)?;
+        }
         match rng.u8(0..12) {
             0 if !stored.is_empty() => {
                 let (s, len) = stored.swap_remove(rng.usize(0..stored.len()));
