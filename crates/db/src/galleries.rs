@@ -1,0 +1,774 @@
+//! Galleries and their pages: creation in one transaction (pages, tags, blob references, change
+//! feed), reading, listing, editing, trash and purge.
+
+use std::collections::HashMap;
+
+use lpfs::BlobHash;
+
+use crate::changes::{ChangeKind, record_change};
+use crate::error::{Error, Result};
+use crate::pages::{self, PackedPage};
+use crate::sql::{Param, Row, Sql, placeholders, value_rows};
+use crate::tags::{self, GalleryTag, TagName, TagSource};
+use crate::{Db, now_ms};
+
+/// The image formats LittlePanda knows, as sniffed from their bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    Other,
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+    Avif,
+    Bmp,
+}
+
+impl ImageFormat {
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            Self::Other => 0,
+            Self::Jpeg => 1,
+            Self::Png => 2,
+            Self::Gif => 3,
+            Self::Webp => 4,
+            Self::Avif => 5,
+            Self::Bmp => 6,
+        }
+    }
+
+    pub(crate) fn from_code(c: i64) -> Self {
+        match c {
+            1 => Self::Jpeg,
+            2 => Self::Png,
+            3 => Self::Gif,
+            4 => Self::Webp,
+            5 => Self::Avif,
+            6 => Self::Bmp,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// How a gallery is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadingDirection {
+    #[default]
+    LeftToRight,
+    RightToLeft,
+    Vertical,
+}
+
+impl ReadingDirection {
+    fn code(self) -> i64 {
+        match self {
+            Self::LeftToRight => 0,
+            Self::RightToLeft => 1,
+            Self::Vertical => 2,
+        }
+    }
+
+    fn from_code(c: i64) -> Self {
+        match c {
+            1 => Self::RightToLeft,
+            2 => Self::Vertical,
+            _ => Self::LeftToRight,
+        }
+    }
+}
+
+/// What the store holds for an image: its hash, and what was learned of it at import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct BlobInfo {
+    pub hash: BlobHash,
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
+/// A page of a gallery being created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPage {
+    pub blob: BlobInfo,
+    /// The page's name in its archive or folder.
+    pub name: String,
+}
+
+/// A gallery to create.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewGallery {
+    pub title: String,
+    pub title_original: String,
+    pub category: String,
+    pub summary: String,
+    pub source_filename: String,
+    /// BLAKE3 of the archive it came from: importing the same archive again is detected.
+    pub archive_hash: Option<BlobHash>,
+    pub reading_direction: ReadingDirection,
+    pub posted_at: Option<i64>,
+    /// Position of the cover among `pages`.
+    pub cover_page: u32,
+    pub pages: Vec<NewPage>,
+    pub tags: Vec<(TagName, TagSource)>,
+}
+
+/// What creating a gallery did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "outcome")]
+pub enum Created {
+    New { public_id: String, id: i64 },
+    /// The archive was imported before, as this gallery; nothing was written.
+    Duplicate { public_id: String },
+}
+
+/// A gallery as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Gallery {
+    /// Internal id (dense, for indexes); clients see `public_id`.
+    pub id: i64,
+    /// 40 lowercase hex digits.
+    pub public_id: String,
+    pub title: String,
+    pub title_original: String,
+    pub category: String,
+    pub summary: String,
+    pub source_filename: String,
+    pub archive_hash: Option<BlobHash>,
+    pub total_bytes: u64,
+    pub page_count: u32,
+    pub reading_direction: ReadingDirection,
+    pub cover_page: u32,
+    /// The image shown as cover: the cover page's image, or a cropped cover.
+    pub cover: Option<BlobHash>,
+    pub added_at: i64,
+    pub updated_at: i64,
+    pub posted_at: Option<i64>,
+    pub trashed_at: Option<i64>,
+    pub tags: Vec<GalleryTag>,
+}
+
+/// A page as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Page {
+    pub position: u32,
+    pub name: String,
+    pub blob: BlobInfo,
+    pub thumbnail: Option<BlobHash>,
+}
+
+/// A gallery as listed in a grid.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GallerySummary {
+    pub id: i64,
+    pub public_id: String,
+    pub title: String,
+    pub page_count: u32,
+    pub total_bytes: u64,
+    pub added_at: i64,
+    pub trashed: bool,
+    /// The cover image, and its thumbnail when one has been made.
+    pub cover: Option<BlobHash>,
+    pub cover_thumbnail: Option<BlobHash>,
+    pub tags: Vec<TagName>,
+}
+
+/// Order of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListOrder {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+    TitleAscending,
+    TitleDescending,
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQuery {
+    pub offset: u64,
+    pub limit: u32,
+    pub order: ListOrder,
+    /// List the trash instead of the library.
+    pub trashed: bool,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self { offset: 0, limit: 50, order: ListOrder::NewestFirst, trashed: false }
+    }
+}
+
+const MAX_TITLE: usize = 16 * 1024;
+const MAX_TEXT: usize = 64 * 1024;
+
+fn check_text(field: &'static str, value: &str, max: usize) -> Result<()> {
+    if value.contains('\0') {
+        return Err(Error::invalid(field, "may not contain NUL characters"));
+    }
+    if value.len() > max {
+        return Err(Error::invalid(field, format!("at most {max} bytes, got {}", value.len())));
+    }
+    Ok(())
+}
+
+fn validate(g: &NewGallery) -> Result<()> {
+    if g.title.trim().is_empty() {
+        return Err(Error::invalid("title", "a gallery needs a title"));
+    }
+    check_text("title", &g.title, MAX_TITLE)?;
+    check_text("original title", &g.title_original, MAX_TITLE)?;
+    check_text("category", &g.category, 255)?;
+    check_text("summary", &g.summary, MAX_TEXT)?;
+    check_text("source file name", &g.source_filename, MAX_TEXT)?;
+    if g.pages.is_empty() {
+        return Err(Error::invalid("pages", "a gallery needs at least one page"));
+    }
+    if g.pages.len() > 100_000 {
+        return Err(Error::invalid("pages", "at most 100,000 pages"));
+    }
+    if g.cover_page as usize >= g.pages.len() {
+        return Err(Error::invalid("cover page", format!("{} is past the last page", g.cover_page)));
+    }
+    for p in &g.pages {
+        check_text("page name", &p.name, 4096)?;
+    }
+    Ok(())
+}
+
+/// The internal id of a gallery by public id.
+pub(crate) fn internal_id(c: &mut dyn Sql, public_id: &str) -> Result<i64> {
+    c.query_opt("SELECT id FROM galleries WHERE public_id = ?", &[Param::Text(public_id)])?
+        .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?
+        .int(0)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hash_of(bytes: Vec<u8>) -> Result<BlobHash> {
+    let arr: [u8; 32] = bytes.try_into().map_err(|_| Error::Decode("a blob hash is not 32 bytes".into()))?;
+    Ok(BlobHash(arr))
+}
+
+/// A new public id: derived from the archive's hash when there is one (so the same archive gets
+/// the same id in every library), random otherwise.
+fn new_public_id(archive: Option<&BlobHash>) -> String {
+    match archive {
+        Some(h) => hex(&h.0[..20]),
+        None => {
+            let mut rng = fastrand::Rng::new();
+            hex(&(0..20).map(|_| rng.u8(..)).collect::<Vec<u8>>())
+        }
+    }
+}
+
+/// Ids of `blobs` (page images), creating rows for new ones.
+fn ensure_blobs(c: &mut dyn Sql, blobs: &[&BlobInfo]) -> Result<HashMap<BlobHash, i64>> {
+    let mut ids = HashMap::with_capacity(blobs.len());
+    let mut unique: Vec<&BlobInfo> = blobs.to_vec();
+    unique.sort_by_key(|b| b.hash);
+    unique.dedup_by_key(|b| b.hash);
+    for chunk in unique.chunks(c.dialect().max_params() / 6) {
+        let sql = format!(
+            "{} INTO blobs (hash, kind, format, width, height, bytes) VALUES {}",
+            c.dialect().insert_ignore(),
+            value_rows(chunk.len(), 6)
+        );
+        let params: Vec<Param<'_>> = chunk
+            .iter()
+            .flat_map(|b| {
+                [
+                    Param::Blob(&b.hash.0),
+                    Param::Int(1),
+                    Param::Int(b.format.code()),
+                    Param::Int(i64::from(b.width)),
+                    Param::Int(i64::from(b.height)),
+                    Param::Int(b.bytes as i64),
+                ]
+            })
+            .collect();
+        c.exec(&sql, &params)?;
+        let sql = format!("SELECT id, hash FROM blobs WHERE hash IN {}", placeholders(chunk.len()));
+        let params: Vec<Param<'_>> = chunk.iter().map(|b| Param::Blob(&b.hash.0)).collect();
+        for row in c.query(&sql, &params)? {
+            ids.insert(hash_of(row.blob(1)?)?, row.int(0)?);
+        }
+    }
+    Ok(ids)
+}
+
+/// Adds `delta` to the reference count of each blob id (aggregated first).
+fn add_refs(c: &mut dyn Sql, uses: &[i64], delta: i64) -> Result<()> {
+    let mut counts: HashMap<i64, i64> = HashMap::new();
+    for &id in uses {
+        *counts.entry(id).or_default() += delta;
+    }
+    let mut counts: Vec<(i64, i64)> = counts.into_iter().collect();
+    counts.sort_unstable();
+    for (id, n) in counts {
+        c.exec("UPDATE blobs SET refs = refs + ? WHERE id = ?", &[Param::Int(n), Param::Int(id)])?;
+    }
+    Ok(())
+}
+
+const GALLERY_COLUMNS: &str = "g.id, g.public_id, g.title, g.title_original, g.category, g.summary, g.source_filename, \
+     g.archive_hash, g.total_bytes, g.page_count, g.reading_direction, g.cover_page, cb.hash, g.added_at, g.updated_at, \
+     g.posted_at, g.trashed_at";
+
+fn gallery_row(r: &Row) -> Result<Gallery> {
+    Ok(Gallery {
+        id: r.int(0)?,
+        public_id: r.text(1)?,
+        title: r.text(2)?,
+        title_original: r.text(3)?,
+        category: r.text(4)?,
+        summary: r.text(5)?,
+        source_filename: r.text(6)?,
+        archive_hash: r.opt_blob(7)?.map(hash_of).transpose()?,
+        total_bytes: r.int(8)? as u64,
+        page_count: r.int(9)? as u32,
+        reading_direction: ReadingDirection::from_code(r.int(10)?),
+        cover_page: r.int(11)? as u32,
+        cover: r.opt_blob(12)?.map(hash_of).transpose()?,
+        added_at: r.int(13)?,
+        updated_at: r.int(14)?,
+        posted_at: r.opt_int(15)?,
+        trashed_at: r.opt_int(16)?,
+        tags: Vec::new(),
+    })
+}
+
+/// Creates `batch` inside the caller's transaction. Duplicates (by archive hash, against the
+/// library and within the batch) are reported, not written.
+fn create_in(c: &mut dyn Sql, batch: &[NewGallery]) -> Result<Vec<Created>> {
+    let now = now_ms();
+    // Archives already in the library.
+    let mut known: HashMap<BlobHash, String> = HashMap::new();
+    let hashes: Vec<&BlobHash> = batch.iter().filter_map(|g| g.archive_hash.as_ref()).collect();
+    for chunk in hashes.chunks(1000) {
+        let sql = format!("SELECT archive_hash, public_id FROM galleries WHERE archive_hash IN {}", placeholders(chunk.len()));
+        let params: Vec<Param<'_>> = chunk.iter().map(|h| Param::Blob(&h.0)).collect();
+        for row in c.query(&sql, &params)? {
+            known.insert(hash_of(row.blob(0)?)?, row.text(1)?);
+        }
+    }
+    let mut outcomes: Vec<Option<Created>> = vec![None; batch.len()];
+    let mut fresh: Vec<(usize, String)> = Vec::new();
+    for (i, g) in batch.iter().enumerate() {
+        if let Some(h) = &g.archive_hash {
+            if let Some(existing) = known.get(h) {
+                outcomes[i] = Some(Created::Duplicate { public_id: existing.clone() });
+                continue;
+            }
+        }
+        let public_id = new_public_id(g.archive_hash.as_ref());
+        if let Some(h) = g.archive_hash {
+            known.insert(h, public_id.clone());
+        }
+        fresh.push((i, public_id));
+    }
+    if fresh.is_empty() {
+        return Ok(outcomes.into_iter().flatten().collect());
+    }
+
+    let all_blobs: Vec<&BlobInfo> = fresh.iter().flat_map(|(i, _)| batch[*i].pages.iter().map(|p| &p.blob)).collect();
+    let blob_ids = ensure_blobs(c, &all_blobs)?;
+    let blob_id = |h: &BlobHash| blob_ids.get(h).copied().ok_or_else(|| Error::Decode("a page blob has no row".into()));
+
+    // Galleries, many rows per statement.
+    const WIDTH: usize = 16;
+    let mut packed: Vec<Vec<u8>> = Vec::with_capacity(fresh.len());
+    let mut covers: Vec<i64> = Vec::with_capacity(fresh.len());
+    let mut uses: Vec<i64> = Vec::new();
+    for (i, _) in &fresh {
+        let g = &batch[*i];
+        let list: Vec<PackedPage> =
+            g.pages.iter().map(|p| Ok(PackedPage { blob_id: blob_id(&p.blob.hash)?, name: p.name.clone() })).collect::<Result<_>>()?;
+        uses.extend(list.iter().map(|p| p.blob_id));
+        let cover = list[g.cover_page as usize].blob_id;
+        uses.push(cover);
+        covers.push(cover);
+        packed.push(pages::encode(&list));
+    }
+    let totals: Vec<i64> = fresh.iter().map(|(i, _)| batch[*i].pages.iter().map(|p| p.blob.bytes as i64).sum()).collect();
+    let rows_per_statement = (c.dialect().max_params() / WIDTH).max(1);
+    let positions: Vec<usize> = (0..fresh.len()).collect();
+    for chunk in positions.chunks(rows_per_statement) {
+        let sql = format!(
+            "INSERT INTO galleries (public_id, title, title_original, category, summary, source_filename, archive_hash, \
+             total_bytes, page_count, reading_direction, cover_page, cover_blob_id, pages, added_at, updated_at, posted_at) \
+             VALUES {}",
+            value_rows(chunk.len(), WIDTH)
+        );
+        let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * WIDTH);
+        for &k in chunk {
+            let (i, public_id) = &fresh[k];
+            let g = &batch[*i];
+            params.extend([
+                Param::Text(public_id),
+                Param::Text(&g.title),
+                Param::Text(&g.title_original),
+                Param::Text(&g.category),
+                Param::Text(&g.summary),
+                Param::Text(&g.source_filename),
+                g.archive_hash.as_ref().map(|h| &h.0[..]).into(),
+                Param::Int(totals[k]),
+                Param::Int(g.pages.len() as i64),
+                Param::Int(g.reading_direction.code()),
+                Param::Int(i64::from(g.cover_page)),
+                Param::Int(covers[k]),
+                Param::Blob(&packed[k]),
+                Param::Int(now),
+                Param::Int(now),
+                g.posted_at.into(),
+            ]);
+        }
+        c.exec(&sql, &params)?;
+    }
+    add_refs(c, &uses, 1)?;
+
+    // Read the new ids back by public id: multi-row inserts do not promise consecutive ids.
+    let mut ids: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
+    for chunk in fresh.chunks(1000) {
+        let sql = format!("SELECT public_id, id FROM galleries WHERE public_id IN {}", placeholders(chunk.len()));
+        let params: Vec<Param<'_>> = chunk.iter().map(|(_, p)| Param::Text(p)).collect();
+        for row in c.query(&sql, &params)? {
+            ids.insert(row.text(0)?, row.int(1)?);
+        }
+    }
+
+    // Tags, many rows per statement.
+    let all_tags: Vec<TagName> = fresh.iter().flat_map(|(i, _)| batch[*i].tags.iter().map(|(t, _)| t.clone())).collect();
+    let tag_ids = tags::ensure_ids(c, &all_tags)?;
+    let mut links: Vec<(i64, i64, i64)> = Vec::new();
+    for (i, public_id) in &fresh {
+        let gid = ids[public_id];
+        let mut seen = std::collections::HashSet::new();
+        for (t, source) in &batch[*i].tags {
+            let tid = tag_ids[t];
+            if seen.insert(tid) {
+                links.push((gid, tid, source.code()));
+            }
+        }
+    }
+    for chunk in links.chunks(c.dialect().max_params() / 3) {
+        let sql = format!("INSERT INTO gallery_tags (gallery_id, tag_id, source) VALUES {}", value_rows(chunk.len(), 3));
+        let params: Vec<Param<'_>> = chunk.iter().flat_map(|&(g, t, s)| [Param::Int(g), Param::Int(t), Param::Int(s)]).collect();
+        c.exec(&sql, &params)?;
+    }
+    // The change feed, one entry per gallery.
+    let created: Vec<i64> = fresh.iter().map(|(_, p)| ids[p]).collect();
+    for chunk in created.chunks(c.dialect().max_params() / 3) {
+        let sql = format!("INSERT INTO changes (gallery_id, kind, at) VALUES {}", value_rows(chunk.len(), 3));
+        let params: Vec<Param<'_>> =
+            chunk.iter().flat_map(|&g| [Param::Int(g), Param::Int(ChangeKind::Created.code()), Param::Int(now)]).collect();
+        c.exec(&sql, &params)?;
+    }
+    for (i, public_id) in fresh {
+        outcomes[i] = Some(Created::New { id: ids[&public_id], public_id });
+    }
+    Ok(outcomes.into_iter().flatten().collect())
+}
+
+/// Galleries and their pages.
+#[derive(Debug, Clone, Copy)]
+pub struct Galleries<'a> {
+    pub(crate) db: &'a Db,
+}
+
+impl Galleries<'_> {
+    /// Creates a gallery with its pages, tags and blob references, in one transaction: it is
+    /// visible complete or not at all. An archive imported before is reported as a duplicate.
+    pub fn create(&self, gallery: &NewGallery) -> Result<Created> {
+        self.create_many(std::slice::from_ref(gallery)).map(|mut v| v.remove(0))
+    }
+
+    /// Creates many galleries in one transaction (bulk import, synthetic libraries).
+    pub fn create_many(&self, batch: &[NewGallery]) -> Result<Vec<Created>> {
+        for g in batch {
+            validate(g)?;
+        }
+        match self.db.write(|c| create_in(c, batch)) {
+            Ok(v) => Ok(v),
+            // Two importers of the same archive at once: the unique key let one in; the other
+            // finds it now.
+            Err(e) if batch.len() == 1 && batch[0].archive_hash.is_some() => {
+                let hash = batch[0].archive_hash.as_ref().map(|h| h.0.to_vec()).unwrap_or_default();
+                let existing = self.db.read(|c| {
+                    c.query_opt("SELECT public_id FROM galleries WHERE archive_hash = ?", &[Param::Blob(&hash)])?.map(|r| r.text(0)).transpose()
+                })?;
+                match existing {
+                    Some(public_id) => Ok(vec![Created::Duplicate { public_id }]),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One gallery with its tags.
+    pub fn get(&self, public_id: &str) -> Result<Gallery> {
+        self.db.read(|c| {
+            let row = c
+                .query_opt(
+                    &format!("SELECT {GALLERY_COLUMNS} FROM galleries g LEFT JOIN blobs cb ON cb.id = g.cover_blob_id WHERE g.public_id = ?"),
+                    &[Param::Text(public_id)],
+                )?
+                .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
+            let mut g = gallery_row(&row)?;
+            g.tags = tags::of_galleries(c, &[g.id])?.remove(&g.id).unwrap_or_default();
+            Ok(g)
+        })
+    }
+
+    /// The internal id of a gallery.
+    pub fn id_of(&self, public_id: &str) -> Result<i64> {
+        self.db.read(|c| internal_id(c, public_id))
+    }
+
+    /// A gallery's pages in order, with what is known of each image.
+    pub fn pages(&self, public_id: &str) -> Result<Vec<Page>> {
+        self.db.read(|c| {
+            let row = c
+                .query_opt("SELECT pages FROM galleries WHERE public_id = ?", &[Param::Text(public_id)])?
+                .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
+            let list = pages::decode(&row.blob(0)?)?;
+            let mut ids: Vec<i64> = list.iter().map(|p| p.blob_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut info: HashMap<i64, (BlobInfo, Option<BlobHash>)> = HashMap::with_capacity(ids.len());
+            for chunk in ids.chunks(1000) {
+                let sql = format!(
+                    "SELECT b.id, b.hash, b.format, b.width, b.height, b.bytes, t.hash FROM blobs b \
+                     LEFT JOIN blobs t ON t.id = b.thumb_id WHERE b.id IN {}",
+                    placeholders(chunk.len())
+                );
+                let params: Vec<Param<'_>> = chunk.iter().map(|&i| Param::Int(i)).collect();
+                for r in c.query(&sql, &params)? {
+                    let blob = BlobInfo {
+                        hash: hash_of(r.blob(1)?)?,
+                        format: ImageFormat::from_code(r.int(2)?),
+                        width: r.int(3)? as u32,
+                        height: r.int(4)? as u32,
+                        bytes: r.int(5)? as u64,
+                    };
+                    info.insert(r.int(0)?, (blob, r.opt_blob(6)?.map(hash_of).transpose()?));
+                }
+            }
+            list.into_iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let (blob, thumbnail) = *info.get(&p.blob_id).ok_or_else(|| Error::Decode(format!("page {i} names a missing blob")))?;
+                    Ok(Page { position: i as u32, name: p.name, blob, thumbnail })
+                })
+                .collect()
+        })
+    }
+
+    /// Galleries in the library (or the trash), a page at a time, with their tags and covers.
+    pub fn list(&self, q: &ListQuery) -> Result<Vec<GallerySummary>> {
+        let order = match q.order {
+            ListOrder::NewestFirst => "g.added_at DESC, g.id DESC",
+            ListOrder::OldestFirst => "g.added_at, g.id",
+            ListOrder::TitleAscending => "g.title, g.id",
+            ListOrder::TitleDescending => "g.title DESC, g.id DESC",
+        };
+        let filter = if q.trashed { "g.trashed_at IS NOT NULL" } else { "g.trashed_at IS NULL" };
+        self.db.read(|c| {
+            let rows = c.query(
+                &format!(
+                    "SELECT g.id, g.public_id, g.title, g.page_count, g.total_bytes, g.added_at, g.trashed_at, cb.hash, th.hash \
+                     FROM galleries g LEFT JOIN blobs cb ON cb.id = g.cover_blob_id LEFT JOIN blobs th ON th.id = cb.thumb_id \
+                     WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?"
+                ),
+                &[Param::Int(i64::from(q.limit.min(1000))), Param::Int(q.offset as i64)],
+            )?;
+            let mut out: Vec<GallerySummary> = rows
+                .iter()
+                .map(|r| {
+                    Ok(GallerySummary {
+                        id: r.int(0)?,
+                        public_id: r.text(1)?,
+                        title: r.text(2)?,
+                        page_count: r.int(3)? as u32,
+                        total_bytes: r.int(4)? as u64,
+                        added_at: r.int(5)?,
+                        trashed: r.opt_int(6)?.is_some(),
+                        cover: r.opt_blob(7)?.map(hash_of).transpose()?,
+                        cover_thumbnail: r.opt_blob(8)?.map(hash_of).transpose()?,
+                        tags: Vec::new(),
+                    })
+                })
+                .collect::<Result<_>>()?;
+            let ids: Vec<i64> = out.iter().map(|g| g.id).collect();
+            let mut tags = tags::of_galleries(c, &ids)?;
+            for g in &mut out {
+                g.tags = tags.remove(&g.id).unwrap_or_default().into_iter().map(|t| t.tag).collect();
+            }
+            Ok(out)
+        })
+    }
+
+    /// How many galleries are in the library (not the trash).
+    pub fn count(&self) -> Result<u64> {
+        self.db.read(|c| Ok(c.query_opt("SELECT COUNT(*) FROM galleries WHERE trashed_at IS NULL", &[])?.map(|r| r.int(0)).transpose()?.unwrap_or(0) as u64))
+    }
+
+    fn update(&self, public_id: &str, kind: ChangeKind, f: impl Fn(&mut dyn Sql, i64) -> Result<()>) -> Result<()> {
+        self.db.write(|c| {
+            let id = internal_id(c, public_id)?;
+            f(c, id)?;
+            c.exec("UPDATE galleries SET updated_at = ? WHERE id = ?", &[Param::Int(now_ms()), Param::Int(id)])?;
+            record_change(c, id, kind)
+        })
+    }
+
+    /// Changes the titles.
+    pub fn set_titles(&self, public_id: &str, title: &str, title_original: &str) -> Result<()> {
+        if title.trim().is_empty() {
+            return Err(Error::invalid("title", "a gallery needs a title"));
+        }
+        check_text("title", title, MAX_TITLE)?;
+        check_text("original title", title_original, MAX_TITLE)?;
+        self.update(public_id, ChangeKind::Updated, |c, id| {
+            c.exec(
+                "UPDATE galleries SET title = ?, title_original = ? WHERE id = ?",
+                &[Param::Text(title), Param::Text(title_original), Param::Int(id)],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Puts the pages in a new order: `order[i]` is the current position of the page that
+    /// becomes page `i`. The cover stays the same image.
+    pub fn reorder_pages(&self, public_id: &str, order: &[u32]) -> Result<()> {
+        self.update(public_id, ChangeKind::Pages, |c, id| {
+            let row = c.query_opt("SELECT pages, cover_page FROM galleries WHERE id = ?", &[Param::Int(id)])?.ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
+            let list = pages::decode(&row.blob(0)?)?;
+            let mut seen = vec![false; list.len()];
+            if order.len() != list.len() || !order.iter().all(|&p| (p as usize) < list.len() && !std::mem::replace(&mut seen[p as usize], true)) {
+                return Err(Error::invalid("page order", format!("must name each of the {} pages exactly once", list.len())));
+            }
+            let old_cover = row.int(1)? as u32;
+            let new_cover = order.iter().position(|&p| p == old_cover).unwrap_or(0) as i64;
+            let reordered: Vec<PackedPage> = order.iter().map(|&p| list[p as usize].clone()).collect();
+            c.exec(
+                "UPDATE galleries SET pages = ?, cover_page = ? WHERE id = ?",
+                &[Param::Blob(&pages::encode(&reordered)), Param::Int(new_cover), Param::Int(id)],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Makes page `position` the cover.
+    pub fn set_cover_page(&self, public_id: &str, position: u32) -> Result<()> {
+        self.update(public_id, ChangeKind::Updated, |c, id| {
+            let row = c.query_opt("SELECT pages, cover_blob_id FROM galleries WHERE id = ?", &[Param::Int(id)])?.ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
+            let list = pages::decode(&row.blob(0)?)?;
+            let page = list.get(position as usize).ok_or_else(|| Error::invalid("cover page", format!("{position} is past the last page")))?;
+            if let Some(old) = row.opt_int(1)? {
+                add_refs(c, &[old], -1)?;
+            }
+            add_refs(c, &[page.blob_id], 1)?;
+            c.exec(
+                "UPDATE galleries SET cover_page = ?, cover_blob_id = ? WHERE id = ?",
+                &[Param::Int(i64::from(position)), Param::Int(page.blob_id), Param::Int(id)],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Moves a gallery to the trash (restorable).
+    pub fn trash(&self, public_id: &str) -> Result<()> {
+        self.update(public_id, ChangeKind::Trashed, |c, id| {
+            c.exec("UPDATE galleries SET trashed_at = ? WHERE id = ? AND trashed_at IS NULL", &[Param::Int(now_ms()), Param::Int(id)]).map(drop)
+        })
+    }
+
+    /// Takes a gallery out of the trash.
+    pub fn restore(&self, public_id: &str) -> Result<()> {
+        self.update(public_id, ChangeKind::Restored, |c, id| c.exec("UPDATE galleries SET trashed_at = NULL WHERE id = ?", &[Param::Int(id)]).map(drop))
+    }
+
+    /// Deletes a gallery for good and answers the blobs nothing uses any more, for the caller to
+    /// delete from the blob store (after this returns: the rows go first, so a crash in between
+    /// leaves unreferenced blobs, never references to deleted ones).
+    pub fn purge(&self, public_id: &str) -> Result<Vec<BlobHash>> {
+        self.db.write(|c| {
+            let id = internal_id(c, public_id)?;
+            let row = c.query_opt("SELECT pages, cover_blob_id FROM galleries WHERE id = ?", &[Param::Int(id)])?.ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
+            let mut uses: Vec<i64> = pages::decode(&row.blob(0)?)?.into_iter().map(|p| p.blob_id).collect();
+            uses.extend(row.opt_int(1)?);
+            add_refs(c, &uses, -1)?;
+            c.exec("DELETE FROM gallery_tags WHERE gallery_id = ?", &[Param::Int(id)])?;
+            c.exec("DELETE FROM galleries WHERE id = ?", &[Param::Int(id)])?;
+            record_change(c, id, ChangeKind::Purged)?;
+            release_unused(c, &uses)
+        })
+    }
+
+    /// Records the thumbnail made for a page image.
+    pub fn set_thumbnail(&self, image: &BlobHash, thumbnail: &BlobInfo) -> Result<()> {
+        self.db.write(|c| {
+            let image_id = c.query_opt("SELECT id, thumb_id FROM blobs WHERE hash = ?", &[Param::Blob(&image.0)])?.ok_or_else(|| Error::invalid("image", format!("{image} is not a page of any gallery")))?;
+            let (image_id, old) = (image_id.int(0)?, image_id.opt_int(1)?);
+            c.exec(
+                &format!("{} INTO blobs (hash, kind, format, width, height, bytes) VALUES (?, 2, ?, ?, ?, ?)", c.dialect().insert_ignore()),
+                &[Param::Blob(&thumbnail.hash.0), Param::Int(thumbnail.format.code()), Param::Int(i64::from(thumbnail.width)), Param::Int(i64::from(thumbnail.height)), Param::Int(thumbnail.bytes as i64)],
+            )?;
+            let thumb_id = c.query_opt("SELECT id FROM blobs WHERE hash = ?", &[Param::Blob(&thumbnail.hash.0)])?.ok_or_else(|| Error::Decode("thumbnail row vanished".into()))?.int(0)?;
+            if old == Some(thumb_id) {
+                return Ok(());
+            }
+            add_refs(c, &[thumb_id], 1)?;
+            c.exec("UPDATE blobs SET thumb_id = ?, thumb_state = 1 WHERE id = ?", &[Param::Int(thumb_id), Param::Int(image_id)])?;
+            if let Some(old) = old {
+                add_refs(c, &[old], -1)?;
+                release_unused(c, &[old])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Records that no thumbnail could be made of an image (so it is not tried forever).
+    pub fn mark_thumbnail_failed(&self, image: &BlobHash) -> Result<()> {
+        self.db.write(|c| c.exec("UPDATE blobs SET thumb_state = 2 WHERE hash = ?", &[Param::Blob(&image.0)]).map(drop))
+    }
+
+    /// How many uses the blob has (0 if unknown).
+    pub fn blob_refs(&self, hash: &BlobHash) -> Result<i64> {
+        self.db.read(|c| Ok(c.query_opt("SELECT refs FROM blobs WHERE hash = ?", &[Param::Blob(&hash.0)])?.map(|r| r.int(0)).transpose()?.unwrap_or(0)))
+    }
+}
+
+/// Deletes the rows of blobs among `candidates` whose count fell to zero, releasing their
+/// thumbnails in turn; answers their hashes.
+fn release_unused(c: &mut dyn Sql, candidates: &[i64]) -> Result<Vec<BlobHash>> {
+    let mut released = Vec::new();
+    let mut check: Vec<i64> = candidates.to_vec();
+    check.sort_unstable();
+    check.dedup();
+    while !check.is_empty() {
+        let mut next = Vec::new();
+        for chunk in check.chunks(1000) {
+            let sql = format!("SELECT id, hash, thumb_id FROM blobs WHERE refs <= 0 AND id IN {}", placeholders(chunk.len()));
+            let params: Vec<Param<'_>> = chunk.iter().map(|&i| Param::Int(i)).collect();
+            for r in c.query(&sql, &params)? {
+                let id = r.int(0)?;
+                released.push(hash_of(r.blob(1)?)?);
+                if let Some(thumb) = r.opt_int(2)? {
+                    c.exec("UPDATE blobs SET thumb_id = NULL WHERE id = ?", &[Param::Int(id)])?;
+                    add_refs(c, &[thumb], -1)?;
+                    next.push(thumb);
+                }
+                c.exec("DELETE FROM blobs WHERE id = ?", &[Param::Int(id)])?;
+            }
+        }
+        check = next;
+    }
+    Ok(released)
+}

@@ -1,0 +1,147 @@
+//! Background jobs (imports, thumbnailing, …): state, progress and error, kept in the database so
+//! they survive restarts.
+
+use crate::error::{Error, Result};
+use crate::sql::{Param, Row};
+use crate::{Db, now_ms};
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+impl JobState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "running" => Self::Running,
+            "done" => Self::Done,
+            "failed" => Self::Failed,
+            _ => Self::Queued,
+        }
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub state: JobState,
+    pub done: u64,
+    pub total: u64,
+    /// What the job works on, as its owner encoded it (JSON by convention).
+    pub payload: String,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, kind, state, done, total, payload, error, created_at, updated_at";
+
+fn job(r: &Row) -> Result<Job> {
+    Ok(Job {
+        id: r.int(0)?,
+        kind: r.text(1)?,
+        state: JobState::parse(&r.text(2)?),
+        done: r.int(3)? as u64,
+        total: r.int(4)? as u64,
+        payload: r.text(5)?,
+        error: r.opt_blob(6)?.map(|b| String::from_utf8_lossy(&b).into_owned()),
+        created_at: r.int(7)?,
+        updated_at: r.int(8)?,
+    })
+}
+
+/// Background jobs.
+#[derive(Debug, Clone, Copy)]
+pub struct Jobs<'a> {
+    pub(crate) db: &'a Db,
+}
+
+impl Jobs<'_> {
+    /// Queues a job; answers its id.
+    pub fn create(&self, kind: &str, payload: &str) -> Result<i64> {
+        if kind.is_empty() || kind.len() > 64 {
+            return Err(Error::invalid("job kind", "1 to 64 characters"));
+        }
+        self.db.write(|c| {
+            let now = now_ms();
+            c.exec(
+                "INSERT INTO jobs (kind, state, done, total, payload, created_at, updated_at) VALUES (?, 'queued', 0, 0, ?, ?, ?)",
+                &[Param::Text(kind), Param::Text(payload), Param::Int(now), Param::Int(now)],
+            )?;
+            c.last_insert_id()
+        })
+    }
+
+    fn set(&self, id: i64, sql: &str, params: &[Param<'_>]) -> Result<()> {
+        self.db.write(|c| {
+            let mut all = params.to_vec();
+            all.push(Param::Int(now_ms()));
+            all.push(Param::Int(id));
+            if c.exec(&format!("UPDATE jobs SET {sql}, updated_at = ? WHERE id = ?"), &all)? == 0 {
+                return Err(Error::JobNotFound(id));
+            }
+            Ok(())
+        })
+    }
+
+    /// Marks a job as running.
+    pub fn start(&self, id: i64) -> Result<()> {
+        self.set(id, "state = 'running'", &[])
+    }
+
+    /// Records progress.
+    pub fn progress(&self, id: i64, done: u64, total: u64) -> Result<()> {
+        self.set(id, "done = ?, total = ?", &[Param::Int(done as i64), Param::Int(total as i64)])
+    }
+
+    /// Marks a job as done.
+    pub fn finish(&self, id: i64) -> Result<()> {
+        self.set(id, "state = 'done'", &[])
+    }
+
+    /// Marks a job as failed, with the reason.
+    pub fn fail(&self, id: i64, error: &str) -> Result<()> {
+        self.set(id, "state = 'failed', error = ?", &[Param::Text(error)])
+    }
+
+    /// One job.
+    pub fn get(&self, id: i64) -> Result<Job> {
+        self.db.read(|c| {
+            let row = c.query_opt(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?"), &[Param::Int(id)])?;
+            job(&row.ok_or(Error::JobNotFound(id))?)
+        })
+    }
+
+    /// Jobs in `state`, oldest first.
+    pub fn in_state(&self, state: JobState, limit: usize) -> Result<Vec<Job>> {
+        self.db.read(|c| {
+            let rows = c.query(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE state = ? ORDER BY id LIMIT ?"),
+                &[Param::Text(state.as_str()), Param::Int(limit as i64)],
+            )?;
+            rows.iter().map(job).collect()
+        })
+    }
+
+    /// After a restart: jobs that were running when the process stopped are queued again, so they
+    /// are resumed rather than shown running forever. Answers how many.
+    pub fn requeue_interrupted(&self) -> Result<u64> {
+        self.db.write(|c| c.exec("UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'", &[Param::Int(now_ms())]))
+    }
+}

@@ -1,0 +1,230 @@
+//! LittlePanda's metadata store: galleries, their pages, tags, background jobs and the change feed,
+//! on embedded SQLite (the default) or on MySQL/MariaDB, behind one concrete type.
+//!
+//! - [`Db`]: opened from a URL (`sqlite://PATH` or `mysql://USER@HOST:PORT/DB`); migrations run on
+//!   open. Methods are grouped by purpose: [`Db::galleries`], [`Db::tags`], [`Db::jobs`],
+//!   [`Db::changes`].
+//! - [`NewGallery`] / [`Gallery`] / [`Page`]: a gallery and its pages. A gallery is created with
+//!   all its pages, tags and blob references in one transaction: visible complete or not at all.
+//! - [`TagName`]: a namespaced tag, normalised so that tags are unique case-insensitively.
+//!
+//! Queries are written once and run on both backends (see `sql.rs`); every value is a bound
+//! parameter. Callers (handlers, importers) never write SQL.
+
+mod changes;
+mod error;
+mod galleries;
+mod jobs;
+mod pages;
+mod schema;
+mod sql;
+mod tags;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use changes::{Change, ChangeKind, Changes};
+pub use error::{Error, Result};
+pub use galleries::{
+    BlobInfo, Created, Galleries, Gallery, GallerySummary, ImageFormat, ListOrder, ListQuery, NewGallery, NewPage,
+    Page, ReadingDirection,
+};
+pub use jobs::{Job, JobState, Jobs};
+pub use sql::Dialect;
+pub use tags::{GalleryTag, NAMESPACES, TagName, TagSource, Tags};
+
+use crate::sql::{MyConn, Sql};
+
+/// The metadata store.
+pub struct Db {
+    backend: Backend,
+}
+
+enum Backend {
+    /// One connection writes (SQLite has one writer anyway); readers take from a small pool.
+    Sqlite { path: PathBuf, writer: Mutex<rusqlite::Connection>, readers: Mutex<Vec<rusqlite::Connection>> },
+    MySql { pool: mysql::Pool },
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => write!(f, "Db(sqlite {})", path.display()),
+            Backend::MySql { .. } => f.write_str("Db(mysql)"),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn open_sqlite_connection(path: &Path) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // WAL lets readers run beside the writer; FULL makes every commit durable on its own.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+impl Db {
+    /// Opens the database at `url` and brings its schema up to date.
+    pub fn open(url: &str) -> Result<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return Self::open_sqlite(Path::new(path));
+        }
+        if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            let url = url.replacen("mariadb://", "mysql://", 1);
+            let opts = mysql::Opts::from_url(&url)?;
+            let pool = mysql::Pool::new(opts)?;
+            let db = Self { backend: Backend::MySql { pool } };
+            db.migrate()?;
+            return Ok(db);
+        }
+        Err(Error::Url(url.to_string()))
+    }
+
+    /// Opens (creating if needed) the SQLite database at `path`.
+    pub fn open_sqlite(path: &Path) -> Result<Self> {
+        let writer = open_sqlite_connection(path)?;
+        let db = Self {
+            backend: Backend::Sqlite {
+                path: path.to_path_buf(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+            },
+        };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    /// Which dialect the database speaks.
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite { .. } => Dialect::Sqlite,
+            Backend::MySql { .. } => Dialect::MySql,
+        }
+    }
+
+    /// Runs `f` on a connection for reading.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite { path, readers, .. } => {
+                let taken = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
+                let mut conn = match taken {
+                    Some(c) => c,
+                    None => open_sqlite_connection(path)?,
+                };
+                let result = f(&mut conn);
+                let mut pool = readers.lock().unwrap_or_else(PoisonError::into_inner);
+                if pool.len() < 8 {
+                    pool.push(conn);
+                }
+                result
+            }
+            Backend::MySql { pool } => {
+                let conn = pool.get_conn()?;
+                f(&mut MyConn(conn))
+            }
+        }
+    }
+
+    /// Runs `f` in a write transaction: committed if it returns `Ok`, rolled back otherwise.
+    /// Retried a few times when the database reports a deadlock or a busy lock.
+    pub(crate) fn write<T>(&self, mut f: impl FnMut(&mut dyn Sql) -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.write_once(&mut f) {
+                Err(e) if e.is_transient() && attempt < 8 => {
+                    std::thread::sleep(std::time::Duration::from_millis(5 * attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn write_once<T>(&self, f: &mut impl FnMut(&mut dyn Sql) -> Result<T>) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => {
+                let mut conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                // `Transaction` derefs to `Connection`; the statements run inside it.
+                let result = {
+                    let c: &rusqlite::Connection = &tx;
+                    let mut adapter = SqliteTx(c);
+                    f(&mut adapter)
+                };
+                match result {
+                    Ok(v) => {
+                        tx.commit()?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        drop(tx);
+                        Err(e)
+                    }
+                }
+            }
+            Backend::MySql { pool } => {
+                let mut conn = pool.get_conn()?;
+                let tx = conn.start_transaction(mysql::TxOpts::default())?;
+                let mut adapter = MyConn(tx);
+                match f(&mut adapter) {
+                    Ok(v) => {
+                        adapter.0.commit()?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        let _ = adapter.0.rollback();
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Galleries and their pages.
+    pub fn galleries(&self) -> Galleries<'_> {
+        Galleries { db: self }
+    }
+
+    /// Tags, siblings and parents.
+    pub fn tags(&self) -> Tags<'_> {
+        Tags { db: self }
+    }
+
+    /// Background jobs.
+    pub fn jobs(&self) -> Jobs<'_> {
+        Jobs { db: self }
+    }
+
+    /// The change feed.
+    pub fn changes(&self) -> Changes<'_> {
+        Changes { db: self }
+    }
+}
+
+/// A SQLite transaction seen through the [`Sql`] trait.
+struct SqliteTx<'a>(&'a rusqlite::Connection);
+
+impl Sql for SqliteTx<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+    fn exec(&mut self, sql: &str, params: &[sql::Param<'_>]) -> Result<u64> {
+        let mut stmt = self.0.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+    }
+    fn query(&mut self, sql: &str, params: &[sql::Param<'_>]) -> Result<Vec<sql::Row>> {
+        sql::sqlite_query(self.0, sql, params)
+    }
+    fn last_insert_id(&mut self) -> Result<i64> {
+        Ok(self.0.last_insert_rowid())
+    }
+}

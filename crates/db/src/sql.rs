@@ -1,0 +1,279 @@
+//! The small layer that lets one set of queries run on SQLite (rusqlite) and MySQL/MariaDB (the
+//! `mysql` crate): positional parameters, rows of owned values, and the few places where the two
+//! dialects differ. Every query is parameterised; no value is ever spliced into SQL text.
+
+use crate::error::{Error, Result};
+
+/// A query parameter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Param<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl From<i64> for Param<'_> {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(v: &'a str) -> Self {
+        Param::Text(v)
+    }
+}
+
+impl<'a> From<&'a [u8]> for Param<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Param::Blob(v)
+    }
+}
+
+impl<'a, T: Into<Param<'a>>> From<Option<T>> for Param<'a> {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Param::Null, Into::into)
+    }
+}
+
+/// A value read back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Val {
+    Null,
+    Int(i64),
+    Real(f64),
+    Bytes(Vec<u8>),
+}
+
+/// One result row.
+#[derive(Debug, Clone)]
+pub(crate) struct Row(pub Vec<Val>);
+
+impl Row {
+    fn at(&self, i: usize) -> Result<&Val> {
+        self.0.get(i).ok_or_else(|| Error::Decode(format!("no column {i}")))
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64> {
+        match self.at(i)? {
+            Val::Int(v) => Ok(*v),
+            Val::Real(v) => Ok(*v as i64),
+            Val::Bytes(b) => std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or_else(|| Error::Decode(format!("column {i} is not an integer"))),
+            Val::Null => Err(Error::Decode(format!("column {i} is NULL"))),
+        }
+    }
+
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self.at(i)? {
+            Val::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Result<String> {
+        match self.at(i)? {
+            Val::Bytes(b) => String::from_utf8(b.clone()).map_err(|_| Error::Decode(format!("column {i} is not UTF-8"))),
+            Val::Int(v) => Ok(v.to_string()),
+            Val::Real(v) => Ok(v.to_string()),
+            Val::Null => Err(Error::Decode(format!("column {i} is NULL"))),
+        }
+    }
+
+    pub fn blob(&self, i: usize) -> Result<Vec<u8>> {
+        match self.at(i)? {
+            Val::Bytes(b) => Ok(b.clone()),
+            Val::Null => Err(Error::Decode(format!("column {i} is NULL"))),
+            _ => Err(Error::Decode(format!("column {i} is not bytes"))),
+        }
+    }
+
+    pub fn opt_blob(&self, i: usize) -> Result<Option<Vec<u8>>> {
+        match self.at(i)? {
+            Val::Null => Ok(None),
+            _ => self.blob(i).map(Some),
+        }
+    }
+}
+
+/// Which SQL dialect a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    MySql,
+}
+
+impl Dialect {
+    /// `INSERT` that skips rows violating a unique key.
+    pub fn insert_ignore(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "INSERT OR IGNORE",
+            Dialect::MySql => "INSERT IGNORE",
+        }
+    }
+
+    /// The most parameters one statement may bind.
+    pub fn max_params(self) -> usize {
+        match self {
+            Dialect::Sqlite => 30_000,
+            Dialect::MySql => 60_000,
+        }
+    }
+}
+
+/// A connection or transaction of either backend.
+pub(crate) trait Sql {
+    fn dialect(&self) -> Dialect;
+    /// Runs a statement; answers the number of rows it changed.
+    fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64>;
+    /// Runs a query; answers its rows.
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>>;
+    /// The id the last `INSERT` gave its row.
+    fn last_insert_id(&mut self) -> Result<i64>;
+
+    /// Runs a query expected to answer at most one row.
+    fn query_opt(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+// ---- SQLite --------------------------------------------------------------------------------------
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Param::Null => ValueRef::Null,
+            Param::Int(v) => ValueRef::Integer(*v),
+            Param::Text(s) => ValueRef::Text(s.as_bytes()),
+            Param::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// Runs a query on a SQLite connection and reads all its rows.
+pub(crate) fn sqlite_query(conn: &rusqlite::Connection, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = conn.prepare_cached(sql)?;
+    let n = stmt.column_count();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut vals = Vec::with_capacity(n);
+        for i in 0..n {
+            vals.push(match r.get_ref(i)? {
+                ValueRef::Null => Val::Null,
+                ValueRef::Integer(v) => Val::Int(v),
+                ValueRef::Real(v) => Val::Real(v),
+                ValueRef::Text(t) => Val::Bytes(t.to_vec()),
+                ValueRef::Blob(b) => Val::Bytes(b.to_vec()),
+            });
+        }
+        out.push(Row(vals));
+    }
+    Ok(out)
+}
+
+impl Sql for rusqlite::Connection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
+        let mut stmt = self.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+        sqlite_query(self, sql, params)
+    }
+
+    fn last_insert_id(&mut self) -> Result<i64> {
+        Ok(self.last_insert_rowid())
+    }
+}
+
+// ---- MySQL / MariaDB -----------------------------------------------------------------------------
+
+/// A MySQL connection or transaction.
+pub(crate) struct MyConn<Q>(pub Q);
+
+fn my_params(params: &[Param<'_>]) -> mysql::Params {
+    if params.is_empty() {
+        return mysql::Params::Empty;
+    }
+    mysql::Params::Positional(
+        params
+            .iter()
+            .map(|p| match p {
+                Param::Null => mysql::Value::NULL,
+                Param::Int(v) => mysql::Value::Int(*v),
+                Param::Text(s) => mysql::Value::Bytes(s.as_bytes().to_vec()),
+                Param::Blob(b) => mysql::Value::Bytes(b.to_vec()),
+            })
+            .collect(),
+    )
+}
+
+fn my_val(v: mysql::Value) -> Val {
+    match v {
+        mysql::Value::NULL => Val::Null,
+        mysql::Value::Int(i) => Val::Int(i),
+        mysql::Value::UInt(u) => Val::Int(u as i64),
+        mysql::Value::Float(f) => Val::Real(f64::from(f)),
+        mysql::Value::Double(f) => Val::Real(f),
+        mysql::Value::Bytes(b) => Val::Bytes(b),
+        other => Val::Bytes(other.as_sql(true).into_bytes()),
+    }
+}
+
+impl<Q: mysql::prelude::Queryable> Sql for MyConn<Q> {
+    fn dialect(&self) -> Dialect {
+        Dialect::MySql
+    }
+
+    fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
+        let result = self.0.exec_iter(sql, my_params(params))?;
+        Ok(result.affected_rows())
+    }
+
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+        let rows: Vec<mysql::Row> = self.0.exec(sql, my_params(params))?;
+        Ok(rows.into_iter().map(|r| Row(r.unwrap().into_iter().map(my_val).collect())).collect())
+    }
+
+    fn last_insert_id(&mut self) -> Result<i64> {
+        let row = self.query_opt("SELECT LAST_INSERT_ID()", &[])?;
+        row.ok_or_else(|| Error::Decode("no LAST_INSERT_ID".into()))?.int(0)
+    }
+}
+
+/// `(?, ?, …)` with `n` placeholders.
+pub(crate) fn placeholders(n: usize) -> String {
+    let mut s = String::with_capacity(2 + 3 * n);
+    s.push('(');
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('?');
+    }
+    s.push(')');
+    s
+}
+
+/// `(?, ?), (?, ?), …`: `rows` groups of `width` placeholders, for multi-row inserts.
+pub(crate) fn value_rows(rows: usize, width: usize) -> String {
+    let one = placeholders(width);
+    let mut s = String::with_capacity(rows * (one.len() + 2));
+    for i in 0..rows {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&one);
+    }
+    s
+}

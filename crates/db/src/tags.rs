@@ -1,0 +1,369 @@
+//! Tags: namespaced names (`artist:name`), their sources, siblings (alias → canonical) and parents
+//! (a tag that implies another).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::changes::{ChangeKind, record_change};
+use crate::error::{Error, Result};
+use crate::sql::{Param, Sql, placeholders, value_rows};
+use crate::{Db, galleries};
+
+/// The namespaces of E-Hentai-style tags; others are accepted too.
+pub const NAMESPACES: &[&str] =
+    &["artist", "group", "parody", "character", "female", "male", "language", "misc", "other", "reclass", "cosplayer", "mixed"];
+
+/// A tag: a namespace (possibly empty) and a name, both normalised (trimmed, inner white space
+/// collapsed, lower case) so that tags compare and are unique case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct TagName {
+    pub namespace: String,
+    pub name: String,
+}
+
+fn normalise(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+impl TagName {
+    /// A tag from its parts, normalised and checked.
+    pub fn new(namespace: &str, name: &str) -> Result<Self> {
+        let namespace = normalise(namespace);
+        let name = normalise(name);
+        if name.is_empty() {
+            return Err(Error::invalid("tag", "a tag needs a name"));
+        }
+        if name.chars().count() > 255 {
+            return Err(Error::invalid("tag", "a tag name has at most 255 characters"));
+        }
+        if name.contains('\0') || namespace.contains('\0') {
+            return Err(Error::invalid("tag", "a tag may not contain NUL characters"));
+        }
+        if namespace.len() > 64 || !namespace.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+            return Err(Error::invalid("tag", format!("{namespace:?} is not a namespace (letters, digits, _ and -)")));
+        }
+        Ok(Self { namespace, name })
+    }
+
+    /// Parses `namespace:name` or a bare `name`.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.split_once(':') {
+            Some((ns, name)) if !ns.trim().is_empty() && !ns.trim().contains(' ') => Self::new(ns, name),
+            _ => Self::new("", text),
+        }
+    }
+
+    /// Parses a comma-separated list such as `artist:x, language:japanese`.
+    pub fn parse_list(text: &str) -> Result<Vec<Self>> {
+        text.split(',').filter(|t| !t.trim().is_empty()).map(Self::parse).collect()
+    }
+}
+
+impl fmt::Display for TagName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() { f.write_str(&self.name) } else { write!(f, "{}:{}", self.namespace, self.name) }
+    }
+}
+
+/// Where a gallery's tag came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TagSource {
+    User,
+    FileName,
+    Sidecar,
+    Online,
+}
+
+impl TagSource {
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            Self::User => 0,
+            Self::FileName => 1,
+            Self::Sidecar => 2,
+            Self::Online => 3,
+        }
+    }
+
+    pub(crate) fn from_code(c: i64) -> Self {
+        match c {
+            1 => Self::FileName,
+            2 => Self::Sidecar,
+            3 => Self::Online,
+            _ => Self::User,
+        }
+    }
+}
+
+/// A tag on a gallery, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GalleryTag {
+    pub tag: TagName,
+    pub source: TagSource,
+}
+
+/// Ids of `tags`, creating the missing ones. Safe against concurrent creators: the unique key
+/// decides, and the ids are read back.
+pub(crate) fn ensure_ids(c: &mut dyn Sql, tags: &[TagName]) -> Result<HashMap<TagName, i64>> {
+    let mut ids = HashMap::with_capacity(tags.len());
+    let mut unique: Vec<&TagName> = tags.iter().collect();
+    unique.sort();
+    unique.dedup();
+    for chunk in unique.chunks(c.dialect().max_params() / 2) {
+        let sql = format!("{} INTO tags (namespace, name) VALUES {}", c.dialect().insert_ignore(), value_rows(chunk.len(), 2));
+        let params: Vec<Param<'_>> =
+            chunk.iter().flat_map(|t| [Param::Text(&t.namespace), Param::Text(&t.name)]).collect();
+        c.exec(&sql, &params)?;
+        let sql = format!("SELECT id, namespace, name FROM tags WHERE (namespace, name) IN ({})", value_rows(chunk.len(), 2));
+        for row in c.query(&sql, &params)? {
+            ids.insert(TagName { namespace: row.text(1)?, name: row.text(2)? }, row.int(0)?);
+        }
+    }
+    Ok(ids)
+}
+
+fn id_of(c: &mut dyn Sql, tag: &TagName) -> Result<Option<i64>> {
+    c.query_opt("SELECT id FROM tags WHERE namespace = ? AND name = ?", &[Param::Text(&tag.namespace), Param::Text(&tag.name)])?
+        .map(|r| r.int(0))
+        .transpose()
+}
+
+fn name_of(c: &mut dyn Sql, id: i64) -> Result<TagName> {
+    let row = c
+        .query_opt("SELECT namespace, name FROM tags WHERE id = ?", &[Param::Int(id)])?
+        .ok_or_else(|| Error::Decode(format!("no tag {id}")))?;
+    Ok(TagName { namespace: row.text(0)?, name: row.text(1)? })
+}
+
+/// The tags of the galleries `ids`, by gallery id.
+pub(crate) fn of_galleries(c: &mut dyn Sql, ids: &[i64]) -> Result<HashMap<i64, Vec<GalleryTag>>> {
+    let mut out: HashMap<i64, Vec<GalleryTag>> = HashMap::new();
+    for chunk in ids.chunks(1000) {
+        let sql = format!(
+            "SELECT gt.gallery_id, t.namespace, t.name, gt.source FROM gallery_tags gt JOIN tags t ON t.id = gt.tag_id \
+             WHERE gt.gallery_id IN {} ORDER BY t.namespace, t.name",
+            placeholders(chunk.len())
+        );
+        let params: Vec<Param<'_>> = chunk.iter().map(|&i| Param::Int(i)).collect();
+        for row in c.query(&sql, &params)? {
+            let tag = TagName { namespace: row.text(1)?, name: row.text(2)? };
+            out.entry(row.int(0)?).or_default().push(GalleryTag { tag, source: TagSource::from_code(row.int(3)?) });
+        }
+    }
+    Ok(out)
+}
+
+/// Adds tags to a gallery inside a transaction; a tag it has already keeps its first source.
+pub(crate) fn attach(c: &mut dyn Sql, gallery_id: i64, tags: &[(TagName, TagSource)]) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<TagName> = tags.iter().map(|(t, _)| t.clone()).collect();
+    let ids = ensure_ids(c, &names)?;
+    let mut rows: Vec<(i64, i64)> = tags.iter().filter_map(|(t, s)| ids.get(t).map(|&id| (id, s.code()))).collect();
+    rows.sort_unstable();
+    rows.dedup_by_key(|r| r.0);
+    for chunk in rows.chunks(c.dialect().max_params() / 3) {
+        let sql = format!(
+            "{} INTO gallery_tags (gallery_id, tag_id, source) VALUES {}",
+            c.dialect().insert_ignore(),
+            value_rows(chunk.len(), 3)
+        );
+        let params: Vec<Param<'_>> =
+            chunk.iter().flat_map(|&(tag, source)| [Param::Int(gallery_id), Param::Int(tag), Param::Int(source)]).collect();
+        c.exec(&sql, &params)?;
+    }
+    Ok(())
+}
+
+/// Tags, siblings and parents.
+#[derive(Debug, Clone, Copy)]
+pub struct Tags<'a> {
+    pub(crate) db: &'a Db,
+}
+
+impl Tags<'_> {
+    /// Adds tags to a gallery.
+    pub fn add(&self, public_id: &str, tags: &[TagName], source: TagSource) -> Result<()> {
+        let with_source: Vec<(TagName, TagSource)> = tags.iter().map(|t| (t.clone(), source)).collect();
+        self.db.write(|c| {
+            let id = galleries::internal_id(c, public_id)?;
+            attach(c, id, &with_source)?;
+            c.exec("UPDATE galleries SET updated_at = ? WHERE id = ?", &[Param::Int(crate::now_ms()), Param::Int(id)])?;
+            record_change(c, id, ChangeKind::Tags)
+        })
+    }
+
+    /// Removes tags from a gallery; answers how many it had.
+    pub fn remove(&self, public_id: &str, tags: &[TagName]) -> Result<u64> {
+        self.db.write(|c| {
+            let id = galleries::internal_id(c, public_id)?;
+            let mut removed = 0;
+            for t in tags {
+                if let Some(tag_id) = id_of(c, t)? {
+                    removed += c.exec("DELETE FROM gallery_tags WHERE gallery_id = ? AND tag_id = ?", &[Param::Int(id), Param::Int(tag_id)])?;
+                }
+            }
+            if removed > 0 {
+                c.exec("UPDATE galleries SET updated_at = ? WHERE id = ?", &[Param::Int(crate::now_ms()), Param::Int(id)])?;
+                record_change(c, id, ChangeKind::Tags)?;
+            }
+            Ok(removed)
+        })
+    }
+
+    /// A gallery's tags, sorted by namespace and name.
+    pub fn of_gallery(&self, public_id: &str) -> Result<Vec<GalleryTag>> {
+        self.db.read(|c| {
+            let id = galleries::internal_id(c, public_id)?;
+            Ok(of_galleries(c, &[id])?.remove(&id).unwrap_or_default())
+        })
+    }
+
+    /// Every tag with the number of galleries (not in the trash) that have it.
+    pub fn counts(&self) -> Result<Vec<(TagName, u64)>> {
+        self.db.read(|c| {
+            let rows = c.query(
+                "SELECT t.namespace, t.name, COUNT(g.id) FROM tags t \
+                 LEFT JOIN gallery_tags gt ON gt.tag_id = t.id \
+                 LEFT JOIN galleries g ON g.id = gt.gallery_id AND g.trashed_at IS NULL \
+                 GROUP BY t.id, t.namespace, t.name ORDER BY t.namespace, t.name",
+                &[],
+            )?;
+            rows.iter().map(|r| Ok((TagName { namespace: r.text(0)?, name: r.text(1)? }, r.int(2)? as u64))).collect()
+        })
+    }
+
+    /// Makes `alias` a sibling of `canonical`: searching the alias finds the canonical tag's
+    /// galleries. Refused if it would make a cycle.
+    pub fn set_sibling(&self, alias: &TagName, canonical: &TagName) -> Result<()> {
+        if alias == canonical {
+            return Err(Error::invalid("sibling", "a tag cannot be its own sibling"));
+        }
+        self.db.write(|c| {
+            let ids = ensure_ids(c, &[alias.clone(), canonical.clone()])?;
+            let (a, mut target) = (ids[alias], ids[canonical]);
+            // Follow the canonical tag's own chain: it must not lead back to the alias.
+            for _ in 0..64 {
+                if target == a {
+                    return Err(Error::invalid("sibling", format!("{canonical} already leads to {alias}")));
+                }
+                match c.query_opt("SELECT canonical_id FROM tag_siblings WHERE alias_id = ?", &[Param::Int(target)])? {
+                    Some(r) => target = r.int(0)?,
+                    None => break,
+                }
+            }
+            c.exec("DELETE FROM tag_siblings WHERE alias_id = ?", &[Param::Int(a)])?;
+            c.exec("INSERT INTO tag_siblings (alias_id, canonical_id) VALUES (?, ?)", &[Param::Int(a), Param::Int(ids[canonical])])?;
+            Ok(())
+        })
+    }
+
+    /// Removes `alias`'s sibling link; answers whether it had one.
+    pub fn remove_sibling(&self, alias: &TagName) -> Result<bool> {
+        self.db.write(|c| {
+            let Some(a) = id_of(c, alias)? else { return Ok(false) };
+            Ok(c.exec("DELETE FROM tag_siblings WHERE alias_id = ?", &[Param::Int(a)])? > 0)
+        })
+    }
+
+    /// The tag `tag` stands for, following sibling links to the end.
+    pub fn canonical(&self, tag: &TagName) -> Result<TagName> {
+        self.db.read(|c| {
+            let Some(mut id) = id_of(c, tag)? else { return Ok(tag.clone()) };
+            for _ in 0..64 {
+                match c.query_opt("SELECT canonical_id FROM tag_siblings WHERE alias_id = ?", &[Param::Int(id)])? {
+                    Some(r) => id = r.int(0)?,
+                    None => break,
+                }
+            }
+            name_of(c, id)
+        })
+    }
+
+    /// Every sibling link, (alias, canonical).
+    pub fn siblings(&self) -> Result<Vec<(TagName, TagName)>> {
+        self.db.read(|c| {
+            let rows = c.query(
+                "SELECT a.namespace, a.name, b.namespace, b.name FROM tag_siblings s \
+                 JOIN tags a ON a.id = s.alias_id JOIN tags b ON b.id = s.canonical_id ORDER BY a.namespace, a.name",
+                &[],
+            )?;
+            rows.iter()
+                .map(|r| Ok((TagName { namespace: r.text(0)?, name: r.text(1)? }, TagName { namespace: r.text(2)?, name: r.text(3)? })))
+                .collect()
+        })
+    }
+
+    /// Makes `parent` implied by `child`. Refused if it would make a cycle.
+    pub fn add_parent(&self, child: &TagName, parent: &TagName) -> Result<()> {
+        if child == parent {
+            return Err(Error::invalid("parent", "a tag cannot be its own parent"));
+        }
+        self.db.write(|c| {
+            let ids = ensure_ids(c, &[child.clone(), parent.clone()])?;
+            let (child_id, parent_id) = (ids[child], ids[parent]);
+            // The parent's ancestors must not include the child.
+            let mut frontier = vec![parent_id];
+            let mut seen = std::collections::HashSet::new();
+            while let Some(t) = frontier.pop() {
+                if t == child_id {
+                    return Err(Error::invalid("parent", format!("{parent} already implies {child}")));
+                }
+                if seen.insert(t) {
+                    for r in c.query("SELECT parent_id FROM tag_parents WHERE child_id = ?", &[Param::Int(t)])? {
+                        frontier.push(r.int(0)?);
+                    }
+                }
+            }
+            c.exec(
+                &format!("{} INTO tag_parents (child_id, parent_id) VALUES (?, ?)", c.dialect().insert_ignore()),
+                &[Param::Int(child_id), Param::Int(parent_id)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Removes a parent link; answers whether it existed.
+    pub fn remove_parent(&self, child: &TagName, parent: &TagName) -> Result<bool> {
+        self.db.write(|c| {
+            let (Some(a), Some(b)) = (id_of(c, child)?, id_of(c, parent)?) else { return Ok(false) };
+            Ok(c.exec("DELETE FROM tag_parents WHERE child_id = ? AND parent_id = ?", &[Param::Int(a), Param::Int(b)])? > 0)
+        })
+    }
+
+    /// Every parent link, (child, parent).
+    pub fn parents(&self) -> Result<Vec<(TagName, TagName)>> {
+        self.db.read(|c| {
+            let rows = c.query(
+                "SELECT a.namespace, a.name, b.namespace, b.name FROM tag_parents p \
+                 JOIN tags a ON a.id = p.child_id JOIN tags b ON b.id = p.parent_id ORDER BY a.namespace, a.name, b.namespace, b.name",
+                &[],
+            )?;
+            rows.iter()
+                .map(|r| Ok((TagName { namespace: r.text(0)?, name: r.text(1)? }, TagName { namespace: r.text(2)?, name: r.text(3)? })))
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_normalised_and_checked() {
+        let t = TagName::parse("  Artist :  Some   Name ").unwrap();
+        assert_eq!((t.namespace.as_str(), t.name.as_str()), ("artist", "some name"));
+        assert_eq!(t.to_string(), "artist:some name");
+        assert_eq!(TagName::parse("plain").unwrap().namespace, "");
+        assert_eq!(TagName::parse("re:zero").unwrap().to_string(), "re:zero");
+        assert_eq!(TagName::parse("title: with a colon").unwrap().namespace, "title");
+        assert_eq!(TagName::parse("two words: x").unwrap().namespace, "");
+        assert!(TagName::parse("artist:").is_err());
+        assert!(TagName::parse("a\0b").is_err());
+        assert!(TagName::parse(&"x".repeat(300)).is_err());
+        assert_eq!(TagName::parse_list("artist:x, language:japanese,, ").unwrap().len(), 2);
+        assert_eq!(TagName::parse("ÉCOLE").unwrap().name, "école");
+    }
+}
