@@ -59,7 +59,11 @@ pub struct Change {
 pub(crate) fn record_change(c: &mut dyn Sql, gallery: i64, kind: ChangeKind) -> Result<()> {
     c.exec(
         "INSERT INTO changes (gallery_id, kind, at) VALUES (?, ?, ?)",
-        &[Param::Int(gallery), Param::Int(kind.code()), Param::Int(now_ms())],
+        &[
+            Param::Int(gallery),
+            Param::Int(kind.code()),
+            Param::Int(now_ms()),
+        ],
     )?;
     Ok(())
 }
@@ -79,13 +83,26 @@ impl Changes<'_> {
                 &[Param::Int(after), Param::Int(limit as i64)],
             )?;
             rows.iter()
-                .map(|r| Ok(Change { seq: r.int(0)?, gallery: r.int(1)?, kind: ChangeKind::from_code(r.int(2)?), at: r.int(3)? }))
+                .map(|r| {
+                    Ok(Change {
+                        seq: r.int(0)?,
+                        gallery: r.int(1)?,
+                        kind: ChangeKind::from_code(r.int(2)?),
+                        at: r.int(3)?,
+                    })
+                })
                 .collect()
         })
     }
 
     /// The newest sequence number (0 when nothing happened yet).
     pub fn latest(&self) -> Result<i64> {
-        self.db.read(|c| Ok(c.query_opt("SELECT MAX(seq) FROM changes", &[])?.map(|r| r.opt_int(0)).transpose()?.flatten().unwrap_or(0)))
+        self.db.read(|c| {
+            Ok(c.query_opt("SELECT MAX(seq) FROM changes", &[])?
+                .map(|r| r.opt_int(0))
+                .transpose()?
+                .flatten()
+                .unwrap_or(0))
+        })
     }
 }

@@ -8,7 +8,7 @@ use lpfs::BlobHash;
 use crate::changes::{ChangeKind, record_change};
 use crate::error::{Error, Result};
 use crate::pages::{self, PackedPage};
-use crate::sql::{Param, Row, Sql, placeholders, value_rows};
+use crate::sql::{Param, Row, Sql, insert_rows, placeholders, value_rows};
 use crate::tags::{self, GalleryTag, TagName, TagSource};
 use crate::{Db, now_ms};
 
@@ -119,9 +119,14 @@ pub struct NewGallery {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case", tag = "outcome")]
 pub enum Created {
-    New { public_id: String, id: i64 },
+    New {
+        public_id: String,
+        id: i64,
+    },
     /// The archive was imported before, as this gallery; nothing was written.
-    Duplicate { public_id: String },
+    Duplicate {
+        public_id: String,
+    },
 }
 
 /// A gallery as stored.
@@ -197,7 +202,12 @@ pub struct ListQuery {
 
 impl Default for ListQuery {
     fn default() -> Self {
-        Self { offset: 0, limit: 50, order: ListOrder::NewestFirst, trashed: false }
+        Self {
+            offset: 0,
+            limit: 50,
+            order: ListOrder::NewestFirst,
+            trashed: false,
+        }
     }
 }
 
@@ -209,7 +219,10 @@ fn check_text(field: &'static str, value: &str, max: usize) -> Result<()> {
         return Err(Error::invalid(field, "may not contain NUL characters"));
     }
     if value.len() > max {
-        return Err(Error::invalid(field, format!("at most {max} bytes, got {}", value.len())));
+        return Err(Error::invalid(
+            field,
+            format!("at most {max} bytes, got {}", value.len()),
+        ));
     }
     Ok(())
 }
@@ -230,7 +243,10 @@ fn validate(g: &NewGallery) -> Result<()> {
         return Err(Error::invalid("pages", "at most 100,000 pages"));
     }
     if g.cover_page as usize >= g.pages.len() {
-        return Err(Error::invalid("cover page", format!("{} is past the last page", g.cover_page)));
+        return Err(Error::invalid(
+            "cover page",
+            format!("{} is past the last page", g.cover_page),
+        ));
     }
     for p in &g.pages {
         check_text("page name", &p.name, 4096)?;
@@ -240,9 +256,12 @@ fn validate(g: &NewGallery) -> Result<()> {
 
 /// The internal id of a gallery by public id.
 pub(crate) fn internal_id(c: &mut dyn Sql, public_id: &str) -> Result<i64> {
-    c.query_opt("SELECT id FROM galleries WHERE public_id = ?", &[Param::Text(public_id)])?
-        .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?
-        .int(0)
+    c.query_opt(
+        "SELECT id FROM galleries WHERE public_id = ?",
+        &[Param::Text(public_id)],
+    )?
+    .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?
+    .int(0)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -250,7 +269,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn hash_of(bytes: Vec<u8>) -> Result<BlobHash> {
-    let arr: [u8; 32] = bytes.try_into().map_err(|_| Error::Decode("a blob hash is not 32 bytes".into()))?;
+    let arr: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| Error::Decode("a blob hash is not 32 bytes".into()))?;
     Ok(BlobHash(arr))
 }
 
@@ -266,12 +287,20 @@ fn new_public_id(archive: Option<&BlobHash>) -> String {
     }
 }
 
+/// A map keyed by blob hash, which needs no hashing of its keys.
+type BlobMap<V> = HashMap<BlobHash, V, lpfs::BlobHashState>;
+
 /// Ids of `blobs` (page images), creating rows for new ones.
-fn ensure_blobs(c: &mut dyn Sql, blobs: &[&BlobInfo]) -> Result<HashMap<BlobHash, i64>> {
-    let mut ids = HashMap::with_capacity(blobs.len());
-    let mut unique: Vec<&BlobInfo> = blobs.to_vec();
-    unique.sort_by_key(|b| b.hash);
-    unique.dedup_by_key(|b| b.hash);
+fn ensure_blobs(c: &mut dyn Sql, blobs: &[&BlobInfo]) -> Result<BlobMap<i64>> {
+    // Pages repeat images (a batch of synthetic galleries is a million pages over 64 images):
+    // deduplicate by hash before any sorting.
+    let mut distinct: BlobMap<&BlobInfo> = BlobMap::default();
+    for b in blobs {
+        distinct.entry(b.hash).or_insert(b);
+    }
+    let mut unique: Vec<&BlobInfo> = distinct.into_values().collect();
+    unique.sort_unstable_by_key(|b| b.hash);
+    let mut ids = BlobMap::with_capacity_and_hasher(unique.len(), lpfs::BlobHashState::default());
     for chunk in unique.chunks(c.dialect().max_params() / 6) {
         let sql = format!(
             "{} INTO blobs (hash, kind, format, width, height, bytes) VALUES {}",
@@ -292,7 +321,10 @@ fn ensure_blobs(c: &mut dyn Sql, blobs: &[&BlobInfo]) -> Result<HashMap<BlobHash
             })
             .collect();
         c.exec(&sql, &params)?;
-        let sql = format!("SELECT id, hash FROM blobs WHERE hash IN {}", placeholders(chunk.len()));
+        let sql = format!(
+            "SELECT id, hash FROM blobs WHERE hash IN {}",
+            placeholders(chunk.len())
+        );
         let params: Vec<Param<'_>> = chunk.iter().map(|b| Param::Blob(&b.hash.0)).collect();
         for row in c.query(&sql, &params)? {
             ids.insert(hash_of(row.blob(1)?)?, row.int(0)?);
@@ -301,23 +333,46 @@ fn ensure_blobs(c: &mut dyn Sql, blobs: &[&BlobInfo]) -> Result<HashMap<BlobHash
     Ok(ids)
 }
 
+/// A hasher for integer ids: one multiplication.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.0 = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<V> = HashMap<i64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// Adds `delta` to the reference count of each blob id (aggregated first).
 fn add_refs(c: &mut dyn Sql, uses: &[i64], delta: i64) -> Result<()> {
-    let mut counts: HashMap<i64, i64> = HashMap::new();
+    let mut counts: IdMap<i64> = IdMap::default();
     for &id in uses {
         *counts.entry(id).or_default() += delta;
     }
     let mut counts: Vec<(i64, i64)> = counts.into_iter().collect();
     counts.sort_unstable();
     for (id, n) in counts {
-        c.exec("UPDATE blobs SET refs = refs + ? WHERE id = ?", &[Param::Int(n), Param::Int(id)])?;
+        c.exec(
+            "UPDATE blobs SET refs = refs + ? WHERE id = ?",
+            &[Param::Int(n), Param::Int(id)],
+        )?;
     }
     Ok(())
 }
 
 const GALLERY_COLUMNS: &str = "g.id, g.public_id, g.title, g.title_original, g.category, g.summary, g.source_filename, \
      g.archive_hash, g.total_bytes, g.page_count, g.reading_direction, g.cover_page, cb.hash, g.added_at, g.updated_at, \
-     g.posted_at, g.trashed_at";
+     g.posted_at, g.trashed_at, g.tag_ids";
 
 fn gallery_row(r: &Row) -> Result<Gallery> {
     Ok(Gallery {
@@ -344,13 +399,27 @@ fn gallery_row(r: &Row) -> Result<Gallery> {
 
 /// Creates `batch` inside the caller's transaction. Duplicates (by archive hash, against the
 /// library and within the batch) are reported, not written.
-fn create_in(c: &mut dyn Sql, batch: &[NewGallery]) -> Result<Vec<Created>> {
+/// Tag ids by name, borrowed from a batch, with a fast (not DoS-resistant: the keys are our own
+/// batch's tags) hasher.
+type TagIds<'a> = HashMap<&'a TagName, i64, foldhash::fast::RandomState>;
+
+fn create_in(
+    c: &mut dyn Sql,
+    batch: &[NewGallery],
+    known_tags: &TagIds<'_>,
+) -> Result<(Vec<Created>, HashMap<TagName, i64>)> {
     let now = now_ms();
     // Archives already in the library.
-    let mut known: HashMap<BlobHash, String> = HashMap::new();
-    let hashes: Vec<&BlobHash> = batch.iter().filter_map(|g| g.archive_hash.as_ref()).collect();
+    let mut known: BlobMap<String> = BlobMap::default();
+    let hashes: Vec<&BlobHash> = batch
+        .iter()
+        .filter_map(|g| g.archive_hash.as_ref())
+        .collect();
     for chunk in hashes.chunks(1000) {
-        let sql = format!("SELECT archive_hash, public_id FROM galleries WHERE archive_hash IN {}", placeholders(chunk.len()));
+        let sql = format!(
+            "SELECT archive_hash, public_id FROM galleries WHERE archive_hash IN {}",
+            placeholders(chunk.len())
+        );
         let params: Vec<Param<'_>> = chunk.iter().map(|h| Param::Blob(&h.0)).collect();
         for row in c.query(&sql, &params)? {
             known.insert(hash_of(row.blob(0)?)?, row.text(1)?);
@@ -359,11 +428,13 @@ fn create_in(c: &mut dyn Sql, batch: &[NewGallery]) -> Result<Vec<Created>> {
     let mut outcomes: Vec<Option<Created>> = vec![None; batch.len()];
     let mut fresh: Vec<(usize, String)> = Vec::new();
     for (i, g) in batch.iter().enumerate() {
-        if let Some(h) = &g.archive_hash {
-            if let Some(existing) = known.get(h) {
-                outcomes[i] = Some(Created::Duplicate { public_id: existing.clone() });
-                continue;
-            }
+        if let Some(h) = &g.archive_hash
+            && let Some(existing) = known.get(h)
+        {
+            outcomes[i] = Some(Created::Duplicate {
+                public_id: existing.clone(),
+            });
+            continue;
         }
         let public_id = new_public_id(g.archive_hash.as_ref());
         if let Some(h) = g.archive_hash {
@@ -372,106 +443,216 @@ fn create_in(c: &mut dyn Sql, batch: &[NewGallery]) -> Result<Vec<Created>> {
         fresh.push((i, public_id));
     }
     if fresh.is_empty() {
-        return Ok(outcomes.into_iter().flatten().collect());
+        return Ok((outcomes.into_iter().flatten().collect(), HashMap::new()));
     }
 
-    let all_blobs: Vec<&BlobInfo> = fresh.iter().flat_map(|(i, _)| batch[*i].pages.iter().map(|p| &p.blob)).collect();
+    let all_blobs: Vec<&BlobInfo> = fresh
+        .iter()
+        .flat_map(|(i, _)| batch[*i].pages.iter().map(|p| &p.blob))
+        .collect();
     let blob_ids = ensure_blobs(c, &all_blobs)?;
-    let blob_id = |h: &BlobHash| blob_ids.get(h).copied().ok_or_else(|| Error::Decode("a page blob has no row".into()));
+    let blob_id = |h: &BlobHash| {
+        blob_ids
+            .get(h)
+            .copied()
+            .ok_or_else(|| Error::Decode("a page blob has no row".into()))
+    };
 
-    // Galleries, many rows per statement.
+    // Tag ids first: the gallery rows carry their packed tag lists.
+    let mut unknown: Vec<TagName> = Vec::new();
+    let mut seen: std::collections::HashSet<&TagName, foldhash::fast::RandomState> =
+        Default::default();
+    for (i, _) in &fresh {
+        for (t, _) in &batch[*i].tags {
+            if !known_tags.contains_key(t) && seen.insert(t) {
+                unknown.push(t.clone());
+            }
+        }
+    }
+    let learned = tags::ensure_ids(c, &unknown)?;
+    let tag_id = |t: &TagName| {
+        known_tags
+            .get(t)
+            .or_else(|| learned.get(t))
+            .copied()
+            .ok_or_else(|| Error::Decode(format!("tag {t} has no id")))
+    };
+    let mut gallery_links: Vec<Vec<(i64, i64)>> = Vec::with_capacity(fresh.len());
+    for (i, _) in &fresh {
+        let mut links: Vec<(i64, i64)> = batch[*i]
+            .tags
+            .iter()
+            .map(|(t, s)| Ok((tag_id(t)?, s.code())))
+            .collect::<Result<_>>()?;
+        links.sort_unstable();
+        links.dedup_by_key(|l| l.0);
+        gallery_links.push(links);
+    }
+    let packed_tags: Vec<Vec<u8>> = gallery_links
+        .iter()
+        .map(|l| tags::pack_tag_ids(l))
+        .collect();
+
     const WIDTH: usize = 16;
     let mut packed: Vec<Vec<u8>> = Vec::with_capacity(fresh.len());
     let mut covers: Vec<i64> = Vec::with_capacity(fresh.len());
     let mut uses: Vec<i64> = Vec::new();
     for (i, _) in &fresh {
         let g = &batch[*i];
-        let list: Vec<PackedPage> =
-            g.pages.iter().map(|p| Ok(PackedPage { blob_id: blob_id(&p.blob.hash)?, name: p.name.clone() })).collect::<Result<_>>()?;
+        let list: Vec<PackedPage> = g
+            .pages
+            .iter()
+            .map(|p| {
+                Ok(PackedPage {
+                    blob_id: blob_id(&p.blob.hash)?,
+                    name: p.name.clone(),
+                })
+            })
+            .collect::<Result<_>>()?;
         uses.extend(list.iter().map(|p| p.blob_id));
         let cover = list[g.cover_page as usize].blob_id;
         uses.push(cover);
         covers.push(cover);
         packed.push(pages::encode(&list));
     }
-    let totals: Vec<i64> = fresh.iter().map(|(i, _)| batch[*i].pages.iter().map(|p| p.blob.bytes as i64).sum()).collect();
-    let rows_per_statement = (c.dialect().max_params() / WIDTH).max(1);
-    let positions: Vec<usize> = (0..fresh.len()).collect();
-    for chunk in positions.chunks(rows_per_statement) {
-        let sql = format!(
-            "INSERT INTO galleries (public_id, title, title_original, category, summary, source_filename, archive_hash, \
-             total_bytes, page_count, reading_direction, cover_page, cover_blob_id, pages, added_at, updated_at, posted_at) \
-             VALUES {}",
-            value_rows(chunk.len(), WIDTH)
-        );
-        let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * WIDTH);
-        for &k in chunk {
-            let (i, public_id) = &fresh[k];
-            let g = &batch[*i];
-            params.extend([
-                Param::Text(public_id),
-                Param::Text(&g.title),
-                Param::Text(&g.title_original),
-                Param::Text(&g.category),
-                Param::Text(&g.summary),
-                Param::Text(&g.source_filename),
-                g.archive_hash.as_ref().map(|h| &h.0[..]).into(),
-                Param::Int(totals[k]),
-                Param::Int(g.pages.len() as i64),
-                Param::Int(g.reading_direction.code()),
-                Param::Int(i64::from(g.cover_page)),
-                Param::Int(covers[k]),
-                Param::Blob(&packed[k]),
-                Param::Int(now),
-                Param::Int(now),
-                g.posted_at.into(),
-            ]);
-        }
-        c.exec(&sql, &params)?;
+    let totals: Vec<i64> = fresh
+        .iter()
+        .map(|(i, _)| batch[*i].pages.iter().map(|p| p.blob.bytes as i64).sum())
+        .collect();
+    const GALLERY_INSERT: &str = "INSERT INTO galleries (public_id, title, title_original, category, summary, \
+        source_filename, archive_hash, total_bytes, page_count, reading_direction, cover_page, cover_blob_id, tag_ids, \
+        added_at, updated_at, posted_at)";
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(fresh.len() * WIDTH);
+    for (k, (i, public_id)) in fresh.iter().enumerate() {
+        let g = &batch[*i];
+        params.extend([
+            Param::Text(public_id),
+            Param::Text(&g.title),
+            Param::Text(&g.title_original),
+            Param::Text(&g.category),
+            Param::Text(&g.summary),
+            Param::Text(&g.source_filename),
+            g.archive_hash.as_ref().map(|h| &h.0[..]).into(),
+            Param::Int(totals[k]),
+            Param::Int(g.pages.len() as i64),
+            Param::Int(g.reading_direction.code()),
+            Param::Int(i64::from(g.cover_page)),
+            Param::Int(covers[k]),
+            Param::Blob(&packed_tags[k]),
+            Param::Int(now),
+            Param::Int(now),
+            g.posted_at.into(),
+        ]);
     }
-    add_refs(c, &uses, 1)?;
-
-    // Read the new ids back by public id: multi-row inserts do not promise consecutive ids.
     let mut ids: HashMap<String, i64> = HashMap::with_capacity(fresh.len());
-    for chunk in fresh.chunks(1000) {
-        let sql = format!("SELECT public_id, id FROM galleries WHERE public_id IN {}", placeholders(chunk.len()));
-        let params: Vec<Param<'_>> = chunk.iter().map(|(_, p)| Param::Text(p)).collect();
-        for row in c.query(&sql, &params)? {
-            ids.insert(row.text(0)?, row.int(1)?);
+    if c.dialect() == crate::Dialect::Sqlite {
+        // One row at a time through one prepared statement; each answers its own id.
+        let sql = format!("{GALLERY_INSERT} VALUES {}", placeholders(WIDTH));
+        for ((_, public_id), row) in fresh.iter().zip(params.chunks(WIDTH)) {
+            c.exec(&sql, row)?;
+            ids.insert(public_id.clone(), c.last_insert_id()?);
         }
-    }
-
-    // Tags, many rows per statement.
-    let all_tags: Vec<TagName> = fresh.iter().flat_map(|(i, _)| batch[*i].tags.iter().map(|(t, _)| t.clone())).collect();
-    let tag_ids = tags::ensure_ids(c, &all_tags)?;
-    let mut links: Vec<(i64, i64, i64)> = Vec::new();
-    for (i, public_id) in &fresh {
-        let gid = ids[public_id];
-        let mut seen = std::collections::HashSet::new();
-        for (t, source) in &batch[*i].tags {
-            let tid = tag_ids[t];
-            if seen.insert(tid) {
-                links.push((gid, tid, source.code()));
+    } else {
+        insert_rows(c, GALLERY_INSERT, WIDTH, &params)?;
+        // Multi-row inserts do not promise consecutive ids: read them back by public id.
+        for chunk in fresh.chunks(1000) {
+            let sql = format!(
+                "SELECT public_id, id FROM galleries WHERE public_id IN {}",
+                placeholders(chunk.len())
+            );
+            let params: Vec<Param<'_>> = chunk.iter().map(|(_, p)| Param::Text(p)).collect();
+            for row in c.query(&sql, &params)? {
+                ids.insert(row.text(0)?, row.int(1)?);
             }
         }
     }
-    for chunk in links.chunks(c.dialect().max_params() / 3) {
-        let sql = format!("INSERT INTO gallery_tags (gallery_id, tag_id, source) VALUES {}", value_rows(chunk.len(), 3));
-        let params: Vec<Param<'_>> = chunk.iter().flat_map(|&(g, t, s)| [Param::Int(g), Param::Int(t), Param::Int(s)]).collect();
-        c.exec(&sql, &params)?;
-    }
+    drop(params);
+    let gallery_ids: Vec<i64> = fresh.iter().map(|(_, p)| ids[p]).collect();
+    let params: Vec<Param<'_>> = gallery_ids
+        .iter()
+        .zip(&packed)
+        .flat_map(|(&g, p)| [Param::Int(g), Param::Blob(p)])
+        .collect();
+    insert_rows(
+        c,
+        "INSERT INTO gallery_pages (gallery_id, pages)",
+        2,
+        &params,
+    )?;
+    add_refs(c, &uses, 1)?;
+
+    // The tag links, in tag order, so the by-tag index is swept once per batch, not hit at random.
+    let mut links: Vec<(i64, i64, i64)> = gallery_ids
+        .iter()
+        .zip(&gallery_links)
+        .flat_map(|(&g, l)| l.iter().map(move |&(t, s)| (g, t, s)))
+        .collect();
+    links.sort_unstable_by_key(|&(g, t, _)| (t, g));
+    let params: Vec<Param<'_>> = links
+        .iter()
+        .flat_map(|&(g, t, s)| [Param::Int(g), Param::Int(t), Param::Int(s)])
+        .collect();
+    insert_rows(
+        c,
+        "INSERT INTO gallery_tags (gallery_id, tag_id, source)",
+        3,
+        &params,
+    )?;
     // The change feed, one entry per gallery.
-    let created: Vec<i64> = fresh.iter().map(|(_, p)| ids[p]).collect();
-    for chunk in created.chunks(c.dialect().max_params() / 3) {
-        let sql = format!("INSERT INTO changes (gallery_id, kind, at) VALUES {}", value_rows(chunk.len(), 3));
-        let params: Vec<Param<'_>> =
-            chunk.iter().flat_map(|&g| [Param::Int(g), Param::Int(ChangeKind::Created.code()), Param::Int(now)]).collect();
-        c.exec(&sql, &params)?;
-    }
+    let kind = ChangeKind::Created.code();
+    let params: Vec<Param<'_>> = gallery_ids
+        .iter()
+        .flat_map(|&g| [Param::Int(g), Param::Int(kind), Param::Int(now)])
+        .collect();
+    insert_rows(c, "INSERT INTO changes (gallery_id, kind, at)", 3, &params)?;
     for (i, public_id) in fresh {
-        outcomes[i] = Some(Created::New { id: ids[&public_id], public_id });
+        outcomes[i] = Some(Created::New {
+            id: ids[&public_id],
+            public_id,
+        });
     }
-    Ok(outcomes.into_iter().flatten().collect())
+    Ok((outcomes.into_iter().flatten().collect(), learned))
+}
+
+const SUMMARY_COLUMNS: &str = "g.id, g.public_id, g.title, g.page_count, g.total_bytes, g.added_at, g.trashed_at, cb.hash, th.hash, g.tag_ids \
+     FROM galleries g LEFT JOIN blobs cb ON cb.id = g.cover_blob_id LEFT JOIN blobs th ON th.id = cb.thumb_id";
+
+fn summaries_from(
+    c: &mut dyn Sql,
+    cache: &std::sync::Mutex<tags::TagCache>,
+    rows: &[Row],
+) -> Result<Vec<GallerySummary>> {
+    let mut out: Vec<GallerySummary> = rows
+        .iter()
+        .map(|r| {
+            Ok(GallerySummary {
+                id: r.int(0)?,
+                public_id: r.text(1)?,
+                title: r.text(2)?,
+                page_count: r.int(3)? as u32,
+                total_bytes: r.int(4)? as u64,
+                added_at: r.int(5)?,
+                trashed: r.opt_int(6)?.is_some(),
+                cover: r.opt_blob(7)?.map(hash_of).transpose()?,
+                cover_thumbnail: r.opt_blob(8)?.map(hash_of).transpose()?,
+                tags: Vec::new(),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let packed: Vec<(i64, Vec<u8>)> = rows
+        .iter()
+        .map(|r| Ok((r.int(0)?, r.blob(9)?)))
+        .collect::<Result<_>>()?;
+    let mut tags = tags::from_packed(c, cache, &packed)?;
+    for g in &mut out {
+        g.tags = tags
+            .remove(&g.id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.tag)
+            .collect();
+    }
+    Ok(out)
 }
 
 /// Galleries and their pages.
@@ -484,7 +665,8 @@ impl Galleries<'_> {
     /// Creates a gallery with its pages, tags and blob references, in one transaction: it is
     /// visible complete or not at all. An archive imported before is reported as a duplicate.
     pub fn create(&self, gallery: &NewGallery) -> Result<Created> {
-        self.create_many(std::slice::from_ref(gallery)).map(|mut v| v.remove(0))
+        self.create_many(std::slice::from_ref(gallery))
+            .map(|mut v| v.remove(0))
     }
 
     /// Creates many galleries in one transaction (bulk import, synthetic libraries).
@@ -492,14 +674,48 @@ impl Galleries<'_> {
         for g in batch {
             validate(g)?;
         }
-        match self.db.write(|c| create_in(c, batch)) {
-            Ok(v) => Ok(v),
+        // The ids of this batch's tags that are known already.
+        let known: TagIds<'_> = {
+            let cache = self
+                .db
+                .tag_cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut known = TagIds::default();
+            for (t, _) in batch.iter().flat_map(|g| &g.tags) {
+                if !known.contains_key(t)
+                    && let Some(&id) = cache.by_name.get(t)
+                {
+                    known.insert(t, id);
+                }
+            }
+            known
+        };
+        match self.db.write(|c| create_in(c, batch, &known)) {
+            Ok((v, learned)) => {
+                // Only now, after the commit, are the new tags' ids sure to exist.
+                self.db
+                    .tag_cache
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .learn(learned);
+                Ok(v)
+            }
             // Two importers of the same archive at once: the unique key let one in; the other
             // finds it now.
             Err(e) if batch.len() == 1 && batch[0].archive_hash.is_some() => {
-                let hash = batch[0].archive_hash.as_ref().map(|h| h.0.to_vec()).unwrap_or_default();
+                let hash = batch[0]
+                    .archive_hash
+                    .as_ref()
+                    .map(|h| h.0.to_vec())
+                    .unwrap_or_default();
                 let existing = self.db.read(|c| {
-                    c.query_opt("SELECT public_id FROM galleries WHERE archive_hash = ?", &[Param::Blob(&hash)])?.map(|r| r.text(0)).transpose()
+                    c.query_opt(
+                        "SELECT public_id FROM galleries WHERE archive_hash = ?",
+                        &[Param::Blob(&hash)],
+                    )?
+                    .map(|r| r.text(0))
+                    .transpose()
                 })?;
                 match existing {
                     Some(public_id) => Ok(vec![Created::Duplicate { public_id }]),
@@ -520,7 +736,7 @@ impl Galleries<'_> {
                 )?
                 .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
             let mut g = gallery_row(&row)?;
-            g.tags = tags::of_galleries(c, &[g.id])?.remove(&g.id).unwrap_or_default();
+            g.tags = tags::from_packed(c, &self.db.tag_cache, &[(g.id, row.blob(17)?)])?.remove(&g.id).unwrap_or_default();
             Ok(g)
         })
     }
@@ -534,7 +750,10 @@ impl Galleries<'_> {
     pub fn pages(&self, public_id: &str) -> Result<Vec<Page>> {
         self.db.read(|c| {
             let row = c
-                .query_opt("SELECT pages FROM galleries WHERE public_id = ?", &[Param::Text(public_id)])?
+                .query_opt(
+                    "SELECT gp.pages FROM galleries g JOIN gallery_pages gp ON gp.gallery_id = g.id WHERE g.public_id = ?",
+                    &[Param::Text(public_id)],
+                )?
                 .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
             let list = pages::decode(&row.blob(0)?)?;
             let mut ids: Vec<i64> = list.iter().map(|p| p.blob_id).collect();
@@ -577,52 +796,74 @@ impl Galleries<'_> {
             ListOrder::TitleAscending => "g.title, g.id",
             ListOrder::TitleDescending => "g.title DESC, g.id DESC",
         };
-        let filter = if q.trashed { "g.trashed_at IS NOT NULL" } else { "g.trashed_at IS NULL" };
+        let filter = if q.trashed {
+            "g.trashed_at IS NOT NULL"
+        } else {
+            "g.trashed_at IS NULL"
+        };
         self.db.read(|c| {
             let rows = c.query(
                 &format!(
-                    "SELECT g.id, g.public_id, g.title, g.page_count, g.total_bytes, g.added_at, g.trashed_at, cb.hash, th.hash \
-                     FROM galleries g LEFT JOIN blobs cb ON cb.id = g.cover_blob_id LEFT JOIN blobs th ON th.id = cb.thumb_id \
-                     WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?"
+                    "SELECT {SUMMARY_COLUMNS} WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?"
                 ),
-                &[Param::Int(i64::from(q.limit.min(1000))), Param::Int(q.offset as i64)],
+                &[
+                    Param::Int(i64::from(q.limit.min(1000))),
+                    Param::Int(q.offset as i64),
+                ],
             )?;
-            let mut out: Vec<GallerySummary> = rows
-                .iter()
-                .map(|r| {
-                    Ok(GallerySummary {
-                        id: r.int(0)?,
-                        public_id: r.text(1)?,
-                        title: r.text(2)?,
-                        page_count: r.int(3)? as u32,
-                        total_bytes: r.int(4)? as u64,
-                        added_at: r.int(5)?,
-                        trashed: r.opt_int(6)?.is_some(),
-                        cover: r.opt_blob(7)?.map(hash_of).transpose()?,
-                        cover_thumbnail: r.opt_blob(8)?.map(hash_of).transpose()?,
-                        tags: Vec::new(),
-                    })
-                })
-                .collect::<Result<_>>()?;
-            let ids: Vec<i64> = out.iter().map(|g| g.id).collect();
-            let mut tags = tags::of_galleries(c, &ids)?;
-            for g in &mut out {
-                g.tags = tags.remove(&g.id).unwrap_or_default().into_iter().map(|t| t.tag).collect();
+            summaries_from(c, &self.db.tag_cache, &rows)
+        })
+    }
+
+    /// The galleries with internal ids `ids`, in that order, with their tags and covers (ids that
+    /// do not exist are left out). This is how a page of search results is fetched.
+    pub fn summaries(&self, ids: &[i64]) -> Result<Vec<GallerySummary>> {
+        self.db.read(|c| {
+            let mut rows = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(1000) {
+                let params: Vec<Param<'_>> = chunk.iter().map(|&i| Param::Int(i)).collect();
+                rows.extend(c.query(
+                    &format!(
+                        "SELECT {SUMMARY_COLUMNS} WHERE g.id IN {}",
+                        placeholders(chunk.len())
+                    ),
+                    &params,
+                )?);
             }
-            Ok(out)
+            let mut found = summaries_from(c, &self.db.tag_cache, &rows)?;
+            let position: HashMap<i64, usize> =
+                ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+            found.sort_by_key(|g| position.get(&g.id).copied().unwrap_or(usize::MAX));
+            Ok(found)
         })
     }
 
     /// How many galleries are in the library (not the trash).
     pub fn count(&self) -> Result<u64> {
-        self.db.read(|c| Ok(c.query_opt("SELECT COUNT(*) FROM galleries WHERE trashed_at IS NULL", &[])?.map(|r| r.int(0)).transpose()?.unwrap_or(0) as u64))
+        self.db.read(|c| {
+            Ok(c.query_opt(
+                "SELECT COUNT(*) FROM galleries WHERE trashed_at IS NULL",
+                &[],
+            )?
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(0) as u64)
+        })
     }
 
-    fn update(&self, public_id: &str, kind: ChangeKind, f: impl Fn(&mut dyn Sql, i64) -> Result<()>) -> Result<()> {
+    fn update(
+        &self,
+        public_id: &str,
+        kind: ChangeKind,
+        f: impl Fn(&mut dyn Sql, i64) -> Result<()>,
+    ) -> Result<()> {
         self.db.write(|c| {
             let id = internal_id(c, public_id)?;
             f(c, id)?;
-            c.exec("UPDATE galleries SET updated_at = ? WHERE id = ?", &[Param::Int(now_ms()), Param::Int(id)])?;
+            c.exec(
+                "UPDATE galleries SET updated_at = ? WHERE id = ?",
+                &[Param::Int(now_ms()), Param::Int(id)],
+            )?;
             record_change(c, id, kind)
         })
     }
@@ -637,7 +878,11 @@ impl Galleries<'_> {
         self.update(public_id, ChangeKind::Updated, |c, id| {
             c.exec(
                 "UPDATE galleries SET title = ?, title_original = ? WHERE id = ?",
-                &[Param::Text(title), Param::Text(title_original), Param::Int(id)],
+                &[
+                    Param::Text(title),
+                    Param::Text(title_original),
+                    Param::Int(id),
+                ],
             )
             .map(drop)
         })
@@ -647,7 +892,9 @@ impl Galleries<'_> {
     /// becomes page `i`. The cover stays the same image.
     pub fn reorder_pages(&self, public_id: &str, order: &[u32]) -> Result<()> {
         self.update(public_id, ChangeKind::Pages, |c, id| {
-            let row = c.query_opt("SELECT pages, cover_page FROM galleries WHERE id = ?", &[Param::Int(id)])?.ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
+            let row = c
+                .query_opt("SELECT gp.pages, g.cover_page FROM galleries g JOIN gallery_pages gp ON gp.gallery_id = g.id WHERE g.id = ?", &[Param::Int(id)])?
+                .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
             let list = pages::decode(&row.blob(0)?)?;
             let mut seen = vec![false; list.len()];
             if order.len() != list.len() || !order.iter().all(|&p| (p as usize) < list.len() && !std::mem::replace(&mut seen[p as usize], true)) {
@@ -656,18 +903,17 @@ impl Galleries<'_> {
             let old_cover = row.int(1)? as u32;
             let new_cover = order.iter().position(|&p| p == old_cover).unwrap_or(0) as i64;
             let reordered: Vec<PackedPage> = order.iter().map(|&p| list[p as usize].clone()).collect();
-            c.exec(
-                "UPDATE galleries SET pages = ?, cover_page = ? WHERE id = ?",
-                &[Param::Blob(&pages::encode(&reordered)), Param::Int(new_cover), Param::Int(id)],
-            )
-            .map(drop)
+            c.exec("UPDATE gallery_pages SET pages = ? WHERE gallery_id = ?", &[Param::Blob(&pages::encode(&reordered)), Param::Int(id)])?;
+            c.exec("UPDATE galleries SET cover_page = ? WHERE id = ?", &[Param::Int(new_cover), Param::Int(id)]).map(drop)
         })
     }
 
     /// Makes page `position` the cover.
     pub fn set_cover_page(&self, public_id: &str, position: u32) -> Result<()> {
         self.update(public_id, ChangeKind::Updated, |c, id| {
-            let row = c.query_opt("SELECT pages, cover_blob_id FROM galleries WHERE id = ?", &[Param::Int(id)])?.ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
+            let row = c
+                .query_opt("SELECT gp.pages, g.cover_blob_id FROM galleries g JOIN gallery_pages gp ON gp.gallery_id = g.id WHERE g.id = ?", &[Param::Int(id)])?
+                .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
             let list = pages::decode(&row.blob(0)?)?;
             let page = list.get(position as usize).ok_or_else(|| Error::invalid("cover page", format!("{position} is past the last page")))?;
             if let Some(old) = row.opt_int(1)? {
@@ -682,16 +928,59 @@ impl Galleries<'_> {
         })
     }
 
+    /// Makes `image` (a cropped cover, already in the blob store) the cover. Answers the blobs
+    /// the old cover leaves unused (a previous cropped cover), for the caller to delete.
+    pub fn set_cover_image(&self, public_id: &str, image: &BlobInfo) -> Result<Vec<BlobHash>> {
+        self.db.write(|c| {
+            let id = internal_id(c, public_id)?;
+            c.exec(
+                &format!("{} INTO blobs (hash, kind, format, width, height, bytes) VALUES (?, 3, ?, ?, ?, ?)", c.dialect().insert_ignore()),
+                &[
+                    Param::Blob(&image.hash.0),
+                    Param::Int(image.format.code()),
+                    Param::Int(i64::from(image.width)),
+                    Param::Int(i64::from(image.height)),
+                    Param::Int(image.bytes as i64),
+                ],
+            )?;
+            let new = c
+                .query_opt("SELECT id FROM blobs WHERE hash = ?", &[Param::Blob(&image.hash.0)])?
+                .ok_or_else(|| Error::Decode("cover row vanished".into()))?
+                .int(0)?;
+            let old = c.query_opt("SELECT cover_blob_id FROM galleries WHERE id = ?", &[Param::Int(id)])?.map(|r| r.opt_int(0)).transpose()?.flatten();
+            add_refs(c, &[new], 1)?;
+            c.exec("UPDATE galleries SET cover_blob_id = ?, updated_at = ? WHERE id = ?", &[Param::Int(new), Param::Int(now_ms()), Param::Int(id)])?;
+            record_change(c, id, ChangeKind::Updated)?;
+            match old {
+                Some(old) => {
+                    add_refs(c, &[old], -1)?;
+                    release_unused(c, &[old])
+                }
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
     /// Moves a gallery to the trash (restorable).
     pub fn trash(&self, public_id: &str) -> Result<()> {
         self.update(public_id, ChangeKind::Trashed, |c, id| {
-            c.exec("UPDATE galleries SET trashed_at = ? WHERE id = ? AND trashed_at IS NULL", &[Param::Int(now_ms()), Param::Int(id)]).map(drop)
+            c.exec(
+                "UPDATE galleries SET trashed_at = ? WHERE id = ? AND trashed_at IS NULL",
+                &[Param::Int(now_ms()), Param::Int(id)],
+            )
+            .map(drop)
         })
     }
 
     /// Takes a gallery out of the trash.
     pub fn restore(&self, public_id: &str) -> Result<()> {
-        self.update(public_id, ChangeKind::Restored, |c, id| c.exec("UPDATE galleries SET trashed_at = NULL WHERE id = ?", &[Param::Int(id)]).map(drop))
+        self.update(public_id, ChangeKind::Restored, |c, id| {
+            c.exec(
+                "UPDATE galleries SET trashed_at = NULL WHERE id = ?",
+                &[Param::Int(id)],
+            )
+            .map(drop)
+        })
     }
 
     /// Deletes a gallery for good and answers the blobs nothing uses any more, for the caller to
@@ -700,11 +989,14 @@ impl Galleries<'_> {
     pub fn purge(&self, public_id: &str) -> Result<Vec<BlobHash>> {
         self.db.write(|c| {
             let id = internal_id(c, public_id)?;
-            let row = c.query_opt("SELECT pages, cover_blob_id FROM galleries WHERE id = ?", &[Param::Int(id)])?.ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
+            let row = c
+                .query_opt("SELECT gp.pages, g.cover_blob_id FROM galleries g JOIN gallery_pages gp ON gp.gallery_id = g.id WHERE g.id = ?", &[Param::Int(id)])?
+                .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
             let mut uses: Vec<i64> = pages::decode(&row.blob(0)?)?.into_iter().map(|p| p.blob_id).collect();
             uses.extend(row.opt_int(1)?);
             add_refs(c, &uses, -1)?;
             c.exec("DELETE FROM gallery_tags WHERE gallery_id = ?", &[Param::Int(id)])?;
+            c.exec("DELETE FROM gallery_pages WHERE gallery_id = ?", &[Param::Int(id)])?;
             c.exec("DELETE FROM galleries WHERE id = ?", &[Param::Int(id)])?;
             record_change(c, id, ChangeKind::Purged)?;
             release_unused(c, &uses)
@@ -736,12 +1028,26 @@ impl Galleries<'_> {
 
     /// Records that no thumbnail could be made of an image (so it is not tried forever).
     pub fn mark_thumbnail_failed(&self, image: &BlobHash) -> Result<()> {
-        self.db.write(|c| c.exec("UPDATE blobs SET thumb_state = 2 WHERE hash = ?", &[Param::Blob(&image.0)]).map(drop))
+        self.db.write(|c| {
+            c.exec(
+                "UPDATE blobs SET thumb_state = 2 WHERE hash = ?",
+                &[Param::Blob(&image.0)],
+            )
+            .map(drop)
+        })
     }
 
     /// How many uses the blob has (0 if unknown).
     pub fn blob_refs(&self, hash: &BlobHash) -> Result<i64> {
-        self.db.read(|c| Ok(c.query_opt("SELECT refs FROM blobs WHERE hash = ?", &[Param::Blob(&hash.0)])?.map(|r| r.int(0)).transpose()?.unwrap_or(0)))
+        self.db.read(|c| {
+            Ok(c.query_opt(
+                "SELECT refs FROM blobs WHERE hash = ?",
+                &[Param::Blob(&hash.0)],
+            )?
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(0))
+        })
     }
 }
 
@@ -755,13 +1061,19 @@ fn release_unused(c: &mut dyn Sql, candidates: &[i64]) -> Result<Vec<BlobHash>> 
     while !check.is_empty() {
         let mut next = Vec::new();
         for chunk in check.chunks(1000) {
-            let sql = format!("SELECT id, hash, thumb_id FROM blobs WHERE refs <= 0 AND id IN {}", placeholders(chunk.len()));
+            let sql = format!(
+                "SELECT id, hash, thumb_id FROM blobs WHERE refs <= 0 AND id IN {}",
+                placeholders(chunk.len())
+            );
             let params: Vec<Param<'_>> = chunk.iter().map(|&i| Param::Int(i)).collect();
             for r in c.query(&sql, &params)? {
                 let id = r.int(0)?;
                 released.push(hash_of(r.blob(1)?)?);
                 if let Some(thumb) = r.opt_int(2)? {
-                    c.exec("UPDATE blobs SET thumb_id = NULL WHERE id = ?", &[Param::Int(id)])?;
+                    c.exec(
+                        "UPDATE blobs SET thumb_id = NULL WHERE id = ?",
+                        &[Param::Int(id)],
+                    )?;
                     add_refs(c, &[thumb], -1)?;
                     next.push(thumb);
                 }

@@ -60,7 +60,9 @@ fn job(r: &Row) -> Result<Job> {
         done: r.int(3)? as u64,
         total: r.int(4)? as u64,
         payload: r.text(5)?,
-        error: r.opt_blob(6)?.map(|b| String::from_utf8_lossy(&b).into_owned()),
+        error: r
+            .opt_blob(6)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
         created_at: r.int(7)?,
         updated_at: r.int(8)?,
     })
@@ -93,7 +95,11 @@ impl Jobs<'_> {
             let mut all = params.to_vec();
             all.push(Param::Int(now_ms()));
             all.push(Param::Int(id));
-            if c.exec(&format!("UPDATE jobs SET {sql}, updated_at = ? WHERE id = ?"), &all)? == 0 {
+            if c.exec(
+                &format!("UPDATE jobs SET {sql}, updated_at = ? WHERE id = ?"),
+                &all,
+            )? == 0
+            {
                 return Err(Error::JobNotFound(id));
             }
             Ok(())
@@ -107,7 +113,11 @@ impl Jobs<'_> {
 
     /// Records progress.
     pub fn progress(&self, id: i64, done: u64, total: u64) -> Result<()> {
-        self.set(id, "done = ?, total = ?", &[Param::Int(done as i64), Param::Int(total as i64)])
+        self.set(
+            id,
+            "done = ?, total = ?",
+            &[Param::Int(done as i64), Param::Int(total as i64)],
+        )
     }
 
     /// Marks a job as done.
@@ -123,7 +133,10 @@ impl Jobs<'_> {
     /// One job.
     pub fn get(&self, id: i64) -> Result<Job> {
         self.db.read(|c| {
-            let row = c.query_opt(&format!("SELECT {COLUMNS} FROM jobs WHERE id = ?"), &[Param::Int(id)])?;
+            let row = c.query_opt(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?"),
+                &[Param::Int(id)],
+            )?;
             job(&row.ok_or(Error::JobNotFound(id))?)
         })
     }
@@ -142,6 +155,11 @@ impl Jobs<'_> {
     /// After a restart: jobs that were running when the process stopped are queued again, so they
     /// are resumed rather than shown running forever. Answers how many.
     pub fn requeue_interrupted(&self) -> Result<u64> {
-        self.db.write(|c| c.exec("UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'", &[Param::Int(now_ms())]))
+        self.db.write(|c| {
+            c.exec(
+                "UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'",
+                &[Param::Int(now_ms())],
+            )
+        })
     }
 }

@@ -5,7 +5,10 @@
 //! page's image is (format, size, thumbnail) lives in the `blobs` table, once per distinct image.
 //!
 //! Format, version 1: a version byte (1), the page count, then for each page its blob id and its
-//! original name (length, UTF-8 bytes). Integers are unsigned LEB128.
+//! original name, coded against the previous page's name: how many leading bytes it shares, how
+//! many trailing bytes it shares, and the bytes between (length, then the bytes). Page names are
+//! mostly `001.jpg`, `002.jpg`, …: a page then takes five bytes instead of nine. Integers are
+//! unsigned LEB128.
 
 use crate::error::{Error, Result};
 
@@ -27,7 +30,9 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 fn get_varint(bytes: &[u8], at: &mut usize) -> Result<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*at).ok_or_else(|| Error::Decode("page list ends early".into()))?;
+        let b = *bytes
+            .get(*at)
+            .ok_or_else(|| Error::Decode("page list ends early".into()))?;
         *at += 1;
         v |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
@@ -38,13 +43,28 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> Result<u64> {
 }
 
 pub(crate) fn encode(pages: &[PackedPage]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + pages.len() * 12);
+    let mut out = Vec::with_capacity(2 + pages.len() * 6);
     out.push(1);
     put_varint(&mut out, pages.len() as u64);
+    let mut prev: &[u8] = &[];
     for p in pages {
+        let name = p.name.as_bytes();
+        let prefix = name.iter().zip(prev).take_while(|(a, b)| a == b).count();
+        let room = name.len().min(prev.len()) - prefix;
+        let suffix = name
+            .iter()
+            .rev()
+            .zip(prev.iter().rev())
+            .take(room)
+            .take_while(|(a, b)| a == b)
+            .count();
         put_varint(&mut out, p.blob_id as u64);
-        put_varint(&mut out, p.name.len() as u64);
-        out.extend_from_slice(p.name.as_bytes());
+        put_varint(&mut out, prefix as u64);
+        put_varint(&mut out, suffix as u64);
+        let middle = &name[prefix..name.len() - suffix];
+        put_varint(&mut out, middle.len() as u64);
+        out.extend_from_slice(middle);
+        prev = name;
     }
     out
 }
@@ -55,14 +75,34 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<PackedPage>> {
     }
     let mut at = 1;
     let count = get_varint(bytes, &mut at)? as usize;
-    let mut pages = Vec::with_capacity(count.min(100_000));
+    let mut pages: Vec<PackedPage> = Vec::with_capacity(count.min(100_000));
+    let mut prev: Vec<u8> = Vec::new();
     for _ in 0..count {
         let blob_id = get_varint(bytes, &mut at)? as i64;
+        let prefix = get_varint(bytes, &mut at)? as usize;
+        let suffix = get_varint(bytes, &mut at)? as usize;
         let len = get_varint(bytes, &mut at)? as usize;
-        let end = at.checked_add(len).filter(|&e| e <= bytes.len()).ok_or_else(|| Error::Decode("page name ends early".into()))?;
-        let name = String::from_utf8(bytes[at..end].to_vec()).map_err(|_| Error::Decode("page name is not UTF-8".into()))?;
+        if prefix.checked_add(suffix).is_none_or(|n| n > prev.len()) {
+            return Err(Error::Decode(
+                "page name refers past the previous one".into(),
+            ));
+        }
+        let end = at
+            .checked_add(len)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| Error::Decode("page name ends early".into()))?;
+        let mut name = Vec::with_capacity(prefix + len + suffix);
+        name.extend_from_slice(&prev[..prefix]);
+        name.extend_from_slice(&bytes[at..end]);
+        name.extend_from_slice(&prev[prev.len() - suffix..]);
         at = end;
-        pages.push(PackedPage { blob_id, name });
+        let text =
+            String::from_utf8(name).map_err(|_| Error::Decode("page name is not UTF-8".into()))?;
+        prev = text.as_bytes().to_vec();
+        pages.push(PackedPage {
+            blob_id,
+            name: text,
+        });
     }
     Ok(pages)
 }
@@ -73,15 +113,54 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let pages: Vec<PackedPage> =
-            (0..500).map(|i| PackedPage { blob_id: i * 1_000_003, name: format!("ページ {i:03}.jpg") }).collect();
+        let pages: Vec<PackedPage> = (0..500)
+            .map(|i| PackedPage {
+                blob_id: i * 1_000_003,
+                name: format!("ページ {i:03}.jpg"),
+            })
+            .collect();
         assert_eq!(decode(&encode(&pages)).unwrap(), pages);
         assert_eq!(decode(&encode(&[])).unwrap(), vec![]);
+        let awkward: Vec<PackedPage> = [
+            "a",
+            "",
+            "aa",
+            "a",
+            "abcabc",
+            "abc",
+            "x/y/001.png",
+            "x/y/002.png",
+            "x/z/002.png",
+            "日本.png",
+            "日本語.png",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| PackedPage {
+            blob_id: i as i64,
+            name: n.to_string(),
+        })
+        .collect();
+        assert_eq!(decode(&encode(&awkward)).unwrap(), awkward);
+        let numbered: Vec<PackedPage> = (1..=200)
+            .map(|i| PackedPage {
+                blob_id: 3,
+                name: format!("{i:03}.jpg"),
+            })
+            .collect();
+        assert!(
+            encode(&numbered).len() <= 2 + 3 + 200 * 6,
+            "numbered names code small: {}",
+            encode(&numbered).len()
+        );
     }
 
     #[test]
     fn damaged_lists_are_errors_not_panics() {
-        let good = encode(&[PackedPage { blob_id: 300, name: "a.png".into() }]);
+        let good = encode(&[PackedPage {
+            blob_id: 300,
+            name: "a.png".into(),
+        }]);
         for cut in 0..good.len() {
             assert!(decode(&good[..cut]).is_err());
         }

@@ -11,6 +11,10 @@ pub const SCHEMA_VERSION: i64 = 1;
 const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
 const MYSQL: &[(i64, &str)] = &[(1, include_str!("../migrations/mysql/0001_init.sql"))];
 
+/// The by-tag index, which [`Db::bulk_load`] drops and builds again.
+pub(crate) const TAG_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS gallery_tags_by_tag ON gallery_tags (tag_id, gallery_id)";
+
 /// The statements of a migration file: comments removed, split at semicolons.
 fn statements(text: &str) -> Vec<String> {
     let without_comments: String = text
@@ -18,7 +22,12 @@ fn statements(text: &str) -> Vec<String> {
         .map(|l| l.split_once("--").map_or(l, |(code, _)| code))
         .collect::<Vec<_>>()
         .join("\n");
-    without_comments.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 impl Db {
@@ -43,6 +52,10 @@ impl Db {
                 c.exec("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", &[Param::Int(*version), Param::Int(now_ms())])?;
                 tracing::info!(version, "database schema migrated");
             }
+            // A bulk load that did not finish may have left the by-tag index out.
+            if c.dialect() == Dialect::Sqlite {
+                c.exec(TAG_INDEX, &[])?;
+            }
             Ok(())
         })
     }
@@ -55,7 +68,10 @@ mod tests {
     #[test]
     fn migration_files_split_into_statements() {
         assert_eq!(statements(SQLITE[0].1).len(), 12);
-        assert_eq!(statements(MYSQL[0].1).len(), 8);
-        assert_eq!(statements("-- only a comment; really\nSELECT 1;\n"), vec!["SELECT 1"]);
+        assert_eq!(statements(MYSQL[0].1).len(), 9);
+        assert_eq!(
+            statements("-- only a comment; really\nSELECT 1;\n"),
+            vec!["SELECT 1"]
+        );
     }
 }

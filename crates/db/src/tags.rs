@@ -10,8 +10,20 @@ use crate::sql::{Param, Sql, placeholders, value_rows};
 use crate::{Db, galleries};
 
 /// The namespaces of E-Hentai-style tags; others are accepted too.
-pub const NAMESPACES: &[&str] =
-    &["artist", "group", "parody", "character", "female", "male", "language", "misc", "other", "reclass", "cosplayer", "mixed"];
+pub const NAMESPACES: &[&str] = &[
+    "artist",
+    "group",
+    "parody",
+    "character",
+    "female",
+    "male",
+    "language",
+    "misc",
+    "other",
+    "reclass",
+    "cosplayer",
+    "mixed",
+];
 
 /// A tag: a namespace (possibly empty) and a name, both normalised (trimmed, inner white space
 /// collapsed, lower case) so that tags compare and are unique case-insensitively.
@@ -22,7 +34,10 @@ pub struct TagName {
 }
 
 fn normalise(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 impl TagName {
@@ -34,13 +49,26 @@ impl TagName {
             return Err(Error::invalid("tag", "a tag needs a name"));
         }
         if name.chars().count() > 255 {
-            return Err(Error::invalid("tag", "a tag name has at most 255 characters"));
+            return Err(Error::invalid(
+                "tag",
+                "a tag name has at most 255 characters",
+            ));
         }
         if name.contains('\0') || namespace.contains('\0') {
-            return Err(Error::invalid("tag", "a tag may not contain NUL characters"));
+            return Err(Error::invalid(
+                "tag",
+                "a tag may not contain NUL characters",
+            ));
         }
-        if namespace.len() > 64 || !namespace.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
-            return Err(Error::invalid("tag", format!("{namespace:?} is not a namespace (letters, digits, _ and -)")));
+        if namespace.len() > 64
+            || !namespace
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(Error::invalid(
+                "tag",
+                format!("{namespace:?} is not a namespace (letters, digits, _ and -)"),
+            ));
         }
         Ok(Self { namespace, name })
     }
@@ -48,20 +76,29 @@ impl TagName {
     /// Parses `namespace:name` or a bare `name`.
     pub fn parse(text: &str) -> Result<Self> {
         match text.split_once(':') {
-            Some((ns, name)) if !ns.trim().is_empty() && !ns.trim().contains(' ') => Self::new(ns, name),
+            Some((ns, name)) if !ns.trim().is_empty() && !ns.trim().contains(' ') => {
+                Self::new(ns, name)
+            }
             _ => Self::new("", text),
         }
     }
 
     /// Parses a comma-separated list such as `artist:x, language:japanese`.
     pub fn parse_list(text: &str) -> Result<Vec<Self>> {
-        text.split(',').filter(|t| !t.trim().is_empty()).map(Self::parse).collect()
+        text.split(',')
+            .filter(|t| !t.trim().is_empty())
+            .map(Self::parse)
+            .collect()
     }
 }
 
 impl fmt::Display for TagName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.namespace.is_empty() { f.write_str(&self.name) } else { write!(f, "{}:{}", self.namespace, self.name) }
+        if self.namespace.is_empty() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}:{}", self.namespace, self.name)
+        }
     }
 }
 
@@ -110,57 +147,222 @@ pub(crate) fn ensure_ids(c: &mut dyn Sql, tags: &[TagName]) -> Result<HashMap<Ta
     unique.sort();
     unique.dedup();
     for chunk in unique.chunks(c.dialect().max_params() / 2) {
-        let sql = format!("{} INTO tags (namespace, name) VALUES {}", c.dialect().insert_ignore(), value_rows(chunk.len(), 2));
-        let params: Vec<Param<'_>> =
-            chunk.iter().flat_map(|t| [Param::Text(&t.namespace), Param::Text(&t.name)]).collect();
+        let sql = format!(
+            "{} INTO tags (namespace, name) VALUES {}",
+            c.dialect().insert_ignore(),
+            value_rows(chunk.len(), 2)
+        );
+        let params: Vec<Param<'_>> = chunk
+            .iter()
+            .flat_map(|t| [Param::Text(&t.namespace), Param::Text(&t.name)])
+            .collect();
         c.exec(&sql, &params)?;
-        let sql = format!("SELECT id, namespace, name FROM tags WHERE (namespace, name) IN ({})", value_rows(chunk.len(), 2));
+        let sql = format!(
+            "SELECT id, namespace, name FROM tags WHERE (namespace, name) IN ({})",
+            value_rows(chunk.len(), 2)
+        );
         for row in c.query(&sql, &params)? {
-            ids.insert(TagName { namespace: row.text(1)?, name: row.text(2)? }, row.int(0)?);
+            ids.insert(
+                TagName {
+                    namespace: row.text(1)?,
+                    name: row.text(2)?,
+                },
+                row.int(0)?,
+            );
         }
     }
     Ok(ids)
 }
 
 fn id_of(c: &mut dyn Sql, tag: &TagName) -> Result<Option<i64>> {
-    c.query_opt("SELECT id FROM tags WHERE namespace = ? AND name = ?", &[Param::Text(&tag.namespace), Param::Text(&tag.name)])?
-        .map(|r| r.int(0))
-        .transpose()
+    c.query_opt(
+        "SELECT id FROM tags WHERE namespace = ? AND name = ?",
+        &[Param::Text(&tag.namespace), Param::Text(&tag.name)],
+    )?
+    .map(|r| r.int(0))
+    .transpose()
 }
 
 fn name_of(c: &mut dyn Sql, id: i64) -> Result<TagName> {
     let row = c
-        .query_opt("SELECT namespace, name FROM tags WHERE id = ?", &[Param::Int(id)])?
+        .query_opt(
+            "SELECT namespace, name FROM tags WHERE id = ?",
+            &[Param::Int(id)],
+        )?
         .ok_or_else(|| Error::Decode(format!("no tag {id}")))?;
-    Ok(TagName { namespace: row.text(0)?, name: row.text(1)? })
+    Ok(TagName {
+        namespace: row.text(0)?,
+        name: row.text(1)?,
+    })
 }
 
-/// The tags of the galleries `ids`, by gallery id.
-pub(crate) fn of_galleries(c: &mut dyn Sql, ids: &[i64]) -> Result<HashMap<i64, Vec<GalleryTag>>> {
-    let mut out: HashMap<i64, Vec<GalleryTag>> = HashMap::new();
-    for chunk in ids.chunks(1000) {
+/// Tags known to exist, both ways. Tag rows are never deleted or renamed, so what is learned from
+/// committed rows stays right; whatever comes to delete or rename tags must clear this (and tell
+/// other servers sharing the database through the change feed).
+#[derive(Debug, Default)]
+pub(crate) struct TagCache {
+    pub by_name: HashMap<TagName, i64, foldhash::fast::RandomState>,
+    pub by_id: HashMap<i64, TagName, foldhash::fast::RandomState>,
+}
+
+impl TagCache {
+    pub fn learn(&mut self, tags: impl IntoIterator<Item = (TagName, i64)>) {
+        for (t, id) in tags {
+            self.by_id.insert(id, t.clone());
+            self.by_name.insert(t, id);
+        }
+    }
+}
+
+/// A gallery's tags packed into one value, kept in its row beside the `gallery_tags` rows so that
+/// a page of galleries is read without a join: version byte 1, the count, then per tag
+/// `id << 2 | source`, ascending, as unsigned LEB128.
+pub(crate) fn pack_tag_ids(links: &[(i64, i64)]) -> Vec<u8> {
+    let mut sorted = links.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup_by_key(|l| l.0);
+    let mut out = vec![1u8];
+    let mut put = |mut v: u64| {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    };
+    put(sorted.len() as u64);
+    for (tag, source) in sorted {
+        put(((tag as u64) << 2) | (source as u64 & 3));
+    }
+    out
+}
+
+pub(crate) fn unpack_tag_ids(bytes: &[u8]) -> Result<Vec<(i64, TagSource)>> {
+    let bad = || Error::Decode("damaged packed tag list".into());
+    if bytes.first() != Some(&1) {
+        return Err(bad());
+    }
+    let mut at = 1;
+    let mut get = || -> Result<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *bytes.get(at).ok_or_else(bad)?;
+            at += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(bad())
+    };
+    let n = get()? as usize;
+    (0..n.min(100_000))
+        .map(|_| get().map(|v| ((v >> 2) as i64, TagSource::from_code((v & 3) as i64))))
+        .collect()
+}
+
+/// Rewrites a gallery's packed tag list from its `gallery_tags` rows, inside the caller's
+/// transaction.
+pub(crate) fn refresh_packed(c: &mut dyn Sql, gallery_id: i64) -> Result<()> {
+    let rows = c.query(
+        "SELECT tag_id, source FROM gallery_tags WHERE gallery_id = ?",
+        &[Param::Int(gallery_id)],
+    )?;
+    let links: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| Ok((r.int(0)?, r.int(1)?)))
+        .collect::<Result<_>>()?;
+    c.exec(
+        "UPDATE galleries SET tag_ids = ? WHERE id = ?",
+        &[Param::Blob(&pack_tag_ids(&links)), Param::Int(gallery_id)],
+    )?;
+    Ok(())
+}
+
+/// The tags of galleries from their packed lists `(gallery id, packed)`, by gallery id, sorted by
+/// namespace and name. Names come from `cache` where known; the rest are read and learned.
+pub(crate) fn from_packed(
+    c: &mut dyn Sql,
+    cache: &std::sync::Mutex<TagCache>,
+    packed: &[(i64, Vec<u8>)],
+) -> Result<HashMap<i64, Vec<GalleryTag>>> {
+    let mut links: Vec<(i64, i64, TagSource)> = Vec::new();
+    for (gallery, bytes) in packed {
+        links.extend(
+            unpack_tag_ids(bytes)?
+                .into_iter()
+                .map(|(tag, source)| (*gallery, tag, source)),
+        );
+    }
+    let mut names: HashMap<i64, TagName> = HashMap::with_capacity(links.len());
+    let mut missing = Vec::new();
+    {
+        let known = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for &(_, tag, _) in &links {
+            match known.by_id.get(&tag) {
+                Some(t) => {
+                    names.insert(tag, t.clone());
+                }
+                None => missing.push(tag),
+            }
+        }
+    }
+    missing.sort_unstable();
+    missing.dedup();
+    let mut learned = Vec::new();
+    for chunk in missing.chunks(1000) {
         let sql = format!(
-            "SELECT gt.gallery_id, t.namespace, t.name, gt.source FROM gallery_tags gt JOIN tags t ON t.id = gt.tag_id \
-             WHERE gt.gallery_id IN {} ORDER BY t.namespace, t.name",
+            "SELECT id, namespace, name FROM tags WHERE id IN {}",
             placeholders(chunk.len())
         );
         let params: Vec<Param<'_>> = chunk.iter().map(|&i| Param::Int(i)).collect();
         for row in c.query(&sql, &params)? {
-            let tag = TagName { namespace: row.text(1)?, name: row.text(2)? };
-            out.entry(row.int(0)?).or_default().push(GalleryTag { tag, source: TagSource::from_code(row.int(3)?) });
+            let t = TagName {
+                namespace: row.text(1)?,
+                name: row.text(2)?,
+            };
+            names.insert(row.int(0)?, t.clone());
+            learned.push((t, row.int(0)?));
         }
+    }
+    if !learned.is_empty() {
+        cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .learn(learned);
+    }
+    let mut out: HashMap<i64, Vec<GalleryTag>> = HashMap::new();
+    for (gallery, tag, source) in links {
+        let name = names
+            .get(&tag)
+            .cloned()
+            .ok_or_else(|| Error::Decode(format!("no tag {tag}")))?;
+        out.entry(gallery)
+            .or_default()
+            .push(GalleryTag { tag: name, source });
+    }
+    for tags in out.values_mut() {
+        tags.sort_unstable_by(|a, b| a.tag.cmp(&b.tag));
     }
     Ok(out)
 }
 
 /// Adds tags to a gallery inside a transaction; a tag it has already keeps its first source.
-pub(crate) fn attach(c: &mut dyn Sql, gallery_id: i64, tags: &[(TagName, TagSource)]) -> Result<()> {
+pub(crate) fn attach(
+    c: &mut dyn Sql,
+    gallery_id: i64,
+    tags: &[(TagName, TagSource)],
+) -> Result<()> {
     if tags.is_empty() {
         return Ok(());
     }
     let names: Vec<TagName> = tags.iter().map(|(t, _)| t.clone()).collect();
     let ids = ensure_ids(c, &names)?;
-    let mut rows: Vec<(i64, i64)> = tags.iter().filter_map(|(t, s)| ids.get(t).map(|&id| (id, s.code()))).collect();
+    let mut rows: Vec<(i64, i64)> = tags
+        .iter()
+        .filter_map(|(t, s)| ids.get(t).map(|&id| (id, s.code())))
+        .collect();
     rows.sort_unstable();
     rows.dedup_by_key(|r| r.0);
     for chunk in rows.chunks(c.dialect().max_params() / 3) {
@@ -169,11 +371,15 @@ pub(crate) fn attach(c: &mut dyn Sql, gallery_id: i64, tags: &[(TagName, TagSour
             c.dialect().insert_ignore(),
             value_rows(chunk.len(), 3)
         );
-        let params: Vec<Param<'_>> =
-            chunk.iter().flat_map(|&(tag, source)| [Param::Int(gallery_id), Param::Int(tag), Param::Int(source)]).collect();
+        let params: Vec<Param<'_>> = chunk
+            .iter()
+            .flat_map(|&(tag, source)| {
+                [Param::Int(gallery_id), Param::Int(tag), Param::Int(source)]
+            })
+            .collect();
         c.exec(&sql, &params)?;
     }
-    Ok(())
+    refresh_packed(c, gallery_id)
 }
 
 /// Tags, siblings and parents.
@@ -185,11 +391,15 @@ pub struct Tags<'a> {
 impl Tags<'_> {
     /// Adds tags to a gallery.
     pub fn add(&self, public_id: &str, tags: &[TagName], source: TagSource) -> Result<()> {
-        let with_source: Vec<(TagName, TagSource)> = tags.iter().map(|t| (t.clone(), source)).collect();
+        let with_source: Vec<(TagName, TagSource)> =
+            tags.iter().map(|t| (t.clone(), source)).collect();
         self.db.write(|c| {
             let id = galleries::internal_id(c, public_id)?;
             attach(c, id, &with_source)?;
-            c.exec("UPDATE galleries SET updated_at = ? WHERE id = ?", &[Param::Int(crate::now_ms()), Param::Int(id)])?;
+            c.exec(
+                "UPDATE galleries SET updated_at = ? WHERE id = ?",
+                &[Param::Int(crate::now_ms()), Param::Int(id)],
+            )?;
             record_change(c, id, ChangeKind::Tags)
         })
     }
@@ -201,11 +411,18 @@ impl Tags<'_> {
             let mut removed = 0;
             for t in tags {
                 if let Some(tag_id) = id_of(c, t)? {
-                    removed += c.exec("DELETE FROM gallery_tags WHERE gallery_id = ? AND tag_id = ?", &[Param::Int(id), Param::Int(tag_id)])?;
+                    removed += c.exec(
+                        "DELETE FROM gallery_tags WHERE gallery_id = ? AND tag_id = ?",
+                        &[Param::Int(id), Param::Int(tag_id)],
+                    )?;
                 }
             }
             if removed > 0 {
-                c.exec("UPDATE galleries SET updated_at = ? WHERE id = ?", &[Param::Int(crate::now_ms()), Param::Int(id)])?;
+                refresh_packed(c, id)?;
+                c.exec(
+                    "UPDATE galleries SET updated_at = ? WHERE id = ?",
+                    &[Param::Int(crate::now_ms()), Param::Int(id)],
+                )?;
                 record_change(c, id, ChangeKind::Tags)?;
             }
             Ok(removed)
@@ -215,8 +432,16 @@ impl Tags<'_> {
     /// A gallery's tags, sorted by namespace and name.
     pub fn of_gallery(&self, public_id: &str) -> Result<Vec<GalleryTag>> {
         self.db.read(|c| {
-            let id = galleries::internal_id(c, public_id)?;
-            Ok(of_galleries(c, &[id])?.remove(&id).unwrap_or_default())
+            let row = c
+                .query_opt(
+                    "SELECT id, tag_ids FROM galleries WHERE public_id = ?",
+                    &[Param::Text(public_id)],
+                )?
+                .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
+            let id = row.int(0)?;
+            Ok(from_packed(c, &self.db.tag_cache, &[(id, row.blob(1)?)])?
+                .remove(&id)
+                .unwrap_or_default())
         })
     }
 
@@ -230,7 +455,17 @@ impl Tags<'_> {
                  GROUP BY t.id, t.namespace, t.name ORDER BY t.namespace, t.name",
                 &[],
             )?;
-            rows.iter().map(|r| Ok((TagName { namespace: r.text(0)?, name: r.text(1)? }, r.int(2)? as u64))).collect()
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        TagName {
+                            namespace: r.text(0)?,
+                            name: r.text(1)?,
+                        },
+                        r.int(2)? as u64,
+                    ))
+                })
+                .collect()
         })
     }
 
@@ -246,15 +481,27 @@ impl Tags<'_> {
             // Follow the canonical tag's own chain: it must not lead back to the alias.
             for _ in 0..64 {
                 if target == a {
-                    return Err(Error::invalid("sibling", format!("{canonical} already leads to {alias}")));
+                    return Err(Error::invalid(
+                        "sibling",
+                        format!("{canonical} already leads to {alias}"),
+                    ));
                 }
-                match c.query_opt("SELECT canonical_id FROM tag_siblings WHERE alias_id = ?", &[Param::Int(target)])? {
+                match c.query_opt(
+                    "SELECT canonical_id FROM tag_siblings WHERE alias_id = ?",
+                    &[Param::Int(target)],
+                )? {
                     Some(r) => target = r.int(0)?,
                     None => break,
                 }
             }
-            c.exec("DELETE FROM tag_siblings WHERE alias_id = ?", &[Param::Int(a)])?;
-            c.exec("INSERT INTO tag_siblings (alias_id, canonical_id) VALUES (?, ?)", &[Param::Int(a), Param::Int(ids[canonical])])?;
+            c.exec(
+                "DELETE FROM tag_siblings WHERE alias_id = ?",
+                &[Param::Int(a)],
+            )?;
+            c.exec(
+                "INSERT INTO tag_siblings (alias_id, canonical_id) VALUES (?, ?)",
+                &[Param::Int(a), Param::Int(ids[canonical])],
+            )?;
             Ok(())
         })
     }
@@ -262,17 +509,27 @@ impl Tags<'_> {
     /// Removes `alias`'s sibling link; answers whether it had one.
     pub fn remove_sibling(&self, alias: &TagName) -> Result<bool> {
         self.db.write(|c| {
-            let Some(a) = id_of(c, alias)? else { return Ok(false) };
-            Ok(c.exec("DELETE FROM tag_siblings WHERE alias_id = ?", &[Param::Int(a)])? > 0)
+            let Some(a) = id_of(c, alias)? else {
+                return Ok(false);
+            };
+            Ok(c.exec(
+                "DELETE FROM tag_siblings WHERE alias_id = ?",
+                &[Param::Int(a)],
+            )? > 0)
         })
     }
 
     /// The tag `tag` stands for, following sibling links to the end.
     pub fn canonical(&self, tag: &TagName) -> Result<TagName> {
         self.db.read(|c| {
-            let Some(mut id) = id_of(c, tag)? else { return Ok(tag.clone()) };
+            let Some(mut id) = id_of(c, tag)? else {
+                return Ok(tag.clone());
+            };
             for _ in 0..64 {
-                match c.query_opt("SELECT canonical_id FROM tag_siblings WHERE alias_id = ?", &[Param::Int(id)])? {
+                match c.query_opt(
+                    "SELECT canonical_id FROM tag_siblings WHERE alias_id = ?",
+                    &[Param::Int(id)],
+                )? {
                     Some(r) => id = r.int(0)?,
                     None => break,
                 }
@@ -308,16 +565,25 @@ impl Tags<'_> {
             let mut seen = std::collections::HashSet::new();
             while let Some(t) = frontier.pop() {
                 if t == child_id {
-                    return Err(Error::invalid("parent", format!("{parent} already implies {child}")));
+                    return Err(Error::invalid(
+                        "parent",
+                        format!("{parent} already implies {child}"),
+                    ));
                 }
                 if seen.insert(t) {
-                    for r in c.query("SELECT parent_id FROM tag_parents WHERE child_id = ?", &[Param::Int(t)])? {
+                    for r in c.query(
+                        "SELECT parent_id FROM tag_parents WHERE child_id = ?",
+                        &[Param::Int(t)],
+                    )? {
                         frontier.push(r.int(0)?);
                     }
                 }
             }
             c.exec(
-                &format!("{} INTO tag_parents (child_id, parent_id) VALUES (?, ?)", c.dialect().insert_ignore()),
+                &format!(
+                    "{} INTO tag_parents (child_id, parent_id) VALUES (?, ?)",
+                    c.dialect().insert_ignore()
+                ),
                 &[Param::Int(child_id), Param::Int(parent_id)],
             )?;
             Ok(())
@@ -327,8 +593,13 @@ impl Tags<'_> {
     /// Removes a parent link; answers whether it existed.
     pub fn remove_parent(&self, child: &TagName, parent: &TagName) -> Result<bool> {
         self.db.write(|c| {
-            let (Some(a), Some(b)) = (id_of(c, child)?, id_of(c, parent)?) else { return Ok(false) };
-            Ok(c.exec("DELETE FROM tag_parents WHERE child_id = ? AND parent_id = ?", &[Param::Int(a), Param::Int(b)])? > 0)
+            let (Some(a), Some(b)) = (id_of(c, child)?, id_of(c, parent)?) else {
+                return Ok(false);
+            };
+            Ok(c.exec(
+                "DELETE FROM tag_parents WHERE child_id = ? AND parent_id = ?",
+                &[Param::Int(a), Param::Int(b)],
+            )? > 0)
         })
     }
 
@@ -354,16 +625,48 @@ mod tests {
     #[test]
     fn tags_are_normalised_and_checked() {
         let t = TagName::parse("  Artist :  Some   Name ").unwrap();
-        assert_eq!((t.namespace.as_str(), t.name.as_str()), ("artist", "some name"));
+        assert_eq!(
+            (t.namespace.as_str(), t.name.as_str()),
+            ("artist", "some name")
+        );
         assert_eq!(t.to_string(), "artist:some name");
         assert_eq!(TagName::parse("plain").unwrap().namespace, "");
         assert_eq!(TagName::parse("re:zero").unwrap().to_string(), "re:zero");
-        assert_eq!(TagName::parse("title: with a colon").unwrap().namespace, "title");
+        assert_eq!(
+            TagName::parse("title: with a colon").unwrap().namespace,
+            "title"
+        );
         assert_eq!(TagName::parse("two words: x").unwrap().namespace, "");
         assert!(TagName::parse("artist:").is_err());
         assert!(TagName::parse("a\0b").is_err());
         assert!(TagName::parse(&"x".repeat(300)).is_err());
-        assert_eq!(TagName::parse_list("artist:x, language:japanese,, ").unwrap().len(), 2);
+        assert_eq!(
+            TagName::parse_list("artist:x, language:japanese,, ")
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(TagName::parse("ÉCOLE").unwrap().name, "école");
+    }
+}
+
+#[cfg(test)]
+mod packed_tests {
+    use super::*;
+
+    #[test]
+    fn packed_tag_lists_round_trip() {
+        let links = vec![(5, 1), (1_000_000_007, 2), (3, 0), (5, 3)];
+        let unpacked = unpack_tag_ids(&pack_tag_ids(&links)).unwrap();
+        assert_eq!(
+            unpacked,
+            vec![
+                (3, TagSource::User),
+                (5, TagSource::FileName),
+                (1_000_000_007, TagSource::Sidecar)
+            ]
+        );
+        assert!(unpack_tag_ids(&[]).is_err());
+        assert!(unpack_tag_ids(&[1, 5, 0x80]).is_err());
     }
 }

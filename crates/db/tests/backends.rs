@@ -4,11 +4,20 @@
 //! `.ci/run` sets it and starts MariaDB. Each test works in a database of its own, dropped after.
 //! Without the variable the MariaDB tests fail, saying so: they never pass without running.
 
-use db::{Created, Db, Error, ImageFormat, JobState, ListOrder, ListQuery, NewGallery, NewPage, TagName, TagSource};
+use db::{
+    Created, Db, Error, ImageFormat, JobState, ListOrder, ListQuery, NewGallery, NewPage, TagName,
+    TagSource,
+};
 use lpfs::BlobHash;
 
 fn blob(n: u32) -> db::BlobInfo {
-    db::BlobInfo { hash: BlobHash::of(&n.to_le_bytes()), format: ImageFormat::Jpeg, width: 1000 + n, height: 1400, bytes: 100_000 + u64::from(n) }
+    db::BlobInfo {
+        hash: BlobHash::of(&n.to_le_bytes()),
+        format: ImageFormat::Jpeg,
+        width: 1000 + n,
+        height: 1400,
+        bytes: 100_000 + u64::from(n),
+    }
 }
 
 fn tag(s: &str) -> TagName {
@@ -18,7 +27,14 @@ fn tag(s: &str) -> TagName {
 fn gallery(title: &str, pages: &[u32], tags: &[&str]) -> NewGallery {
     NewGallery {
         title: title.to_string(),
-        pages: pages.iter().enumerate().map(|(i, &b)| NewPage { blob: blob(b), name: format!("{:03}.jpg", i + 1) }).collect(),
+        pages: pages
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| NewPage {
+                blob: blob(b),
+                name: format!("{:03}.jpg", i + 1),
+            })
+            .collect(),
         tags: tags.iter().map(|t| (tag(t), TagSource::User)).collect(),
         ..NewGallery::default()
     }
@@ -35,31 +51,48 @@ mod suite {
     use super::*;
 
     pub fn create_and_read_back(db: &Db) {
-        let mut g = gallery("(C99) [Circle (Artist)] Title [English]", &[1, 2, 3, 2], &["artist:someone", "language:english", "female:glasses"]);
+        let mut g = gallery(
+            "(C99) [Circle (Artist)] Title [English]",
+            &[1, 2, 3, 2],
+            &["artist:someone", "language:english", "female:glasses"],
+        );
         g.title_original = "タイトル".into();
         g.tags.push((tag("parody:original"), TagSource::FileName));
         g.cover_page = 1;
         g.archive_hash = Some(BlobHash::of(b"the archive"));
         let id = new_id(db.galleries().create(&g).unwrap());
         assert_eq!(id.len(), 40);
-        assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
 
         let got = db.galleries().get(&id).unwrap();
         assert_eq!(got.title, g.title);
         assert_eq!(got.title_original, "タイトル");
         assert_eq!(got.page_count, 4);
-        assert_eq!(got.total_bytes, g.pages.iter().map(|p| p.blob.bytes).sum::<u64>());
+        assert_eq!(
+            got.total_bytes,
+            g.pages.iter().map(|p| p.blob.bytes).sum::<u64>()
+        );
         assert_eq!(got.cover, Some(blob(2).hash));
         assert_eq!(got.archive_hash, g.archive_hash);
         assert_eq!(got.tags.len(), 4);
-        let parody = got.tags.iter().find(|t| t.tag.namespace == "parody").unwrap();
+        let parody = got
+            .tags
+            .iter()
+            .find(|t| t.tag.namespace == "parody")
+            .unwrap();
         assert_eq!(parody.source, TagSource::FileName);
 
         let pages = db.galleries().pages(&id).unwrap();
         assert_eq!(pages.len(), 4);
         assert_eq!(pages[3].blob, blob(2));
         assert_eq!(pages[3].name, "004.jpg");
-        assert_eq!(pages.iter().map(|p| p.position).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            pages.iter().map(|p| p.position).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
         // Blob 2 is used by two pages and the cover.
         assert_eq!(db.galleries().blob_refs(&blob(2).hash).unwrap(), 3);
 
@@ -68,7 +101,10 @@ mod suite {
         assert_eq!(list[0].public_id, id);
         assert_eq!(list[0].tags.len(), 4);
         assert_eq!(db.galleries().count().unwrap(), 1);
-        assert!(matches!(db.galleries().get(&"0".repeat(40)), Err(Error::GalleryNotFound(_))));
+        assert!(matches!(
+            db.galleries().get(&"0".repeat(40)),
+            Err(Error::GalleryNotFound(_))
+        ));
     }
 
     pub fn the_same_archive_is_a_duplicate(db: &Db) {
@@ -76,7 +112,12 @@ mod suite {
         g.archive_hash = Some(BlobHash::of(b"archive bytes"));
         let first = new_id(db.galleries().create(&g).unwrap());
         g.title = "twice".into();
-        assert_eq!(db.galleries().create(&g).unwrap(), Created::Duplicate { public_id: first.clone() });
+        assert_eq!(
+            db.galleries().create(&g).unwrap(),
+            Created::Duplicate {
+                public_id: first.clone()
+            }
+        );
         assert_eq!(db.galleries().count().unwrap(), 1);
         assert_eq!(db.galleries().get(&first).unwrap().title, "once");
         // Within one batch, too.
@@ -100,10 +141,24 @@ mod suite {
         b.archive_hash = Some(BlobHash(hash));
         assert!(db.galleries().create(&b).is_err());
         assert_eq!(db.galleries().count().unwrap(), 1);
-        assert_eq!(db.galleries().blob_refs(&blob(2).hash).unwrap(), 1, "references rolled back");
-        assert_eq!(db.galleries().blob_refs(&blob(3).hash).unwrap(), 0, "no dangling blob rows");
+        assert_eq!(
+            db.galleries().blob_refs(&blob(2).hash).unwrap(),
+            1,
+            "references rolled back"
+        );
+        assert_eq!(
+            db.galleries().blob_refs(&blob(3).hash).unwrap(),
+            0,
+            "no dangling blob rows"
+        );
         assert_eq!(db.changes().latest().unwrap(), changes_before);
-        assert!(db.tags().counts().unwrap().iter().all(|(t, _)| t.name != "brand new tag"));
+        assert!(
+            db.tags()
+                .counts()
+                .unwrap()
+                .iter()
+                .all(|(t, _)| t.name != "brand new tag")
+        );
         // And it can simply be retried once the cause is gone.
         b.archive_hash = Some(BlobHash([9; 32]));
         new_id(db.galleries().create(&b).unwrap());
@@ -112,7 +167,13 @@ mod suite {
 
     pub fn hostile_strings_round_trip_or_are_refused(db: &Db) {
         let long = "長".repeat(3400); // over 10 KB of UTF-8
-        let titles = ["it's \"quoted\"", "100% _under_ \\back\\slash", "emoji 🐼🎌", "'; DROP TABLE galleries; --", &long];
+        let titles = [
+            "it's \"quoted\"",
+            "100% _under_ \\back\\slash",
+            "emoji 🐼🎌",
+            "'; DROP TABLE galleries; --",
+            &long,
+        ];
         for t in titles {
             let mut g = gallery(t, &[7], &["misc:100%_\\'\"🐼"]);
             g.summary = format!("summary of {t}");
@@ -123,26 +184,52 @@ mod suite {
             assert_eq!(got.tags[0].tag.name, "100%_\\'\"🐼");
         }
         let mut bad = gallery("nul\0byte", &[7], &[]);
-        assert!(matches!(db.galleries().create(&bad), Err(Error::Invalid { field: "title", .. })));
+        assert!(matches!(
+            db.galleries().create(&bad),
+            Err(Error::Invalid { field: "title", .. })
+        ));
         bad.title = "x".repeat(20_000);
-        assert!(matches!(db.galleries().create(&bad), Err(Error::Invalid { .. })));
+        assert!(matches!(
+            db.galleries().create(&bad),
+            Err(Error::Invalid { .. })
+        ));
         assert!(TagName::parse("a\0b").is_err());
-        assert!(matches!(db.galleries().create(&gallery("  ", &[7], &[])), Err(Error::Invalid { .. })));
-        assert!(matches!(db.galleries().create(&gallery("no pages", &[], &[])), Err(Error::Invalid { .. })));
+        assert!(matches!(
+            db.galleries().create(&gallery("  ", &[7], &[])),
+            Err(Error::Invalid { .. })
+        ));
+        assert!(matches!(
+            db.galleries().create(&gallery("no pages", &[], &[])),
+            Err(Error::Invalid { .. })
+        ));
         // LIKE wildcards in data are data: nothing matched by accident.
         assert_eq!(db.galleries().count().unwrap(), titles.len() as u64);
     }
 
     pub fn concurrent_imports_and_tag_edits_lose_nothing(db: &Db) {
-        let target = new_id(db.galleries().create(&gallery("shared", &[1], &[])).unwrap());
+        let target = new_id(
+            db.galleries()
+                .create(&gallery("shared", &[1], &[]))
+                .unwrap(),
+        );
         std::thread::scope(|s| {
             for t in 0..4u32 {
                 let target = &target;
                 s.spawn(move || {
                     for i in 0..10u32 {
-                        let g = gallery(&format!("t{t} g{i}"), &[100 + i, 200 + t], &["language:japanese", &format!("artist:a{}", i % 3)]);
+                        let g = gallery(
+                            &format!("t{t} g{i}"),
+                            &[100 + i, 200 + t],
+                            &["language:japanese", &format!("artist:a{}", i % 3)],
+                        );
                         new_id(db.galleries().create(&g).unwrap());
-                        db.tags().add(target, &[tag(&format!("misc:from {t} {i}")), tag("misc:everyone")], TagSource::User).unwrap();
+                        db.tags()
+                            .add(
+                                target,
+                                &[tag(&format!("misc:from {t} {i}")), tag("misc:everyone")],
+                                TagSource::User,
+                            )
+                            .unwrap();
                     }
                 });
             }
@@ -150,52 +237,135 @@ mod suite {
         assert_eq!(db.galleries().count().unwrap(), 41);
         assert_eq!(db.tags().of_gallery(&target).unwrap().len(), 41);
         let counts = db.tags().counts().unwrap();
-        let japanese = counts.iter().find(|(t, _)| t.to_string() == "language:japanese").unwrap();
+        let japanese = counts
+            .iter()
+            .find(|(t, _)| t.to_string() == "language:japanese")
+            .unwrap();
         assert_eq!(japanese.1, 40);
         // Blob 100 + i is the first page, and so the cover, of one gallery of each thread.
         assert_eq!(db.galleries().blob_refs(&blob(105).hash).unwrap(), 8);
-        let ids: std::collections::HashSet<i64> =
-            db.galleries().list(&ListQuery { limit: 100, ..ListQuery::default() }).unwrap().iter().map(|g| g.id).collect();
+        let ids: std::collections::HashSet<i64> = db
+            .galleries()
+            .list(&ListQuery {
+                limit: 100,
+                ..ListQuery::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|g| g.id)
+            .collect();
         assert_eq!(ids.len(), 41);
     }
 
     pub fn tags_are_case_insensitive_and_removable(db: &Db) {
-        let id = new_id(db.galleries().create(&gallery("g", &[1], &["Artist:Foo Bar"])).unwrap());
-        db.tags().add(&id, &[tag("artist:FOO   bar"), tag("female:Glasses")], TagSource::User).unwrap();
+        let id = new_id(
+            db.galleries()
+                .create(&gallery("g", &[1], &["Artist:Foo Bar"]))
+                .unwrap(),
+        );
+        db.tags()
+            .add(
+                &id,
+                &[tag("artist:FOO   bar"), tag("female:Glasses")],
+                TagSource::User,
+            )
+            .unwrap();
         let tags = db.tags().of_gallery(&id).unwrap();
-        assert_eq!(tags.iter().map(|t| t.tag.to_string()).collect::<Vec<_>>(), vec!["artist:foo bar", "female:glasses"]);
-        assert_eq!(db.tags().remove(&id, &[tag("female:GLASSES"), tag("male:absent")]).unwrap(), 1);
+        assert_eq!(
+            tags.iter().map(|t| t.tag.to_string()).collect::<Vec<_>>(),
+            vec!["artist:foo bar", "female:glasses"]
+        );
+        assert_eq!(
+            db.tags()
+                .remove(&id, &[tag("female:GLASSES"), tag("male:absent")])
+                .unwrap(),
+            1
+        );
         assert_eq!(db.tags().of_gallery(&id).unwrap().len(), 1);
     }
 
     pub fn siblings_and_parents(db: &Db) {
-        db.tags().set_sibling(&tag("female:megane"), &tag("female:glasses")).unwrap();
-        db.tags().set_sibling(&tag("female:spectacles"), &tag("female:megane")).unwrap();
-        assert_eq!(db.tags().canonical(&tag("female:spectacles")).unwrap(), tag("female:glasses"));
-        assert!(db.tags().set_sibling(&tag("female:glasses"), &tag("female:spectacles")).is_err(), "cycle refused");
+        db.tags()
+            .set_sibling(&tag("female:megane"), &tag("female:glasses"))
+            .unwrap();
+        db.tags()
+            .set_sibling(&tag("female:spectacles"), &tag("female:megane"))
+            .unwrap();
+        assert_eq!(
+            db.tags().canonical(&tag("female:spectacles")).unwrap(),
+            tag("female:glasses")
+        );
+        assert!(
+            db.tags()
+                .set_sibling(&tag("female:glasses"), &tag("female:spectacles"))
+                .is_err(),
+            "cycle refused"
+        );
         assert!(db.tags().set_sibling(&tag("x"), &tag("x")).is_err());
         assert_eq!(db.tags().siblings().unwrap().len(), 2);
         assert!(db.tags().remove_sibling(&tag("female:spectacles")).unwrap());
 
-        db.tags().add_parent(&tag("character:rem"), &tag("parody:re zero")).unwrap();
-        db.tags().add_parent(&tag("parody:re zero"), &tag("misc:isekai")).unwrap();
-        assert!(db.tags().add_parent(&tag("misc:isekai"), &tag("character:rem")).is_err(), "cycle refused");
+        db.tags()
+            .add_parent(&tag("character:rem"), &tag("parody:re zero"))
+            .unwrap();
+        db.tags()
+            .add_parent(&tag("parody:re zero"), &tag("misc:isekai"))
+            .unwrap();
+        assert!(
+            db.tags()
+                .add_parent(&tag("misc:isekai"), &tag("character:rem"))
+                .is_err(),
+            "cycle refused"
+        );
         assert_eq!(db.tags().parents().unwrap().len(), 2);
-        assert!(db.tags().remove_parent(&tag("character:rem"), &tag("parody:re zero")).unwrap());
-        assert!(!db.tags().remove_parent(&tag("character:rem"), &tag("parody:re zero")).unwrap());
+        assert!(
+            db.tags()
+                .remove_parent(&tag("character:rem"), &tag("parody:re zero"))
+                .unwrap()
+        );
+        assert!(
+            !db.tags()
+                .remove_parent(&tag("character:rem"), &tag("parody:re zero"))
+                .unwrap()
+        );
     }
 
     pub fn trash_restore_and_purge_release_unused_blobs(db: &Db) {
-        let a = new_id(db.galleries().create(&gallery("a", &[1, 2, 3], &["artist:x"])).unwrap());
+        let a = new_id(
+            db.galleries()
+                .create(&gallery("a", &[1, 2, 3], &["artist:x"]))
+                .unwrap(),
+        );
         let b = new_id(db.galleries().create(&gallery("b", &[3, 4], &[])).unwrap());
-        let thumb = db::BlobInfo { hash: BlobHash::of(b"thumb of 1"), format: ImageFormat::Webp, width: 320, height: 448, bytes: 9000 };
+        let thumb = db::BlobInfo {
+            hash: BlobHash::of(b"thumb of 1"),
+            format: ImageFormat::Webp,
+            width: 320,
+            height: 448,
+            bytes: 9000,
+        };
         db.galleries().set_thumbnail(&blob(1).hash, &thumb).unwrap();
-        assert_eq!(db.galleries().pages(&a).unwrap()[0].thumbnail, Some(thumb.hash));
+        assert_eq!(
+            db.galleries().pages(&a).unwrap()[0].thumbnail,
+            Some(thumb.hash)
+        );
 
         db.galleries().trash(&a).unwrap();
         assert_eq!(db.galleries().count().unwrap(), 1);
-        let trash = db.galleries().list(&ListQuery { trashed: true, ..ListQuery::default() }).unwrap();
-        assert_eq!(trash.iter().map(|g| g.public_id.as_str()).collect::<Vec<_>>(), vec![a.as_str()]);
+        let trash = db
+            .galleries()
+            .list(&ListQuery {
+                trashed: true,
+                ..ListQuery::default()
+            })
+            .unwrap();
+        assert_eq!(
+            trash
+                .iter()
+                .map(|g| g.public_id.as_str())
+                .collect::<Vec<_>>(),
+            vec![a.as_str()]
+        );
         db.galleries().restore(&a).unwrap();
         assert_eq!(db.galleries().count().unwrap(), 2);
 
@@ -205,22 +375,59 @@ mod suite {
         expected.sort();
         assert_eq!(released, expected, "blob 3 is still used by gallery b");
         assert_eq!(db.galleries().blob_refs(&blob(3).hash).unwrap(), 2);
-        assert!(matches!(db.galleries().get(&a), Err(Error::GalleryNotFound(_))));
+        assert!(matches!(
+            db.galleries().get(&a),
+            Err(Error::GalleryNotFound(_))
+        ));
         assert_eq!(db.galleries().get(&b).unwrap().page_count, 2);
     }
 
     pub fn reorder_pages_and_set_cover(db: &Db) {
-        let id = new_id(db.galleries().create(&gallery("g", &[1, 2, 3], &[])).unwrap());
+        let id = new_id(
+            db.galleries()
+                .create(&gallery("g", &[1, 2, 3], &[]))
+                .unwrap(),
+        );
         db.galleries().reorder_pages(&id, &[2, 0, 1]).unwrap();
         let pages = db.galleries().pages(&id).unwrap();
-        assert_eq!(pages.iter().map(|p| p.blob.hash).collect::<Vec<_>>(), vec![blob(3).hash, blob(1).hash, blob(2).hash]);
+        assert_eq!(
+            pages.iter().map(|p| p.blob.hash).collect::<Vec<_>>(),
+            vec![blob(3).hash, blob(1).hash, blob(2).hash]
+        );
         let g = db.galleries().get(&id).unwrap();
-        assert_eq!((g.cover_page, g.cover), (1, Some(blob(1).hash)), "the cover follows its page");
+        assert_eq!(
+            (g.cover_page, g.cover),
+            (1, Some(blob(1).hash)),
+            "the cover follows its page"
+        );
         assert!(db.galleries().reorder_pages(&id, &[0, 0, 1]).is_err());
         assert!(db.galleries().reorder_pages(&id, &[0, 1]).is_err());
         db.galleries().set_cover_page(&id, 2).unwrap();
         assert_eq!(db.galleries().get(&id).unwrap().cover, Some(blob(2).hash));
         assert!(db.galleries().set_cover_page(&id, 3).is_err());
+        // A cropped cover replaces the page; a second crop releases the first.
+        let crop = db::BlobInfo {
+            hash: BlobHash::of(b"crop 1"),
+            format: ImageFormat::Webp,
+            width: 350,
+            height: 500,
+            bytes: 20_000,
+        };
+        assert_eq!(db.galleries().set_cover_image(&id, &crop).unwrap(), vec![]);
+        assert_eq!(db.galleries().get(&id).unwrap().cover, Some(crop.hash));
+        let crop2 = db::BlobInfo {
+            hash: BlobHash::of(b"crop 2"),
+            ..crop
+        };
+        assert_eq!(
+            db.galleries().set_cover_image(&id, &crop2).unwrap(),
+            vec![crop.hash]
+        );
+        assert_eq!(
+            db.galleries().blob_refs(&blob(2).hash).unwrap(),
+            1,
+            "page 2 is no longer the cover"
+        );
         db.galleries().set_titles(&id, "new", "新しい").unwrap();
         assert_eq!(db.galleries().get(&id).unwrap().title_original, "新しい");
     }
@@ -228,14 +435,19 @@ mod suite {
     pub fn the_change_feed_records_every_write_in_order(db: &Db) {
         let start = db.changes().latest().unwrap();
         let id = new_id(db.galleries().create(&gallery("g", &[1], &[])).unwrap());
-        db.tags().add(&id, &[tag("misc:x")], TagSource::User).unwrap();
+        db.tags()
+            .add(&id, &[tag("misc:x")], TagSource::User)
+            .unwrap();
         db.galleries().trash(&id).unwrap();
         db.galleries().restore(&id).unwrap();
         db.galleries().set_titles(&id, "t", "").unwrap();
         db.galleries().purge(&id).unwrap();
         let feed = db.changes().since(start, 100).unwrap();
         use db::ChangeKind::*;
-        assert_eq!(feed.iter().map(|c| c.kind).collect::<Vec<_>>(), vec![Created, Tags, Trashed, Restored, Updated, Purged]);
+        assert_eq!(
+            feed.iter().map(|c| c.kind).collect::<Vec<_>>(),
+            vec![Created, Tags, Trashed, Restored, Updated, Purged]
+        );
         assert!(feed.windows(2).all(|w| w[0].seq < w[1].seq));
         assert_eq!(db.changes().since(feed[3].seq, 100).unwrap().len(), 2);
     }
@@ -245,12 +457,28 @@ mod suite {
             new_id(db.galleries().create(&gallery(t, &[1], &[])).unwrap());
         }
         let titles = |order| {
-            db.galleries().list(&ListQuery { order, ..ListQuery::default() }).unwrap().into_iter().map(|g| g.title).collect::<Vec<_>>()
+            db.galleries()
+                .list(&ListQuery {
+                    order,
+                    ..ListQuery::default()
+                })
+                .unwrap()
+                .into_iter()
+                .map(|g| g.title)
+                .collect::<Vec<_>>()
         };
         assert_eq!(titles(ListOrder::TitleAscending), vec!["a", "b", "c"]);
         assert_eq!(titles(ListOrder::TitleDescending), vec!["c", "b", "a"]);
         assert_eq!(titles(ListOrder::NewestFirst).len(), 3);
-        let second = db.galleries().list(&ListQuery { offset: 1, limit: 1, order: ListOrder::TitleAscending, trashed: false }).unwrap();
+        let second = db
+            .galleries()
+            .list(&ListQuery {
+                offset: 1,
+                limit: 1,
+                order: ListOrder::TitleAscending,
+                trashed: false,
+            })
+            .unwrap();
         assert_eq!(second[0].title, "b");
     }
 
@@ -264,7 +492,10 @@ mod suite {
         assert_eq!(db.jobs().requeue_interrupted().unwrap(), 1);
         assert_eq!(db.jobs().in_state(JobState::Queued, 10).unwrap().len(), 1);
         db.jobs().fail(id, "archive is encrypted").unwrap();
-        assert_eq!(db.jobs().get(id).unwrap().error.as_deref(), Some("archive is encrypted"));
+        assert_eq!(
+            db.jobs().get(id).unwrap().error.as_deref(),
+            Some("archive is encrypted")
+        );
         assert!(matches!(db.jobs().get(9999), Err(Error::JobNotFound(9999))));
         assert!(db.jobs().create("", "").is_err());
     }
@@ -304,12 +535,24 @@ fn mariadb(test: &str) -> MariaDb {
              elsewhere run e.g. `LITTLEPANDA_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test cargo test -p littlepanda-db`"
         )
     };
-    let server = url.rsplit_once('/').map_or(url.clone(), |(base, _)| format!("{base}/"));
+    let server = url
+        .rsplit_once('/')
+        .map_or(url.clone(), |(base, _)| format!("{base}/"));
     let name = format!("lp_{}_{}", test, fastrand::u32(..));
-    let pool = mysql::Pool::new(server.as_str()).unwrap_or_else(|e| panic!("cannot reach MariaDB at {url}: {e}"));
-    pool.get_conn().unwrap().query_drop(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")).unwrap();
+    let pool = mysql::Pool::new(server.as_str())
+        .unwrap_or_else(|e| panic!("cannot reach MariaDB at {url}: {e}"));
+    pool.get_conn()
+        .unwrap()
+        .query_drop(format!(
+            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        ))
+        .unwrap();
     let db = Db::open(&format!("{server}{name}")).unwrap();
-    MariaDb { db: Some(db), server, name }
+    MariaDb {
+        db: Some(db),
+        server,
+        name,
+    }
 }
 
 macro_rules! backend_suite {
@@ -347,8 +590,15 @@ fn a_database_from_a_newer_littlepanda_is_refused() {
     let path = dir.path().join("db");
     drop(Db::open_sqlite(&path).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (99, 0)", []).unwrap();
+    conn.execute(
+        "INSERT INTO schema_version (version, applied_at) VALUES (99, 0)",
+        [],
+    )
+    .unwrap();
     drop(conn);
-    assert!(matches!(Db::open_sqlite(&path), Err(Error::SchemaTooNew { found: 99, .. })));
+    assert!(matches!(
+        Db::open_sqlite(&path),
+        Err(Error::SchemaTooNew { found: 99, .. })
+    ));
     assert!(matches!(Db::open("postgres://x"), Err(Error::Url(_))));
 }

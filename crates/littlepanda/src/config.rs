@@ -17,6 +17,16 @@ pub struct Config {
     pub listen: SocketAddr,
     pub store: StoreConfig,
     pub server: ServerSection,
+    pub database: DatabaseConfig,
+}
+
+/// The metadata database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `mysql://USER:PASSWORD@HOST:PORT/DATABASE`; empty means SQLite in the
+    /// data directory.
+    pub url: String,
 }
 
 /// The blob store (LittlePandaFS).
@@ -44,6 +54,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             store: StoreConfig::default(),
             server: ServerSection::default(),
+            database: DatabaseConfig::default(),
         }
     }
 }
@@ -112,12 +123,24 @@ impl Config {
             var("LITTLEPANDA_STORE_MAX_VOLUME_SIZE"),
             &mut self.store.max_volume_size,
         )?;
+        if let Some(url) = var("LITTLEPANDA_DATABASE_URL") {
+            self.database.url = url;
+        }
         parse(
             "LITTLEPANDA_SERVER_MAX_UPLOAD_SIZE",
             var("LITTLEPANDA_SERVER_MAX_UPLOAD_SIZE"),
             &mut self.server.max_upload_size,
         )?;
         Ok(())
+    }
+
+    /// The database URL: the configured one, or SQLite in the data directory.
+    pub fn database_url(&self, data: &Path) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", data.join("littlepanda.db").display())
+        } else {
+            self.database.url.clone()
+        }
     }
 
     /// The store options this configuration asks for.

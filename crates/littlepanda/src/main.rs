@@ -29,6 +29,9 @@ struct Cli {
     /// Config file (TOML); default: <data>/littlepanda.toml if it exists.
     #[arg(long, global = true, env = "LITTLEPANDA_CONFIG")]
     config: Option<PathBuf>,
+    /// Metadata database: sqlite://PATH or mysql://USER@HOST:PORT/DB (default: SQLite in <data>).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,6 +73,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fill the library with synthetic galleries (for benchmarks and trying things out).
+    Synth {
+        /// How many galleries to add.
+        #[arg(long)]
+        galleries: u64,
+        /// Galleries per transaction.
+        #[arg(long, default_value_t = 5000)]
+        batch: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Measure LittlePanda against a baseline, side by side in one run.
     Bench {
         #[command(subcommand)]
@@ -97,6 +111,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(&cli.data, cli.config.as_deref())?;
+    if let Some(url) = cli.database_url {
+        config.database.url = url;
+    }
     let store_dir = cli.data.join("lpfs");
     match cli.command {
         Command::Serve {
@@ -110,7 +127,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.store.max_volume_size = s;
             }
             config::validate(&config)?;
-            serve(config, store_dir)?;
+            serve(config, &cli.data, store_dir)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Synth {
+            galleries,
+            batch,
+            seed,
+        } => {
+            synth(&config, &cli.data, &store_dir, galleries, batch, seed)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Fsck {
@@ -122,13 +147,72 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compact { threshold, json } => {
             store_cmd::compact(&store_dir, &config, threshold, json)
         }
-        Command::Bench { which } => bench::run(which, &cli.data),
+        Command::Bench { which } => bench::run(which, &cli.data, &config),
     }
 }
 
-fn serve(config: Config, store_dir: PathBuf) -> anyhow::Result<()> {
+/// Opens the metadata database, creating the data directory for an SQLite file if needed.
+fn open_db(config: &Config, data: &std::path::Path) -> anyhow::Result<db::Db> {
+    let url = config.database_url(data);
+    if url.starts_with("sqlite://") {
+        std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    }
+    db::Db::open(&url).with_context(|| format!("opening the database {}", redact(&url)))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
+fn synth(
+    config: &Config,
+    data: &std::path::Path,
+    store_dir: &std::path::Path,
+    galleries: u64,
+    batch: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let store = lpfs::Store::open(store_dir, config.store_options())
+        .with_context(|| format!("opening the image store in {}", store_dir.display()))?;
+    let db = open_db(config, data)?;
+    let bar = indicatif::ProgressBar::new(galleries);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} galleries ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    library::synth::fill(&db, &store, galleries, batch.max(1), seed, |done| {
+        bar.set_position(done)
+    })?;
+    bar.finish();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "added {galleries} synthetic galleries in {secs:.1} s ({:.0} galleries/s)",
+        galleries as f64 / secs
+    );
+    Ok(())
+}
+
+fn serve(config: Config, data: &std::path::Path, store_dir: PathBuf) -> anyhow::Result<()> {
     let store = lpfs::Store::open(&store_dir, config.store_options())
         .with_context(|| format!("opening the image store in {}", store_dir.display()))?;
+    let db = open_db(&config, data)?;
+    let requeued = db.jobs().requeue_interrupted()?;
+    if requeued > 0 {
+        tracing::info!(
+            requeued,
+            "jobs interrupted by the last stop are queued again"
+        );
+    }
     let recovery = store.recovery_report();
     if !recovery.is_clean() {
         tracing::warn!(
@@ -140,6 +224,7 @@ fn serve(config: Config, store_dir: PathBuf) -> anyhow::Result<()> {
     let state = server::AppState {
         blobs: store.clone(),
         lpfs: Some(store),
+        db: Some(Arc::new(db)),
     };
     let http = server::ServerConfig {
         max_upload_bytes: config.server.max_upload_size.0 as usize,

@@ -277,3 +277,78 @@ fn configuration_errors_are_clear() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn synth_fills_the_default_sqlite_library() {
+    let data = tempfile::tempdir().unwrap();
+    let out = run(
+        data.path(),
+        &["synth", "--galleries", "120", "--batch", "50"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("added 120 synthetic galleries"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(data.path(), &["synth", "--galleries", "30", "--seed", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let db = db::Db::open_sqlite(&data.path().join("littlepanda.db")).unwrap();
+    assert_eq!(db.galleries().count().unwrap(), 150);
+    let newest = db
+        .galleries()
+        .list(&db::ListQuery {
+            limit: 5,
+            ..db::ListQuery::default()
+        })
+        .unwrap();
+    assert_eq!(newest.len(), 5);
+    assert!(
+        newest
+            .iter()
+            .all(|g| (10..=400).contains(&g.page_count) && !g.tags.is_empty() && g.cover.is_some())
+    );
+    // The page images are real blobs in the store, served by the server.
+    let pages = db.galleries().pages(&newest[0].public_id).unwrap();
+    drop(db);
+    let server = Server::start(data.path());
+    let (status, head, body) = server.request(
+        "GET",
+        &format!("/api/v1/blobs/{}", pages[0].blob.hash),
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        head.to_lowercase().contains("content-type: image/bmp"),
+        "{head}"
+    );
+    assert_eq!(body.len() as u64, pages[0].blob.bytes);
+    server.stop();
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error() {
+    let data = tempfile::tempdir().unwrap();
+    let out = run(data.path(), &["--database-url", "postgres://nope", "serve"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("sqlite://") && text(&out.stderr).contains("mysql://"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        data.path(),
+        &[
+            "--database-url",
+            "mysql://someone:secret@127.0.0.1:1/none",
+            "serve",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        !text(&out.stderr).contains("secret"),
+        "the password leaked: {}",
+        text(&out.stderr)
+    );
+}

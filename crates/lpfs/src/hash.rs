@@ -1,6 +1,7 @@
 //! The content address of a blob: the BLAKE3-256 hash of its bytes, shown as 64 lowercase hex digits.
 
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
 
 /// The BLAKE3-256 hash of a blob's bytes, which is also its key in the store.
@@ -73,6 +74,33 @@ impl FromStr for BlobHash {
         Ok(Self(out))
     }
 }
+
+/// A `Hasher` for maps keyed by [`BlobHash`]: the keys are uniform hashes already, so their first
+/// eight bytes are used as is, without hashing them again.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BlobHashHasher(u64);
+
+impl Hasher for BlobHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // `BlobHash` hashes its length first, then its bytes; keep the first eight key bytes.
+        if bytes.len() >= 8 {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&bytes[..8]);
+            self.0 = u64::from_le_bytes(a);
+        } else {
+            for &b in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(b);
+            }
+        }
+    }
+    fn write_usize(&mut self, _: usize) {}
+}
+
+/// Builds [`BlobHashHasher`]s: `HashMap<BlobHash, V, BlobHashState>`.
+pub type BlobHashState = BuildHasherDefault<BlobHashHasher>;
 
 impl serde::Serialize for BlobHash {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

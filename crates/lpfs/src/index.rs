@@ -5,7 +5,6 @@
 //! is merged into the sorted part now and then (amortised O(1) per insert).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::hash::BlobHash;
@@ -49,26 +48,7 @@ struct Entry {
 /// Marks a deleted entry in the sorted part until the next merge drops it.
 const DEAD: u32 = u32::MAX;
 
-/// Keys are uniformly distributed hashes already: their first eight bytes are a perfect hash.
-#[derive(Default)]
-struct PrefixHasher(u64);
-
-impl Hasher for PrefixHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // `[u8; 32]` hashes its length first, then the bytes; keep the first eight key bytes.
-        if bytes.len() >= 8 {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&bytes[..8]);
-            self.0 = u64::from_le_bytes(a);
-        }
-    }
-    fn write_usize(&mut self, _: usize) {}
-}
-
-type Recent = HashMap<[u8; 32], Loc, BuildHasherDefault<PrefixHasher>>;
+type Recent = HashMap<[u8; 32], Loc, crate::hash::BlobHashState>;
 
 /// Hash → location of every live blob.
 #[derive(Default)]

@@ -31,7 +31,7 @@ pub use bytes::Bytes;
 pub use compact::CompactReport;
 pub use error::{Error, Result};
 pub use fsck::{Damage, FsckReport};
-pub use hash::{BlobHash, ParseHashError};
+pub use hash::{BlobHash, BlobHashHasher, BlobHashState, ParseHashError};
 pub use open::RecoveryReport;
 pub use store::{BlobLocation, Options, Stats, Store, VolumeStats};
 

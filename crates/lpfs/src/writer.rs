@@ -135,7 +135,7 @@ pub(crate) struct Writer {
     /// Bytes of the group already written to the volume but not yet synced.
     unsynced: u64,
     /// The effect of not-yet-committed records on the index: `Some` = put, `None` = deleted.
-    overlay: HashMap<BlobHash, Option<Loc>>,
+    overlay: HashMap<BlobHash, Option<Loc>, crate::hash::BlobHashState>,
 }
 
 /// Encoded bytes kept in memory before they are written out (the fsync still waits for the group).
@@ -177,7 +177,7 @@ impl Writer {
             buf: GroupBuf::new(),
             pending: Vec::new(),
             unsynced: 0,
-            overlay: HashMap::new(),
+            overlay: HashMap::default(),
         })
     }
 

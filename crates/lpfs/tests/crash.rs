@@ -133,14 +133,7 @@ fn a_lost_or_damaged_index_log_is_rebuilt_from_the_volumes() {
         .map(|i| (i, 10 + (i as usize * 97) % 2000))
         .collect();
     {
-        let store = Store::open(
-            dir.path(),
-            Options {
-                max_volume_bytes: 16 * 1024,
-                ..Options::default()
-            },
-        )
-        .unwrap();
+        let store = Store::open(dir.path(), common::small_volumes(16 * 1024)).unwrap();
         for &(s, len) in &blobs {
             store.put(&blob(s, len)).unwrap();
         }
@@ -160,14 +153,7 @@ fn a_lost_or_damaged_index_log_is_rebuilt_from_the_volumes() {
         .set_len(len4 - 100)
         .unwrap();
 
-    let store = Store::open(
-        dir.path(),
-        Options {
-            max_volume_bytes: 16 * 1024,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let store = Store::open(dir.path(), common::small_volumes(16 * 1024)).unwrap();
     let report = store.recovery_report();
     assert_eq!(report.index_rebuilt, vec![2]);
     assert!(report.records_reindexed >= 2, "{report:?}");

@@ -29,6 +29,8 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     /// The store's own statistics, when the blob store is a local LPFS store.
     pub lpfs: Option<Arc<lpfs::Store>>,
+    /// The metadata database.
+    pub db: Option<Arc<db::Db>>,
 }
 
 /// Settings of the HTTP layer.

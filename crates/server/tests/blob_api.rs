@@ -22,6 +22,7 @@ fn app_with(config: ServerConfig) -> App {
     let state = AppState {
         blobs: store.clone(),
         lpfs: Some(store.clone()),
+        db: None,
     };
     App {
         router: router(state, &config),
@@ -54,6 +55,20 @@ async fn put_blob(app: &App, data: &[u8]) -> (StatusCode, serde_json::Value) {
     )
     .await;
     (r.status(), serde_json::from_slice(&body).unwrap())
+}
+
+/// A request without a body; answers the status and the JSON error body.
+async fn call(app: &App, method: &str, uri: &str) -> (StatusCode, serde_json::Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .unwrap();
+    let (r, bytes) = send(app, req).await;
+    (
+        r.status(),
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 fn json(body: &[u8]) -> serde_json::Value {
@@ -289,22 +304,16 @@ async fn oversized_bodies_unknown_routes_and_wrong_methods_get_json_errors() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(json(&bytes)["code"], "payload-too-large");
     assert_eq!(app.store.stats().blobs, 0);
-    let (r, bytes) = send(
-        &app,
-        get("/api/v1/nothing-here").body(Body::empty()).unwrap(),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(json(&bytes)["code"], "route-not-found");
-    let (r, bytes) = send(
-        &app,
-        Request::delete("/api/v1/blobs")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(json(&bytes)["code"], "method-not-allowed");
+    let (status, body) = call(&app, "GET", "/api/v1/nothing-here").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("route-not-found"))
+    );
+    let (status, body) = call(&app, "DELETE", "/api/v1/blobs").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method-not-allowed"))
+    );
 }
 
 #[tokio::test]
@@ -355,32 +364,21 @@ async fn stats_and_health() {
 async fn online_compaction_over_http() {
     let app = app_with(ServerConfig::default());
     let keep = app.store.put(b"keep me").unwrap().hash;
-    let (r, bytes) = send(
-        &app,
-        Request::post("/api/v1/store/compact?threshold=0.5")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(json(&bytes)["volumes_compacted"].is_array());
-    let (r, bytes) = send(
-        &app,
-        Request::post("/api/v1/store/compact?threshold=7")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(json(&bytes)["code"], "bad-request");
-    let (r, bytes) = send(
-        &app,
-        Request::post("/api/v1/store/compact?threshold=lots")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(json(&bytes)["code"], "bad-request");
+    let (status, body) = call(&app, "POST", "/api/v1/store/compact?threshold=0.5").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["volumes_compacted"].is_array());
+    for bad in ["7", "lots", "-1"] {
+        let (status, body) = call(
+            &app,
+            "POST",
+            &format!("/api/v1/store/compact?threshold={bad}"),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad-request")),
+            "{bad}"
+        );
+    }
     assert!(app.store.get(&keep).unwrap().is_some());
 }

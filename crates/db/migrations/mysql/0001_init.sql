@@ -29,15 +29,20 @@ CREATE TABLE galleries (
     reading_direction TINYINT  NOT NULL DEFAULT 0,
     cover_page        INT      NOT NULL DEFAULT 0,
     cover_blob_id     BIGINT   NULL,
-    pages             MEDIUMBLOB NOT NULL,
+    tag_ids           BLOB     NOT NULL,
     added_at          BIGINT   NOT NULL,
     updated_at        BIGINT   NOT NULL,
     posted_at         BIGINT   NULL,
     trashed_at        BIGINT   NULL,
     INDEX galleries_by_added (added_at, id),
-    INDEX galleries_by_title (title(191), id),
     FOREIGN KEY (cover_blob_id) REFERENCES blobs (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+;
+CREATE TABLE gallery_pages (
+    gallery_id BIGINT     NOT NULL PRIMARY KEY,
+    pages      MEDIUMBLOB NOT NULL,
+    FOREIGN KEY (gallery_id) REFERENCES galleries (id) ON DELETE CASCADE
+) ENGINE=InnoDB
 ;
 CREATE TABLE tags (
     id        BIGINT       NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -30,14 +30,20 @@ CREATE TABLE galleries (
     reading_direction INTEGER NOT NULL DEFAULT 0,
     cover_page        INTEGER NOT NULL DEFAULT 0,
     cover_blob_id     INTEGER REFERENCES blobs(id),
-    pages             BLOB    NOT NULL,      -- the packed page list, see pages.rs
+    tag_ids           BLOB    NOT NULL,      -- the gallery's tags packed, a copy of its gallery_tags rows
     added_at          INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL,
     posted_at         INTEGER,
     trashed_at        INTEGER
 );
 CREATE INDEX galleries_by_added ON galleries (added_at, id);
-CREATE INDEX galleries_by_title ON galleries (title, id);
+
+-- The packed page list (see pages.rs), apart from the gallery row so that listing galleries reads
+-- only the small rows.
+CREATE TABLE gallery_pages (
+    gallery_id INTEGER PRIMARY KEY REFERENCES galleries(id) ON DELETE CASCADE,
+    pages      BLOB NOT NULL
+);
 
 -- Tags are stored normalised (trimmed, lower case), so uniqueness is case-insensitive.
 CREATE TABLE tags (

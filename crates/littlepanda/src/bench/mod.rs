@@ -1,6 +1,7 @@
 //! `littlepanda bench`: LittlePanda measured side by side with a baseline in the same run, on the
 //! same disk, reported as ratios.
 
+mod db;
 mod store;
 
 use std::path::Path;
@@ -12,11 +13,18 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// LittlePandaFS against one file per blob in `ab/cd/<hash>` folders.
     Store(store::StoreBenchArgs),
+    /// The metadata store on SQLite and MariaDB: bulk insert, page and gallery fetches.
+    Db(db::DbBenchArgs),
 }
 
-pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
+pub fn run(
+    which: BenchCommand,
+    data: &Path,
+    _config: &crate::config::Config,
+) -> anyhow::Result<ExitCode> {
     match which {
         BenchCommand::Store(args) => store::run(&args, data)?,
+        BenchCommand::Db(args) => db::run(&args, data)?,
     }
     Ok(ExitCode::SUCCESS)
 }
