@@ -222,16 +222,9 @@ pub(crate) fn pack_tag_ids(links: &[(i64, i64)]) -> Vec<u8> {
     sorted.sort_unstable();
     sorted.dedup_by_key(|l| l.0);
     let mut out = vec![1u8];
-    let mut put = |mut v: u64| {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    };
-    put(sorted.len() as u64);
+    crate::pages::put_varint(&mut out, sorted.len() as u64);
     for (tag, source) in sorted {
-        put(((tag as u64) << 2) | (source as u64 & 3));
+        crate::pages::put_varint(&mut out, ((tag as u64) << 2) | (source as u64 & 3));
     }
     out
 }
@@ -242,18 +235,7 @@ pub(crate) fn unpack_tag_ids(bytes: &[u8]) -> Result<Vec<(i64, TagSource)>> {
         return Err(bad());
     }
     let mut at = 1;
-    let mut get = || -> Result<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *bytes.get(at).ok_or_else(bad)?;
-            at += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(bad())
-    };
+    let mut get = || crate::pages::get_varint(bytes, &mut at).map_err(|_| bad());
     let n = get()? as usize;
     (0..n.min(100_000))
         .map(|_| get().map(|v| ((v >> 2) as i64, TagSource::from_code((v & 3) as i64))))

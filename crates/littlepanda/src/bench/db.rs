@@ -27,8 +27,11 @@ pub struct DbBenchArgs {
     #[arg(long)]
     mysql_url: Option<String>,
     /// Measure SQLite only.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "mariadb_only")]
     sqlite_only: bool,
+    /// Measure MariaDB/MySQL only.
+    #[arg(long)]
+    mariadb_only: bool,
     #[arg(long)]
     json: bool,
 }
@@ -192,10 +195,11 @@ pub fn run(args: &DbBenchArgs, data: &Path) -> anyhow::Result<()> {
     let store = lpfs::Store::open(work.path().join("lpfs"), lpfs::Options::default())?;
     let mut results = Vec::new();
 
-    eprintln!("bench db: SQLite, {} galleries", args.galleries);
-    let sqlite = Db::open_sqlite(&work.path().join("bench.db"))?;
-    results.push(measure("sqlite", &sqlite, &store, args)?);
-    drop(sqlite);
+    if !args.mariadb_only {
+        eprintln!("bench db: SQLite, {} galleries", args.galleries);
+        let sqlite = Db::open_sqlite(&work.path().join("bench.db"))?;
+        results.push(measure("sqlite", &sqlite, &store, args)?);
+    }
 
     if let Some(server) = mysql_server(args) {
         use mysql::prelude::Queryable;
