@@ -614,8 +614,8 @@ fn create_in(
     Ok((outcomes.into_iter().flatten().collect(), learned))
 }
 
-const SUMMARY_COLUMNS: &str = "g.id, g.public_id, g.title, g.page_count, g.total_bytes, g.added_at, g.trashed_at, cb.hash, th.hash, g.tag_ids \
-     FROM galleries g LEFT JOIN blobs cb ON cb.id = g.cover_blob_id LEFT JOIN blobs th ON th.id = cb.thumb_id";
+const SUMMARY_COLUMNS: &str = "g.id, g.public_id, g.title, g.page_count, g.total_bytes, g.added_at, g.trashed_at, \
+     g.cover_blob_id, g.tag_ids FROM galleries g";
 
 fn summaries_from(
     c: &mut dyn Sql,
@@ -633,15 +633,45 @@ fn summaries_from(
                 total_bytes: r.int(4)? as u64,
                 added_at: r.int(5)?,
                 trashed: r.opt_int(6)?.is_some(),
-                cover: r.opt_blob(7)?.map(hash_of).transpose()?,
-                cover_thumbnail: r.opt_blob(8)?.map(hash_of).transpose()?,
+                cover: None,
+                cover_thumbnail: None,
                 tags: Vec::new(),
             })
         })
         .collect::<Result<_>>()?;
+    // Covers and their thumbnails in one small query over the distinct cover images (galleries
+    // share images), rather than two joins per gallery.
+    let cover_ids: Vec<Option<i64>> = rows.iter().map(|r| r.opt_int(7)).collect::<Result<_>>()?;
+    let mut distinct: Vec<i64> = cover_ids.iter().flatten().copied().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut covers: HashMap<i64, (BlobHash, Option<BlobHash>)> =
+        HashMap::with_capacity(distinct.len());
+    for chunk in distinct.chunks(1000) {
+        let sql = format!(
+            "SELECT b.id, b.hash, t.hash FROM blobs b LEFT JOIN blobs t ON t.id = b.thumb_id WHERE b.id IN {}",
+            placeholders(chunk.len())
+        );
+        let params: Vec<Param<'_>> = chunk.iter().map(|&i| Param::Int(i)).collect();
+        for r in c.query(&sql, &params)? {
+            covers.insert(
+                r.int(0)?,
+                (
+                    hash_of(r.blob(1)?)?,
+                    r.opt_blob(2)?.map(hash_of).transpose()?,
+                ),
+            );
+        }
+    }
+    for (g, id) in out.iter_mut().zip(cover_ids) {
+        if let Some((hash, thumb)) = id.and_then(|id| covers.get(&id)) {
+            g.cover = Some(*hash);
+            g.cover_thumbnail = *thumb;
+        }
+    }
     let packed: Vec<(i64, Vec<u8>)> = rows
         .iter()
-        .map(|r| Ok((r.int(0)?, r.blob(9)?)))
+        .map(|r| Ok((r.int(0)?, r.blob(8)?)))
         .collect::<Result<_>>()?;
     let mut tags = tags::from_packed(c, cache, &packed)?;
     for g in &mut out {
