@@ -349,6 +349,18 @@ mod suite {
             db.galleries().pages(&a).unwrap()[0].thumbnail,
             Some(thumb.hash)
         );
+        // Listings show the cover and, once made, its thumbnail.
+        let listed = db.galleries().list(&ListQuery::default()).unwrap();
+        let entry = listed.iter().find(|g| g.public_id == a).unwrap();
+        assert_eq!(
+            (entry.cover, entry.cover_thumbnail),
+            (Some(blob(1).hash), Some(thumb.hash))
+        );
+        let other = listed.iter().find(|g| g.public_id == b).unwrap();
+        assert_eq!(
+            (other.cover, other.cover_thumbnail),
+            (Some(blob(3).hash), None)
+        );
 
         db.galleries().trash(&a).unwrap();
         assert_eq!(db.galleries().count().unwrap(), 1);
