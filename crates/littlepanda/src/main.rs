@@ -147,7 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compact { threshold, json } => {
             store_cmd::compact(&store_dir, &config, threshold, json)
         }
-        Command::Bench { which } => bench::run(which, &cli.data, &config),
+        Command::Bench { which } => bench::run(which, &cli.data),
     }
 }
 

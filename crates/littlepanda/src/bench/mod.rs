@@ -17,11 +17,7 @@ pub enum BenchCommand {
     Db(db::DbBenchArgs),
 }
 
-pub fn run(
-    which: BenchCommand,
-    data: &Path,
-    _config: &crate::config::Config,
-) -> anyhow::Result<ExitCode> {
+pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
     match which {
         BenchCommand::Store(args) => store::run(&args, data)?,
         BenchCommand::Db(args) => db::run(&args, data)?,
