@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::changes::{ChangeKind, record_change};
 use crate::error::{Error, Result};
-use crate::sql::{Param, Sql, placeholders, value_rows};
+use crate::sql::{Param, Row, Sql, placeholders, value_rows};
 use crate::{Db, galleries};
 
 /// The namespaces of E-Hentai-style tags; others are accepted too.
@@ -139,6 +139,14 @@ pub struct GalleryTag {
     pub source: TagSource,
 }
 
+/// The tag whose namespace and name are columns `i` and `i + 1` of `row`.
+fn tag_at(row: &Row, i: usize) -> Result<TagName> {
+    Ok(TagName {
+        namespace: row.text(i)?,
+        name: row.text(i + 1)?,
+    })
+}
+
 /// Ids of `tags`, creating the missing ones. Safe against concurrent creators: the unique key
 /// decides, and the ids are read back.
 pub(crate) fn ensure_ids(c: &mut dyn Sql, tags: &[TagName]) -> Result<HashMap<TagName, i64>> {
@@ -162,13 +170,7 @@ pub(crate) fn ensure_ids(c: &mut dyn Sql, tags: &[TagName]) -> Result<HashMap<Ta
             value_rows(chunk.len(), 2)
         );
         for row in c.query(&sql, &params)? {
-            ids.insert(
-                TagName {
-                    namespace: row.text(1)?,
-                    name: row.text(2)?,
-                },
-                row.int(0)?,
-            );
+            ids.insert(tag_at(&row, 1)?, row.int(0)?);
         }
     }
     Ok(ids)
@@ -190,10 +192,7 @@ fn name_of(c: &mut dyn Sql, id: i64) -> Result<TagName> {
             &[Param::Int(id)],
         )?
         .ok_or_else(|| Error::Decode(format!("no tag {id}")))?;
-    Ok(TagName {
-        namespace: row.text(0)?,
-        name: row.text(1)?,
-    })
+    tag_at(&row, 0)
 }
 
 /// Tags known to exist, both ways. Tag rows are never deleted or renamed, so what is learned from
@@ -300,10 +299,7 @@ pub(crate) fn from_packed(
         );
         let params: Vec<Param<'_>> = chunk.iter().map(|&i| Param::Int(i)).collect();
         for row in c.query(&sql, &params)? {
-            let t = TagName {
-                namespace: row.text(1)?,
-                name: row.text(2)?,
-            };
+            let t = tag_at(&row, 1)?;
             names.insert(row.int(0)?, t.clone());
             learned.push((t, row.int(0)?));
         }
@@ -438,15 +434,7 @@ impl Tags<'_> {
                 &[],
             )?;
             rows.iter()
-                .map(|r| {
-                    Ok((
-                        TagName {
-                            namespace: r.text(0)?,
-                            name: r.text(1)?,
-                        },
-                        r.int(2)? as u64,
-                    ))
-                })
+                .map(|r| Ok((tag_at(r, 0)?, r.int(2)? as u64)))
                 .collect()
         })
     }
@@ -529,7 +517,7 @@ impl Tags<'_> {
                 &[],
             )?;
             rows.iter()
-                .map(|r| Ok((TagName { namespace: r.text(0)?, name: r.text(1)? }, TagName { namespace: r.text(2)?, name: r.text(3)? })))
+                .map(|r| Ok((tag_at(r, 0)?, tag_at(r, 2)?)))
                 .collect()
         })
     }
@@ -594,7 +582,7 @@ impl Tags<'_> {
                 &[],
             )?;
             rows.iter()
-                .map(|r| Ok((TagName { namespace: r.text(0)?, name: r.text(1)? }, TagName { namespace: r.text(2)?, name: r.text(3)? })))
+                .map(|r| Ok((tag_at(r, 0)?, tag_at(r, 2)?)))
                 .collect()
         })
     }

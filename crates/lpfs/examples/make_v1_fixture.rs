@@ -6,16 +6,9 @@
 
 use lpfs::{BlobHash, BlobStore, Options, Store};
 
-/// The fixture's blobs: the test knows them by these same contents.
-fn contents() -> Vec<Vec<u8>> {
-    (0..10u32)
-        .map(|i| {
-            format!("LittlePandaFS v1 fixture blob {i} ")
-                .repeat(1 + i as usize * 7)
-                .into_bytes()
-        })
-        .collect()
-}
+#[path = "../tests/fixtures/v1_contents.rs"]
+mod v1_contents;
+use v1_contents::contents;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()

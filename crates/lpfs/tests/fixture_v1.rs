@@ -6,14 +6,20 @@ use std::path::Path;
 
 use lpfs::{BlobHash, BlobStore, Options, Store};
 
-fn contents() -> Vec<Vec<u8>> {
-    (0..10u32)
-        .map(|i| {
-            format!("LittlePandaFS v1 fixture blob {i} ")
-                .repeat(1 + i as usize * 7)
-                .into_bytes()
-        })
-        .collect()
+#[path = "fixtures/v1_contents.rs"]
+mod v1_contents;
+use v1_contents::contents;
+
+/// Opens a copy of the fixture for writing, with the fixture's small volumes.
+fn open_copy(dir: &Path) -> Store {
+    Store::open(
+        dir,
+        Options {
+            max_volume_bytes: 4096,
+            ..Options::default()
+        },
+    )
+    .unwrap()
 }
 
 fn fixture() -> &'static Path {
@@ -68,14 +74,7 @@ fn version_1_fixture_opens_for_writing_checks_clean_and_compacts() {
         let e = e.unwrap();
         fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
     }
-    let store = Store::open(
-        dir.path(),
-        Options {
-            max_volume_bytes: 4096,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let store = open_copy(dir.path());
     assert!(
         store.recovery_report().is_clean(),
         "{:?}",
@@ -91,14 +90,7 @@ fn version_1_fixture_opens_for_writing_checks_clean_and_compacts() {
     check(&store, 9);
     store.put(b"written by a newer LittlePanda").unwrap();
     drop(store);
-    let store = Store::open(
-        dir.path(),
-        Options {
-            max_volume_bytes: 4096,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let store = open_copy(dir.path());
     check(&store, 10);
 }
 

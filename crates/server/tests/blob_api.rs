@@ -57,6 +57,11 @@ async fn put_blob(app: &App, data: &[u8]) -> (StatusCode, serde_json::Value) {
     (r.status(), serde_json::from_slice(&body).unwrap())
 }
 
+/// A plain GET.
+async fn fetch(app: &App, uri: &str) -> (Response<Body>, Vec<u8>) {
+    send(app, get(uri).body(Body::empty()).unwrap()).await
+}
+
 /// A request without a body; answers the status and the JSON error body.
 async fn call(app: &App, method: &str, uri: &str) -> (StatusCode, serde_json::Value) {
     let req = Request::builder()
@@ -90,13 +95,7 @@ async fn put_then_get_with_caching_headers() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["created"], false);
 
-    let (r, bytes) = send(
-        &app,
-        get(&format!("/api/v1/blobs/{hash}"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (r, bytes) = fetch(&app, &format!("/api/v1/blobs/{hash}")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(bytes, PNG);
     let h = r.headers();
@@ -258,13 +257,7 @@ async fn unknown_and_malformed_hashes() {
         "%2e%2e%2fetc%2fpasswd",
         &"a".repeat(65),
     ] {
-        let (r, bytes) = send(
-            &app,
-            get(&format!("/api/v1/blobs/{bad}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+        let (r, bytes) = fetch(&app, &format!("/api/v1/blobs/{bad}")).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(json(&bytes)["code"], "malformed-hash");
     }
@@ -275,7 +268,7 @@ async fn the_empty_blob() {
     let app = app();
     let (_, body) = put_blob(&app, b"").await;
     let uri = format!("/api/v1/blobs/{}", body["hash"].as_str().unwrap());
-    let (r, bytes) = send(&app, get(&uri).body(Body::empty()).unwrap()).await;
+    let (r, bytes) = fetch(&app, &uri).await;
     assert_eq!((r.status(), bytes.len()), (StatusCode::OK, 0));
     assert_eq!(r.headers()[header::CONTENT_LENGTH], "0");
     let (r, _) = send(
@@ -328,13 +321,7 @@ async fn a_damaged_blob_is_an_error_not_bytes() {
         .open(app.store.dir().join("00000001.vol"))
         .unwrap();
     vol.write_all_at(&[8], loc.offset + 10).unwrap();
-    let (r, bytes) = send(
-        &app,
-        get(&format!("/api/v1/blobs/{hash}"))
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let (r, bytes) = fetch(&app, &format!("/api/v1/blobs/{hash}")).await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body = json(&bytes);
     assert_eq!(body["code"], "blob-damaged");
@@ -348,14 +335,10 @@ async fn a_damaged_blob_is_an_error_not_bytes() {
 async fn stats_and_health() {
     let app = app();
     put_blob(&app, b"one").await;
-    let (r, bytes) = send(
-        &app,
-        get("/api/v1/store/stats").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let (r, bytes) = fetch(&app, "/api/v1/store/stats").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(json(&bytes)["blobs"], 1);
-    let (r, bytes) = send(&app, get("/api/v1/health").body(Body::empty()).unwrap()).await;
+    let (r, bytes) = fetch(&app, "/api/v1/health").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(json(&bytes)["status"], "ok");
 }
