@@ -8,7 +8,7 @@ use lpfs::BlobHash;
 use crate::changes::{ChangeKind, record_change};
 use crate::error::{Error, Result};
 use crate::pages::{self, PackedPage};
-use crate::sql::{Param, Row, Sql, insert_rows, placeholders, value_rows};
+use crate::sql::{Param, Row, Sql, insert_each, insert_rows, placeholders, value_rows};
 use crate::tags::{self, GalleryTag, TagName, TagSource};
 use crate::{Db, now_ms};
 
@@ -399,14 +399,10 @@ fn gallery_row(r: &Row) -> Result<Gallery> {
 
 /// Creates `batch` inside the caller's transaction. Duplicates (by archive hash, against the
 /// library and within the batch) are reported, not written.
-/// Tag ids by name, borrowed from a batch, with a fast (not DoS-resistant: the keys are our own
-/// batch's tags) hasher.
-type TagIds<'a> = HashMap<&'a TagName, i64, foldhash::fast::RandomState>;
-
 fn create_in(
     c: &mut dyn Sql,
     batch: &[NewGallery],
-    known_tags: &TagIds<'_>,
+    known_tags: &[Option<i64>],
 ) -> Result<(Vec<Created>, HashMap<TagName, i64>)> {
     let now = now_ms();
     // Archives already in the library.
@@ -459,30 +455,38 @@ fn create_in(
     };
 
     // Tag ids first: the gallery rows carry their packed tag lists.
+    let mut first_link = Vec::with_capacity(batch.len());
+    let mut n = 0;
+    for g in batch {
+        first_link.push(n);
+        n += g.tags.len();
+    }
+    let links_of = |i: usize| {
+        batch[i]
+            .tags
+            .iter()
+            .zip(&known_tags[first_link[i]..first_link[i] + batch[i].tags.len()])
+    };
     let mut unknown: Vec<TagName> = Vec::new();
     let mut seen: std::collections::HashSet<&TagName, foldhash::fast::RandomState> =
         Default::default();
     for (i, _) in &fresh {
-        for (t, _) in &batch[*i].tags {
-            if !known_tags.contains_key(t) && seen.insert(t) {
+        for ((t, _), id) in links_of(*i) {
+            if id.is_none() && seen.insert(t) {
                 unknown.push(t.clone());
             }
         }
     }
     let learned = tags::ensure_ids(c, &unknown)?;
-    let tag_id = |t: &TagName| {
-        known_tags
-            .get(t)
-            .or_else(|| learned.get(t))
-            .copied()
-            .ok_or_else(|| Error::Decode(format!("tag {t} has no id")))
-    };
     let mut gallery_links: Vec<Vec<(i64, i64)>> = Vec::with_capacity(fresh.len());
     for (i, _) in &fresh {
-        let mut links: Vec<(i64, i64)> = batch[*i]
-            .tags
-            .iter()
-            .map(|(t, s)| Ok((tag_id(t)?, s.code())))
+        let mut links: Vec<(i64, i64)> = links_of(*i)
+            .map(|((t, s), id)| {
+                let id = id
+                    .or_else(|| learned.get(t).copied())
+                    .ok_or_else(|| Error::Decode(format!("tag {t} has no id")))?;
+                Ok((id, s.code()))
+            })
             .collect::<Result<_>>()?;
         links.sort_unstable();
         links.dedup_by_key(|l| l.0);
@@ -499,21 +503,19 @@ fn create_in(
     let mut uses: Vec<i64> = Vec::new();
     for (i, _) in &fresh {
         let g = &batch[*i];
-        let list: Vec<PackedPage> = g
-            .pages
-            .iter()
-            .map(|p| {
-                Ok(PackedPage {
-                    blob_id: blob_id(&p.blob.hash)?,
-                    name: p.name.clone(),
-                })
-            })
-            .collect::<Result<_>>()?;
-        uses.extend(list.iter().map(|p| p.blob_id));
-        let cover = list[g.cover_page as usize].blob_id;
-        uses.push(cover);
+        let first = uses.len();
+        for p in &g.pages {
+            uses.push(blob_id(&p.blob.hash)?);
+        }
+        let ids = &uses[first..];
+        let cover = ids[g.cover_page as usize];
         covers.push(cover);
-        packed.push(pages::encode(&list));
+        packed.push(pages::encode(
+            ids.iter()
+                .zip(&g.pages)
+                .map(|(&id, p)| (id, p.name.as_str())),
+        ));
+        uses.push(cover);
     }
     let totals: Vec<i64> = fresh
         .iter()
@@ -588,15 +590,11 @@ fn create_in(
         .flat_map(|(&g, l)| l.iter().map(move |&(t, s)| (g, t, s)))
         .collect();
     links.sort_unstable_by_key(|&(g, t, _)| (t, g));
-    let params: Vec<Param<'_>> = links
-        .iter()
-        .flat_map(|&(g, t, s)| [Param::Int(g), Param::Int(t), Param::Int(s)])
-        .collect();
-    insert_rows(
+    insert_each(
         c,
         "INSERT INTO gallery_tags (gallery_id, tag_id, source)",
-        3,
-        &params,
+        &links,
+        |&(g, t, s)| [Param::Int(g), Param::Int(t), Param::Int(s)],
     )?;
     // The change feed, one entry per gallery.
     let kind = ChangeKind::Created.code();
@@ -704,22 +702,18 @@ impl Galleries<'_> {
         for g in batch {
             validate(g)?;
         }
-        // The ids of this batch's tags that are known already.
-        let known: TagIds<'_> = {
+        // The id of every tag link of the batch whose tag is known already, looked up once.
+        let known: Vec<Option<i64>> = {
             let cache = self
                 .db
                 .tag_cache
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut known = TagIds::default();
-            for (t, _) in batch.iter().flat_map(|g| &g.tags) {
-                if !known.contains_key(t)
-                    && let Some(&id) = cache.by_name.get(t)
-                {
-                    known.insert(t, id);
-                }
-            }
-            known
+            batch
+                .iter()
+                .flat_map(|g| &g.tags)
+                .map(|(t, _)| cache.by_name.get(t).copied())
+                .collect()
         };
         match self.db.write(|c| create_in(c, batch, &known)) {
             Ok((v, learned)) => {
@@ -933,7 +927,7 @@ impl Galleries<'_> {
             let old_cover = row.int(1)? as u32;
             let new_cover = order.iter().position(|&p| p == old_cover).unwrap_or(0) as i64;
             let reordered: Vec<PackedPage> = order.iter().map(|&p| list[p as usize].clone()).collect();
-            c.exec("UPDATE gallery_pages SET pages = ? WHERE gallery_id = ?", &[Param::Blob(&pages::encode(&reordered)), Param::Int(id)])?;
+            c.exec("UPDATE gallery_pages SET pages = ? WHERE gallery_id = ?", &[Param::Blob(&pages::encode_list(&reordered)), Param::Int(id)])?;
             c.exec("UPDATE galleries SET cover_page = ? WHERE id = ?", &[Param::Int(new_cover), Param::Int(id)]).map(drop)
         })
     }
@@ -942,7 +936,7 @@ impl Galleries<'_> {
     pub fn set_cover_page(&self, public_id: &str, position: u32) -> Result<()> {
         self.update(public_id, ChangeKind::Updated, |c, id| {
             let row = c
-                .query_opt("SELECT gp.pages, g.cover_blob_id FROM galleries g JOIN gallery_pages gp ON gp.gallery_id = g.id WHERE g.id = ?", &[Param::Int(id)])?
+                .query_opt("SELECT gp.pages, g.cover_blob_id, g.tag_ids FROM galleries g JOIN gallery_pages gp ON gp.gallery_id = g.id WHERE g.id = ?", &[Param::Int(id)])?
                 .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
             let list = pages::decode(&row.blob(0)?)?;
             let page = list.get(position as usize).ok_or_else(|| Error::invalid("cover page", format!("{position} is past the last page")))?;
@@ -1020,12 +1014,12 @@ impl Galleries<'_> {
         self.db.write(|c| {
             let id = internal_id(c, public_id)?;
             let row = c
-                .query_opt("SELECT gp.pages, g.cover_blob_id FROM galleries g JOIN gallery_pages gp ON gp.gallery_id = g.id WHERE g.id = ?", &[Param::Int(id)])?
+                .query_opt("SELECT gp.pages, g.cover_blob_id, g.tag_ids FROM galleries g JOIN gallery_pages gp ON gp.gallery_id = g.id WHERE g.id = ?", &[Param::Int(id)])?
                 .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
             let mut uses: Vec<i64> = pages::decode(&row.blob(0)?)?.into_iter().map(|p| p.blob_id).collect();
             uses.extend(row.opt_int(1)?);
             add_refs(c, &uses, -1)?;
-            c.exec("DELETE FROM gallery_tags WHERE gallery_id = ?", &[Param::Int(id)])?;
+            tags::detach_all(c, id, &row.blob(2)?)?;
             c.exec("DELETE FROM gallery_pages WHERE gallery_id = ?", &[Param::Int(id)])?;
             c.exec("DELETE FROM galleries WHERE id = ?", &[Param::Int(id)])?;
             record_change(c, id, ChangeKind::Purged)?;
@@ -1064,6 +1058,36 @@ impl Galleries<'_> {
                 &[Param::Blob(&image.0)],
             )
             .map(drop)
+        })
+    }
+
+    /// The gallery imported from the archive of this hash, if any (trashed ones included).
+    pub fn by_archive_hash(&self, hash: &BlobHash) -> Result<Option<String>> {
+        self.db.read(|c| {
+            c.query_opt(
+                "SELECT public_id FROM galleries WHERE archive_hash = ?",
+                &[Param::Blob(&hash.0)],
+            )?
+            .map(|r| r.text(0))
+            .transpose()
+        })
+    }
+
+    /// Which of `hashes` something in the library uses (a page, a cover or a thumbnail).
+    pub fn referenced(&self, hashes: &[BlobHash]) -> Result<std::collections::HashSet<BlobHash>> {
+        self.db.read(|c| {
+            let mut used = std::collections::HashSet::new();
+            for chunk in hashes.chunks(1000) {
+                let sql = format!(
+                    "SELECT hash FROM blobs WHERE refs > 0 AND hash IN {}",
+                    placeholders(chunk.len())
+                );
+                let params: Vec<Param<'_>> = chunk.iter().map(|h| Param::Blob(&h.0)).collect();
+                for r in c.query(&sql, &params)? {
+                    used.insert(hash_of(r.blob(0)?)?);
+                }
+            }
+            Ok(used)
         })
     }
 

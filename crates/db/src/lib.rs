@@ -213,19 +213,6 @@ impl Db {
         }
     }
 
-    /// Runs a bulk load `f` (many galleries at once): on SQLite without the by-tag index, which is
-    /// then built in one sorted pass, far cheaper than keeping it up to date row by row. Should the
-    /// process die meanwhile, opening the database builds the index again.
-    pub fn bulk_load<T, E: From<Error>>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-        if self.dialect() != Dialect::Sqlite {
-            return f();
-        }
-        self.write(|c| c.exec("DROP INDEX IF EXISTS gallery_tags_by_tag", &[]))?;
-        let result = f();
-        self.write(|c| c.exec(schema::TAG_INDEX, &[]))?;
-        result
-    }
-
     /// Galleries and their pages.
     pub fn galleries(&self) -> Galleries<'_> {
         Galleries { db: self }

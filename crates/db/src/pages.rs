@@ -44,13 +44,14 @@ pub(crate) fn get_varint(bytes: &[u8], at: &mut usize) -> Result<u64> {
     Err(Error::Decode("page list has an overlong number".into()))
 }
 
-pub(crate) fn encode(pages: &[PackedPage]) -> Vec<u8> {
+/// Packs pages given as (blob id, name), in order.
+pub(crate) fn encode<'a>(pages: impl ExactSizeIterator<Item = (i64, &'a str)>) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + pages.len() * 6);
     out.push(1);
     put_varint(&mut out, pages.len() as u64);
     let mut prev: &[u8] = &[];
-    for p in pages {
-        let name = p.name.as_bytes();
+    for (blob_id, name) in pages {
+        let name = name.as_bytes();
         let prefix = name.iter().zip(prev).take_while(|(a, b)| a == b).count();
         let room = name.len().min(prev.len()) - prefix;
         let suffix = name
@@ -60,7 +61,7 @@ pub(crate) fn encode(pages: &[PackedPage]) -> Vec<u8> {
             .take(room)
             .take_while(|(a, b)| a == b)
             .count();
-        put_varint(&mut out, p.blob_id as u64);
+        put_varint(&mut out, blob_id as u64);
         put_varint(&mut out, prefix as u64);
         put_varint(&mut out, suffix as u64);
         let middle = &name[prefix..name.len() - suffix];
@@ -69,6 +70,11 @@ pub(crate) fn encode(pages: &[PackedPage]) -> Vec<u8> {
         prev = name;
     }
     out
+}
+
+/// Packs a decoded page list again.
+pub(crate) fn encode_list(pages: &[PackedPage]) -> Vec<u8> {
+    encode(pages.iter().map(|p| (p.blob_id, p.name.as_str())))
 }
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<PackedPage>> {
@@ -121,8 +127,8 @@ mod tests {
                 name: format!("ページ {i:03}.jpg"),
             })
             .collect();
-        assert_eq!(decode(&encode(&pages)).unwrap(), pages);
-        assert_eq!(decode(&encode(&[])).unwrap(), vec![]);
+        assert_eq!(decode(&encode_list(&pages)).unwrap(), pages);
+        assert_eq!(decode(&encode_list(&[])).unwrap(), vec![]);
         let awkward: Vec<PackedPage> = [
             "a",
             "",
@@ -143,7 +149,7 @@ mod tests {
             name: n.to_string(),
         })
         .collect();
-        assert_eq!(decode(&encode(&awkward)).unwrap(), awkward);
+        assert_eq!(decode(&encode_list(&awkward)).unwrap(), awkward);
         let numbered: Vec<PackedPage> = (1..=200)
             .map(|i| PackedPage {
                 blob_id: 3,
@@ -151,15 +157,15 @@ mod tests {
             })
             .collect();
         assert!(
-            encode(&numbered).len() <= 2 + 3 + 200 * 6,
+            encode_list(&numbered).len() <= 2 + 3 + 200 * 6,
             "numbered names code small: {}",
-            encode(&numbered).len()
+            encode_list(&numbered).len()
         );
     }
 
     #[test]
     fn damaged_lists_are_errors_not_panics() {
-        let good = encode(&[PackedPage {
+        let good = encode_list(&[PackedPage {
             blob_id: 300,
             name: "a.png".into(),
         }]);

@@ -6,14 +6,22 @@ use crate::sql::{Dialect, Param, Sql};
 use crate::{Db, now_ms};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
-const MYSQL: &[(i64, &str)] = &[(1, include_str!("../migrations/mysql/0001_init.sql"))];
-
-/// The by-tag index, which [`Db::bulk_load`] drops and builds again.
-pub(crate) const TAG_INDEX: &str =
-    "CREATE INDEX IF NOT EXISTS gallery_tags_by_tag ON gallery_tags (tag_id, gallery_id)";
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_gallery_tags_by_tag.sql"),
+    ),
+];
+const MYSQL: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/mysql/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/mysql/0002_gallery_tags_by_tag.sql"),
+    ),
+];
 
 /// The statements of a migration file: comments removed, split at semicolons.
 fn statements(text: &str) -> Vec<String> {
@@ -52,10 +60,6 @@ impl Db {
                 c.exec("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", &[Param::Int(*version), Param::Int(now_ms())])?;
                 tracing::info!(version, "database schema migrated");
             }
-            // A bulk load that did not finish may have left the by-tag index out.
-            if c.dialect() == Dialect::Sqlite {
-                c.exec(TAG_INDEX, &[])?;
-            }
             Ok(())
         })
     }
@@ -69,6 +73,8 @@ mod tests {
     fn migration_files_split_into_statements() {
         assert_eq!(statements(SQLITE[0].1).len(), 12);
         assert_eq!(statements(MYSQL[0].1).len(), 9);
+        assert_eq!(statements(SQLITE[1].1).len(), 4);
+        assert!(statements(MYSQL[1].1).is_empty());
         assert_eq!(
             statements("-- only a comment; really\nSELECT 1;\n"),
             vec!["SELECT 1"]

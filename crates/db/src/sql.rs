@@ -119,6 +119,16 @@ impl Dialect {
     }
 
     /// The most parameters one statement may bind.
+    /// What ends a `SELECT` that reads a row the transaction is about to rewrite: on MySQL a
+    /// row lock, so that two transactions editing one row queue up instead of losing an update
+    /// (SQLite has one writer at a time).
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::MySql => " FOR UPDATE",
+        }
+    }
+
     pub fn max_params(self) -> usize {
         match self {
             Dialect::Sqlite => 30_000,
@@ -165,7 +175,7 @@ impl rusqlite::ToSql for Param<'_> {
     }
 }
 
-/// Steps one prepared statement per row: on SQLite the fastest way to insert many rows.
+/// Steps one prepared single-row statement per row (the tail of a multi-row insert).
 pub(crate) fn sqlite_exec_rows(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -179,9 +189,12 @@ pub(crate) fn sqlite_exec_rows(
     Ok(())
 }
 
-/// Inserts rows of `width` parameters each (`head` is `INSERT INTO t (a, b)`): on SQLite one
-/// prepared single-row statement stepped per row, on MySQL many rows per statement, which saves
-/// round trips.
+/// Rows per multi-row insert statement on SQLite.
+const SQLITE_ROWS: usize = 64;
+
+/// Inserts rows of `width` parameters each (`head` is `INSERT INTO t (a, b)`), many rows per
+/// statement: on SQLite a cached statement of `SQLITE_ROWS` rows (fewer statement steps), on MySQL
+/// as many as the parameter limit allows (fewer round trips).
 pub(crate) fn insert_rows(
     c: &mut dyn Sql,
     head: &str,
@@ -189,11 +202,22 @@ pub(crate) fn insert_rows(
     params: &[Param<'_>],
 ) -> Result<()> {
     match c.dialect() {
-        Dialect::Sqlite => c.exec_rows(
-            &format!("{head} VALUES {}", placeholders(width)),
-            width,
-            params,
-        ),
+        Dialect::Sqlite => {
+            // Full chunks of SQLITE_ROWS rows through one cached statement, the rest row by row.
+            let per = SQLITE_ROWS * width;
+            let full = params.len() / per * per;
+            if full > 0 {
+                let sql = format!("{head} VALUES {}", value_rows(SQLITE_ROWS, width));
+                for chunk in params[..full].chunks(per) {
+                    c.exec(&sql, chunk)?;
+                }
+            }
+            c.exec_rows(
+                &format!("{head} VALUES {}", placeholders(width)),
+                width,
+                &params[full..],
+            )
+        }
         Dialect::MySql => {
             let per = (c.dialect().max_params() / width).max(1) * width;
             for chunk in params.chunks(per) {
@@ -205,6 +229,27 @@ pub(crate) fn insert_rows(
             Ok(())
         }
     }
+}
+
+/// Inserts one row of `W` parameters per item, building the parameters a statement at a time
+/// rather than all at once.
+pub(crate) fn insert_each<'a, T, const W: usize>(
+    c: &mut dyn Sql,
+    head: &str,
+    items: &'a [T],
+    row: impl Fn(&'a T) -> [Param<'a>; W],
+) -> Result<()> {
+    let per = match c.dialect() {
+        Dialect::Sqlite => SQLITE_ROWS,
+        Dialect::MySql => (c.dialect().max_params() / W).max(1),
+    };
+    let mut params: Vec<Param<'a>> = Vec::with_capacity(per * W);
+    for chunk in items.chunks(per) {
+        params.clear();
+        params.extend(chunk.iter().flat_map(&row));
+        insert_rows(c, head, W, &params)?;
+    }
+    Ok(())
 }
 
 /// Runs a query on a SQLite connection and reads all its rows.

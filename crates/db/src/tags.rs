@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::changes::{ChangeKind, record_change};
 use crate::error::{Error, Result};
-use crate::sql::{Param, Row, Sql, placeholders, value_rows};
+use crate::sql::{Param, Row, Sql, insert_each, placeholders, value_rows};
 use crate::{Db, galleries};
 
 /// The namespaces of E-Hentai-style tags; others are accepted too.
@@ -241,21 +241,38 @@ pub(crate) fn unpack_tag_ids(bytes: &[u8]) -> Result<Vec<(i64, TagSource)>> {
         .collect()
 }
 
-/// Rewrites a gallery's packed tag list from its `gallery_tags` rows, inside the caller's
-/// transaction.
-pub(crate) fn refresh_packed(c: &mut dyn Sql, gallery_id: i64) -> Result<()> {
-    let rows = c.query(
-        "SELECT tag_id, source FROM gallery_tags WHERE gallery_id = ?",
-        &[Param::Int(gallery_id)],
-    )?;
-    let links: Vec<(i64, i64)> = rows
-        .iter()
-        .map(|r| Ok((r.int(0)?, r.int(1)?)))
-        .collect::<Result<_>>()?;
+/// A gallery's tag links `(tag id, source code)` from its packed list, read to be rewritten inside
+/// the caller's transaction.
+fn links_for_update(c: &mut dyn Sql, gallery_id: i64) -> Result<Vec<(i64, i64)>> {
+    let sql = format!(
+        "SELECT tag_ids FROM galleries WHERE id = ?{}",
+        c.dialect().for_update()
+    );
+    let row = c
+        .query_opt(&sql, &[Param::Int(gallery_id)])?
+        .ok_or_else(|| Error::Decode(format!("gallery {gallery_id} vanished")))?;
+    Ok(unpack_tag_ids(&row.blob(0)?)?
+        .into_iter()
+        .map(|(tag, source)| (tag, source.code()))
+        .collect())
+}
+
+fn write_links(c: &mut dyn Sql, gallery_id: i64, links: &[(i64, i64)]) -> Result<()> {
     c.exec(
         "UPDATE galleries SET tag_ids = ? WHERE id = ?",
-        &[Param::Blob(&pack_tag_ids(&links)), Param::Int(gallery_id)],
+        &[Param::Blob(&pack_tag_ids(links)), Param::Int(gallery_id)],
     )?;
+    Ok(())
+}
+
+/// Removes all of a gallery's `gallery_tags` rows (it is being purged), given its packed list.
+pub(crate) fn detach_all(c: &mut dyn Sql, gallery_id: i64, packed: &[u8]) -> Result<()> {
+    for (tag, _) in unpack_tag_ids(packed)? {
+        c.exec(
+            "DELETE FROM gallery_tags WHERE tag_id = ? AND gallery_id = ?",
+            &[Param::Int(tag), Param::Int(gallery_id)],
+        )?;
+    }
     Ok(())
 }
 
@@ -327,6 +344,7 @@ pub(crate) fn from_packed(
 }
 
 /// Adds tags to a gallery inside a transaction; a tag it has already keeps its first source.
+/// The packed list in the gallery row and the `gallery_tags` rows change together.
 pub(crate) fn attach(
     c: &mut dyn Sql,
     gallery_id: i64,
@@ -337,27 +355,26 @@ pub(crate) fn attach(
     }
     let names: Vec<TagName> = tags.iter().map(|(t, _)| t.clone()).collect();
     let ids = ensure_ids(c, &names)?;
-    let mut rows: Vec<(i64, i64)> = tags
+    let mut links = links_for_update(c, gallery_id)?;
+    let mut added: Vec<(i64, i64)> = tags
         .iter()
         .filter_map(|(t, s)| ids.get(t).map(|&id| (id, s.code())))
+        .filter(|&(id, _)| !links.iter().any(|l| l.0 == id))
         .collect();
-    rows.sort_unstable();
-    rows.dedup_by_key(|r| r.0);
-    for chunk in rows.chunks(c.dialect().max_params() / 3) {
-        let sql = format!(
-            "{} INTO gallery_tags (gallery_id, tag_id, source) VALUES {}",
-            c.dialect().insert_ignore(),
-            value_rows(chunk.len(), 3)
-        );
-        let params: Vec<Param<'_>> = chunk
-            .iter()
-            .flat_map(|&(tag, source)| {
-                [Param::Int(gallery_id), Param::Int(tag), Param::Int(source)]
-            })
-            .collect();
-        c.exec(&sql, &params)?;
+    added.sort_unstable();
+    added.dedup_by_key(|r| r.0);
+    if added.is_empty() {
+        return Ok(());
     }
-    refresh_packed(c, gallery_id)
+    let head = format!(
+        "{} INTO gallery_tags (tag_id, gallery_id, source)",
+        c.dialect().insert_ignore()
+    );
+    insert_each(c, &head, &added, |&(tag, source)| {
+        [Param::Int(tag), Param::Int(gallery_id), Param::Int(source)]
+    })?;
+    links.extend(added);
+    write_links(c, gallery_id, &links)
 }
 
 /// Tags, siblings and parents.
@@ -386,17 +403,22 @@ impl Tags<'_> {
     pub fn remove(&self, public_id: &str, tags: &[TagName]) -> Result<u64> {
         self.db.write(|c| {
             let id = galleries::internal_id(c, public_id)?;
+            let mut links = links_for_update(c, id)?;
             let mut removed = 0;
             for t in tags {
-                if let Some(tag_id) = id_of(c, t)? {
-                    removed += c.exec(
-                        "DELETE FROM gallery_tags WHERE gallery_id = ? AND tag_id = ?",
-                        &[Param::Int(id), Param::Int(tag_id)],
+                if let Some(tag_id) = id_of(c, t)?
+                    && let Some(at) = links.iter().position(|l| l.0 == tag_id)
+                {
+                    links.remove(at);
+                    c.exec(
+                        "DELETE FROM gallery_tags WHERE tag_id = ? AND gallery_id = ?",
+                        &[Param::Int(tag_id), Param::Int(id)],
                     )?;
+                    removed += 1;
                 }
             }
             if removed > 0 {
-                refresh_packed(c, id)?;
+                write_links(c, id, &links)?;
                 c.exec(
                     "UPDATE galleries SET updated_at = ? WHERE id = ?",
                     &[Param::Int(crate::now_ms()), Param::Int(id)],

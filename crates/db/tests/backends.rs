@@ -596,6 +596,82 @@ backend_suite!(
     jobs_keep_state,
 );
 
+/// A library written by schema version 1 (gallery_tags keyed by gallery, with a by-tag index
+/// beside it) opens, is migrated, and keeps every tag.
+#[test]
+fn a_version_1_library_keeps_its_tags_through_the_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Db::open_sqlite(&path).unwrap();
+    let a = new_id(
+        db.galleries()
+            .create(&gallery("A", &[1, 2], &["artist:x", "female:glasses"]))
+            .unwrap(),
+    );
+    let b = new_id(
+        db.galleries()
+            .create(&gallery("B", &[3], &["artist:x"]))
+            .unwrap(),
+    );
+    drop(db);
+    // Back to the version 1 layout, rows and all.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE gt_v1 (gallery_id INTEGER NOT NULL REFERENCES galleries(id) ON DELETE CASCADE, \
+             tag_id INTEGER NOT NULL REFERENCES tags(id), source INTEGER NOT NULL, \
+             PRIMARY KEY (gallery_id, tag_id)) WITHOUT ROWID;
+         INSERT INTO gt_v1 SELECT gallery_id, tag_id, source FROM gallery_tags;
+         DROP TABLE gallery_tags;
+         ALTER TABLE gt_v1 RENAME TO gallery_tags;
+         CREATE INDEX gallery_tags_by_tag ON gallery_tags (tag_id, gallery_id);
+         DELETE FROM schema_version WHERE version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let db = Db::open_sqlite(&path).unwrap();
+    let names = |id: &str| -> Vec<String> {
+        db.tags()
+            .of_gallery(id)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tag.to_string())
+            .collect()
+    };
+    assert_eq!(names(&a), ["artist:x", "female:glasses"]);
+    assert_eq!(names(&b), ["artist:x"]);
+    let count = |t: &str| {
+        db.tags()
+            .counts()
+            .unwrap()
+            .into_iter()
+            .find(|(n, _)| n.to_string() == t)
+            .map(|(_, c)| c)
+    };
+    assert_eq!(count("artist:x"), Some(2));
+    assert_eq!(db.tags().remove(&a, &[tag("artist:x")]).unwrap(), 1);
+    assert_eq!(count("artist:x"), Some(1));
+    db.galleries().purge(&b).unwrap();
+    assert_eq!(count("artist:x"), Some(0));
+    drop(db);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM gallery_tags", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1, "only A's female:glasses is left");
+    let shape: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'gallery_tags'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        shape.contains("PRIMARY KEY (tag_id, gallery_id)"),
+        "{shape}"
+    );
+}
+
 #[test]
 fn a_database_from_a_newer_littlepanda_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -307,15 +307,13 @@ pub fn fill(
                 made += n as u64;
             }
         });
-        db.bulk_load(|| {
-            let mut done = 0;
-            for galleries in rx {
-                db.galleries().create_many(&galleries)?;
-                done += galleries.len() as u64;
-                progress(done);
-            }
-            Ok(())
-        })
+        let mut done = 0;
+        for galleries in rx {
+            db.galleries().create_many(&galleries)?;
+            done += galleries.len() as u64;
+            progress(done);
+        }
+        Ok(())
     })
 }
 

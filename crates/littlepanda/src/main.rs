@@ -79,7 +79,7 @@ enum Command {
         #[arg(long)]
         galleries: u64,
         /// Galleries per transaction.
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 10_000)]
         batch: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,

@@ -1,0 +1,5 @@
+-- Version 2 rebuilds SQLite's gallery_tags as one tree keyed by (tag, gallery); see the SQLite
+-- migration of the same number. On MySQL/InnoDB the table keeps its (gallery, tag) primary key and
+-- its by-tag secondary index: InnoDB buffers the secondary index's scattered writes, where a
+-- clustered key in tag order would make every bulk insert land all over the buffer pool. The code
+-- reads and writes the table the same way on both.
