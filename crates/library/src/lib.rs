@@ -1,5 +1,9 @@
-//! LittlePanda's library: what turns stored images and metadata into galleries. Today it holds the
-//! synthetic-library generator ([`synth`]) used by benchmarks and tests; importing archives and
-//! folders comes next.
+//! LittlePanda's library: what turns archives, folders, stored images and metadata into
+//! galleries. [`import`] reads archives and folders into the blob store and the metadata store;
+//! [`format`] tells files apart by content; [`synth`] makes synthetic libraries for benchmarks
+//! and tests.
 
+pub mod export;
+pub mod format;
+pub mod import;
 pub mod synth;

@@ -18,6 +18,60 @@ pub struct Config {
     pub store: StoreConfig,
     pub server: ServerSection,
     pub database: DatabaseConfig,
+    pub import: ImportSection,
+    pub thumbnails: ThumbnailSection,
+}
+
+/// Importing archives and folders.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportSection {
+    /// Most one gallery may expand to.
+    pub max_total_size: ByteSize,
+    /// Most an archive may expand, as a multiple of its size (zip bombs).
+    pub max_ratio: u64,
+    /// The largest page.
+    pub max_page_size: ByteSize,
+    /// Most entries in one archive.
+    pub max_entries: usize,
+    /// A folder watched by `serve`: archives dropped there are imported once they stop growing.
+    pub watch: Option<PathBuf>,
+}
+
+/// Thumbnails of covers and pages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThumbnailSection {
+    /// Width in pixels.
+    pub width: u32,
+    /// JPEG quality, 1 to 100.
+    pub quality: u8,
+    /// Images of more pixels are not thumbnailed (decompression bombs).
+    pub max_pixels: u64,
+}
+
+impl Default for ImportSection {
+    fn default() -> Self {
+        let l = library::import::Limits::default();
+        Self {
+            max_total_size: ByteSize(l.max_total_bytes),
+            max_ratio: l.max_ratio,
+            max_page_size: ByteSize(l.max_page_bytes),
+            max_entries: l.max_entries,
+            watch: None,
+        }
+    }
+}
+
+impl Default for ThumbnailSection {
+    fn default() -> Self {
+        let t = library::import::ThumbConfig::default();
+        Self {
+            width: t.width,
+            quality: t.quality,
+            max_pixels: t.max_pixels,
+        }
+    }
 }
 
 /// The metadata database.
@@ -55,6 +109,8 @@ impl Default for Config {
             store: StoreConfig::default(),
             server: ServerSection::default(),
             database: DatabaseConfig::default(),
+            import: ImportSection::default(),
+            thumbnails: ThumbnailSection::default(),
         }
     }
 }
@@ -144,6 +200,25 @@ impl Config {
     }
 
     /// The store options this configuration asks for.
+    pub fn import_limits(&self) -> library::import::Limits {
+        library::import::Limits {
+            max_total_bytes: self.import.max_total_size.0,
+            max_ratio: self.import.max_ratio.max(1),
+            max_page_bytes: self.import.max_page_size.0,
+            max_entries: self.import.max_entries,
+            ..library::import::Limits::default()
+        }
+    }
+
+    pub fn thumbnail_config(&self) -> library::import::ThumbConfig {
+        library::import::ThumbConfig {
+            width: self.thumbnails.width.clamp(16, 4096),
+            quality: self.thumbnails.quality.clamp(1, 100),
+            max_pixels: self.thumbnails.max_pixels,
+            ..library::import::ThumbConfig::default()
+        }
+    }
+
     pub fn store_options(&self) -> lpfs::Options {
         lpfs::Options {
             max_volume_bytes: self.store.max_volume_size.0,

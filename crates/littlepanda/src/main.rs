@@ -3,7 +3,9 @@
 
 mod bench;
 mod config;
+mod import_cmd;
 mod store_cmd;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,7 +48,43 @@ enum Command {
         /// Seal volume files at this size (for example 1GiB).
         #[arg(long)]
         max_volume_size: Option<ByteSize>,
+        /// Import archives dropped into this folder once they stop growing.
+        #[arg(long)]
+        watch: Option<PathBuf>,
     },
+    /// Import archives (zip/cbz, rar/cbr, 7z/cb7, tar/cbt, tar.gz) and folders of images.
+    Import {
+        /// Archives, folders of images, or folders of those.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Tags to add to every gallery, e.g. "artist:x, language:japanese".
+        #[arg(long)]
+        tags: Option<String>,
+        /// Title for every gallery (instead of the one from the name or metadata files).
+        #[arg(long)]
+        title: Option<String>,
+        /// Keep the pages before a damaged entry instead of failing the archive.
+        #[arg(long)]
+        allow_partial: bool,
+        /// One JSON object per archive on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a gallery to a .cbz: its pages byte for byte, with a ComicInfo.xml.
+    Export {
+        /// The gallery's id.
+        gallery: String,
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Move a gallery to the trash (it can be restored).
+    Trash { gallery: String },
+    /// Bring a gallery back from the trash.
+    Restore { gallery: String },
+    /// Delete a gallery for good, releasing images nothing else uses.
+    Purge { gallery: String },
+    /// Release stored images that no gallery uses (left by imports that were killed).
+    Gc,
     /// Check every stored image against its checksums and the index.
     Fsck {
         /// Print one JSON object.
@@ -119,7 +157,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve {
             listen,
             max_volume_size,
+            watch,
         } => {
+            if let Some(w) = watch {
+                config.import.watch = Some(w);
+            }
             if let Some(l) = listen {
                 config.listen = l;
             }
@@ -127,7 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.store.max_volume_size = s;
             }
             config::validate(&config)?;
-            serve(config, &cli.data, store_dir)?;
+            serve(config, &cli.data)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Synth {
@@ -148,6 +190,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store_cmd::compact(&store_dir, &config, threshold, json)
         }
         Command::Bench { which } => bench::run(which, &cli.data),
+        Command::Import {
+            paths,
+            tags,
+            title,
+            allow_partial,
+            json,
+        } => import_cmd::import(
+            &config,
+            &cli.data,
+            import_cmd::ImportArgs {
+                paths,
+                tags,
+                title,
+                allow_partial,
+                json,
+            },
+        ),
+        Command::Export { gallery, to } => import_cmd::export(&config, &cli.data, &gallery, &to),
+        Command::Trash { gallery } => {
+            import_cmd::remove(&config, &cli.data, &gallery, import_cmd::Removal::Trash)
+        }
+        Command::Restore { gallery } => {
+            import_cmd::remove(&config, &cli.data, &gallery, import_cmd::Removal::Restore)
+        }
+        Command::Purge { gallery } => {
+            import_cmd::remove(&config, &cli.data, &gallery, import_cmd::Removal::Purge)
+        }
+        Command::Gc => import_cmd::gc(&config, &cli.data),
     }
 }
 
@@ -202,29 +272,31 @@ fn synth(
     Ok(())
 }
 
-fn serve(config: Config, data: &std::path::Path, store_dir: PathBuf) -> anyhow::Result<()> {
-    let store = lpfs::Store::open(&store_dir, config.store_options())
-        .with_context(|| format!("opening the image store in {}", store_dir.display()))?;
-    let db = open_db(&config, data)?;
-    let requeued = db.jobs().requeue_interrupted()?;
+fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
+    let lib = import_cmd::Library::open(&config, data)?;
+    let requeued = lib.db.jobs().requeue_interrupted()?;
     if requeued > 0 {
         tracing::info!(
             requeued,
             "jobs interrupted by the last stop are queued again"
         );
     }
-    let recovery = store.recovery_report();
+    let recovery = lib.store.recovery_report();
     if !recovery.is_clean() {
         tracing::warn!(
             ?recovery,
             "the image store recovered from an unclean shutdown"
         );
     }
-    let store = Arc::new(store);
     let state = server::AppState {
-        blobs: store.clone(),
-        lpfs: Some(store),
-        db: Some(Arc::new(db)),
+        blobs: lib.store.clone(),
+        lpfs: Some(lib.store.clone()),
+        db: Some(lib.db.clone()),
+    };
+    let lib = Arc::new(lib);
+    let _watcher = match &config.import.watch {
+        Some(dir) => Some(watch::Watcher::start(lib.clone(), dir.clone())?),
+        None => None,
     };
     let http = server::ServerConfig {
         max_upload_bytes: config.server.max_upload_size.0 as usize,

@@ -2,6 +2,7 @@
 //! same disk, reported as ratios.
 
 mod db;
+mod import;
 mod store;
 
 use std::path::Path;
@@ -15,12 +16,16 @@ pub enum BenchCommand {
     Store(store::StoreBenchArgs),
     /// The metadata store on SQLite and MariaDB: bulk insert, page and gallery fetches.
     Db(db::DbBenchArgs),
+    /// Import throughput against unzip, thumbnails against vipsthumbnail, and import into an
+    /// empty library against a big one.
+    Import(import::ImportBenchArgs),
 }
 
 pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
     match which {
         BenchCommand::Store(args) => store::run(&args, data)?,
         BenchCommand::Db(args) => db::run(&args, data)?,
+        BenchCommand::Import(args) => import::run(&args, data)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,235 @@
+//! Thumbnails: a page image scaled to a configured width, as a JPEG without metadata.
+//!
+//! JPEG pages are decoded by libjpeg-turbo at a reduced DCT scale (1/2, 1/4 or 1/8: the smallest
+//! that still gives at least the target size), which skips most of the decoding work; other
+//! formats are decoded by the `image` crate. The resize is Lanczos3 (`fast_image_resize`). The
+//! dimensions are read from the header first: an image over the pixel cap (a decompression bomb)
+//! is refused before anything is decoded.
+
+use db::ImageFormat;
+use fast_image_resize as fr;
+
+/// How thumbnails are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThumbConfig {
+    /// Width of a thumbnail in pixels (narrower images are not enlarged).
+    pub width: u32,
+    /// Taller images (webtoon strips) are cropped to their top, this many times the width.
+    pub max_aspect: u32,
+    /// JPEG quality, 1–100.
+    pub quality: u8,
+    /// Images of more pixels than this are refused.
+    pub max_pixels: u64,
+}
+
+impl Default for ThumbConfig {
+    fn default() -> Self {
+        Self {
+            width: 320,
+            max_aspect: 4,
+            quality: 82,
+            max_pixels: 150_000_000,
+        }
+    }
+}
+
+/// A thumbnail made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thumbnail {
+    pub jpeg: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Why no thumbnail was made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ThumbError {
+    /// Not decodable by this build (AVIF); the page is fine and served as is.
+    #[error("no decoder here for {0:?} images")]
+    Unsupported(ImageFormat),
+    #[error("{width}×{height} pixels is over the limit of {limit} (thumbnails.max_pixels)")]
+    TooLarge { width: u64, height: u64, limit: u64 },
+    #[error("the image cannot be decoded: {0}")]
+    Corrupt(String),
+}
+
+impl ThumbError {
+    /// Whether trying again with the same decoders cannot help (the image is broken or too big),
+    /// as opposed to a format this build does not decode.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(self, Self::Unsupported(_))
+    }
+}
+
+/// An RGB image, 8 bits per channel, rows packed.
+struct Rgb {
+    pixels: Vec<u8>,
+    width: u32,
+    height: u32,
+}
+
+fn corrupt(e: impl std::fmt::Display) -> ThumbError {
+    ThumbError::Corrupt(e.to_string())
+}
+
+/// Makes the thumbnail of an image of `format`.
+pub fn make(bytes: &[u8], format: ImageFormat, cfg: &ThumbConfig) -> Result<Thumbnail, ThumbError> {
+    if format == ImageFormat::Avif || format == ImageFormat::Other {
+        return Err(ThumbError::Unsupported(format));
+    }
+    let size = imagesize::blob_size(bytes).map_err(corrupt)?;
+    let (w, h) = (size.width as u64, size.height as u64);
+    if w == 0 || h == 0 {
+        return Err(ThumbError::Corrupt("the image has no pixels".into()));
+    }
+    if w.saturating_mul(h) > cfg.max_pixels {
+        return Err(ThumbError::TooLarge {
+            width: w,
+            height: h,
+            limit: cfg.max_pixels,
+        });
+    }
+    let target = (cfg.width as u64).min(w).max(1) as u32;
+    let rgb = match format {
+        ImageFormat::Jpeg => decode_jpeg(bytes, target)?,
+        _ => decode_other(bytes, format, cfg)?,
+    };
+    let (tw, th, crop_h) = fit(rgb.width, rgb.height, target, cfg.max_aspect);
+    let src =
+        fr::images::Image::from_vec_u8(rgb.width, rgb.height, rgb.pixels, fr::PixelType::U8x3)
+            .map_err(corrupt)?;
+    let mut dst = fr::images::Image::new(tw, th, fr::PixelType::U8x3);
+    let options = fr::ResizeOptions::new()
+        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
+        .crop(0.0, 0.0, f64::from(rgb.width), crop_h);
+    fr::Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(corrupt)?;
+    let image = turbojpeg::Image {
+        pixels: dst.buffer(),
+        width: tw as usize,
+        pitch: tw as usize * 3,
+        height: th as usize,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    let jpeg = turbojpeg::compress(image, i32::from(cfg.quality), turbojpeg::Subsamp::Sub2x2)
+        .map_err(corrupt)?;
+    Ok(Thumbnail {
+        jpeg: jpeg.to_vec(),
+        width: tw,
+        height: th,
+    })
+}
+
+/// Thumbnail size for a `w`×`h` source: `target` wide, at most `max_aspect` times as tall (the
+/// source's top is kept). Answers (width, height, source rows used).
+fn fit(w: u32, h: u32, target: u32, max_aspect: u32) -> (u32, u32, f64) {
+    let tw = target.min(w).max(1);
+    let full_h = (u64::from(h) * u64::from(tw)).div_ceil(u64::from(w)).max(1);
+    let max_h = u64::from(tw) * u64::from(max_aspect.max(1));
+    if full_h <= max_h {
+        (tw, full_h as u32, f64::from(h))
+    } else {
+        let rows = (max_h as f64 * f64::from(w) / f64::from(tw)).min(f64::from(h));
+        (tw, max_h as u32, rows)
+    }
+}
+
+fn decode_jpeg(bytes: &[u8], target: u32) -> Result<Rgb, ThumbError> {
+    let mut d = turbojpeg::Decompressor::new().map_err(corrupt)?;
+    let header = d.read_header(bytes).map_err(corrupt)?;
+    // The smallest DCT scale (1/8, 1/4, 1/2) that still leaves at least `target` pixels across;
+    // asked for that size, TurboJPEG decodes at that scale.
+    let scaled = |den: usize| (header.width.div_ceil(den), header.height.div_ceil(den));
+    let (w, h) = [8, 4, 2, 1]
+        .into_iter()
+        .map(scaled)
+        .find(|&(w, _)| w >= target as usize)
+        .unwrap_or((header.width, header.height));
+    let cmyk = matches!(
+        header.colorspace,
+        turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
+    );
+    let (format, channels) = if cmyk {
+        (turbojpeg::PixelFormat::CMYK, 4)
+    } else {
+        (turbojpeg::PixelFormat::RGB, 3)
+    };
+    let mut image = turbojpeg::Image {
+        pixels: vec![0u8; w * h * channels],
+        width: w,
+        pitch: w * channels,
+        height: h,
+        format,
+    };
+    d.decompress(bytes, image.as_deref_mut()).map_err(corrupt)?;
+    let pixels = if cmyk {
+        // Adobe writes CMYK JPEGs inverted: each stored value is 255 minus the ink.
+        image
+            .pixels
+            .chunks_exact(4)
+            .flat_map(|p| {
+                let k = u16::from(p[3]);
+                [p[0], p[1], p[2]].map(|c| (u16::from(c) * k / 255) as u8)
+            })
+            .collect()
+    } else {
+        image.pixels
+    };
+    Ok(Rgb {
+        pixels,
+        width: w as u32,
+        height: h as u32,
+    })
+}
+
+fn decode_other(bytes: &[u8], format: ImageFormat, cfg: &ThumbConfig) -> Result<Rgb, ThumbError> {
+    let f = match format {
+        ImageFormat::Png => image::ImageFormat::Png,
+        ImageFormat::Gif => image::ImageFormat::Gif,
+        ImageFormat::Webp => image::ImageFormat::WebP,
+        ImageFormat::Bmp => image::ImageFormat::Bmp,
+        other => return Err(ThumbError::Unsupported(other)),
+    };
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), f);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(cfg.max_pixels.saturating_mul(8));
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(corrupt)?;
+    let (width, height) = (decoded.width(), decoded.height());
+    let pixels = if decoded.color().has_alpha() {
+        // Transparent pixels over white, as a page is shown.
+        decoded
+            .into_rgba8()
+            .pixels()
+            .flat_map(|p| {
+                let a = u16::from(p.0[3]);
+                [p.0[0], p.0[1], p.0[2]].map(|c| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8)
+            })
+            .collect()
+    } else {
+        decoded.into_rgb8().into_raw()
+    };
+    Ok(Rgb {
+        pixels,
+        width,
+        height,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn thumbnails_keep_the_aspect_and_crop_strips() {
+        assert_eq!(fit(1000, 1400, 320, 4), (320, 448, 1400.0));
+        // Narrower than the target: not enlarged.
+        assert_eq!(fit(200, 300, 320, 4), (200, 300, 300.0));
+        // A webtoon strip: the top 4:1 of it.
+        let (w, h, rows) = fit(800, 20000, 320, 4);
+        assert_eq!((w, h), (320, 1280));
+        assert!((rows - 3200.0).abs() < 1e-9);
+        assert_eq!(fit(1, 1, 320, 4), (1, 1, 1.0));
+    }
+}

@@ -1,0 +1,143 @@
+//! The watch folder of `serve --watch DIR`: archives dropped there are imported once they stop
+//! growing. Files stay where they are. Each version of a file (path, size, modification time) is
+//! tried once: a broken archive is reported in the log and as a failed job, and tried again only
+//! when it changes (or after a restart, when re-imports of the ones that worked are recognised as
+//! duplicates by their hash).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use library::import::{ImportOptions, Outcome, Quiet};
+
+use crate::import_cmd::{Library, import_one};
+
+/// How often the folder is looked at; a file must look the same twice in a row, and be this old,
+/// before it is imported.
+const INTERVAL: Duration = Duration::from_secs(2);
+
+/// A running watcher; stops when dropped.
+#[derive(Debug)]
+pub struct Watcher {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What a file looked like: its size and modification time.
+type Version = (u64, SystemTime);
+
+impl Watcher {
+    pub fn start(lib: Arc<Library>, dir: PathBuf) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "the watch folder {} does not exist or is not a folder",
+            dir.display()
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("watch".into())
+            .spawn(move || {
+                tracing::info!(dir = %dir.display(), "watching for archives to import");
+                let mut seen: HashMap<PathBuf, Version> = HashMap::new();
+                let mut tried: HashMap<PathBuf, Version> = HashMap::new();
+                while !flag.load(Ordering::Relaxed) {
+                    if let Err(e) = scan(&lib, &dir, &mut seen, &mut tried, &flag) {
+                        tracing::warn!(error = %format!("{e:#}"), "watch folder");
+                    }
+                    let until = std::time::Instant::now() + INTERVAL;
+                    while std::time::Instant::now() < until && !flag.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            })
+            .context("starting the watch folder thread")?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Names of files still being written by common tools.
+fn in_progress(name: &str) -> bool {
+    name.starts_with('.')
+        || [".part", ".crdownload", ".tmp", ".download", ".!qb"]
+            .iter()
+            .any(|s| name.ends_with(s))
+}
+
+fn scan(
+    lib: &Library,
+    dir: &Path,
+    seen: &mut HashMap<PathBuf, Version>,
+    tried: &mut HashMap<PathBuf, Version>,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let mut now_seen = HashMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let meta = entry.metadata()?;
+        if !meta.is_file() || in_progress(&name) {
+            continue;
+        }
+        let version = (meta.len(), meta.modified()?);
+        now_seen.insert(entry.path(), version);
+    }
+    for (path, version) in &now_seen {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let settled = seen.get(path) == Some(version)
+            && version
+                .1
+                .elapsed()
+                .is_ok_and(|age| age >= INTERVAL);
+        if !settled || tried.get(path) == Some(version) {
+            continue;
+        }
+        tried.insert(path.clone(), *version);
+        import_path(lib, path);
+    }
+    *seen = now_seen;
+    tried.retain(|p, _| seen.contains_key(p));
+    Ok(())
+}
+
+fn import_path(lib: &Library, path: &Path) {
+    let sources = match lib.importer.discover(path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "watch folder: not imported");
+            return;
+        }
+    };
+    for source in sources {
+        match import_one(lib, &source, &ImportOptions::default(), &Quiet) {
+            Ok(Outcome::Imported(g)) => tracing::info!(
+                path = %path.display(), gallery = %g.public_id, pages = g.pages,
+                warnings = g.warnings.len(), "watch folder: imported"
+            ),
+            Ok(Outcome::Duplicate { public_id }) => tracing::info!(
+                path = %path.display(), gallery = %public_id, "watch folder: already in the library"
+            ),
+            Ok(Outcome::Failed(e)) => {
+                tracing::warn!(path = %path.display(), error = %e, "watch folder: import failed")
+            }
+            Err(e) => tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "watch folder"),
+        }
+    }
+}
