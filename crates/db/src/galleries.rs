@@ -1091,6 +1091,39 @@ impl Galleries<'_> {
         })
     }
 
+    /// Page images still waiting for a thumbnail, oldest first.
+    pub fn images_needing_thumbnails(&self, limit: usize) -> Result<Vec<BlobInfo>> {
+        self.db.read(|c| {
+            let rows = c.query(
+                "SELECT hash, format, width, height, bytes FROM blobs \
+                 WHERE thumb_state = 0 AND kind = 1 ORDER BY id LIMIT ?",
+                &[Param::Int(limit as i64)],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    Ok(BlobInfo {
+                        hash: hash_of(r.blob(0)?)?,
+                        format: ImageFormat::from_code(r.int(1)?),
+                        width: r.int(2)? as u32,
+                        height: r.int(3)? as u32,
+                        bytes: r.int(4)? as u64,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Records that this build has no decoder for an image's format: it waits for one that has.
+    pub fn mark_thumbnail_unsupported(&self, image: &BlobHash) -> Result<()> {
+        self.db.write(|c| {
+            c.exec(
+                "UPDATE blobs SET thumb_state = 3 WHERE hash = ? AND thumb_state = 0",
+                &[Param::Blob(&image.0)],
+            )
+            .map(drop)
+        })
+    }
+
     /// How many uses the blob has (0 if unknown).
     pub fn blob_refs(&self, hash: &BlobHash) -> Result<i64> {
         self.db.read(|c| {

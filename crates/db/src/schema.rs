@@ -6,7 +6,7 @@ use crate::sql::{Dialect, Param, Sql};
 use crate::{Db, now_ms};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
@@ -75,6 +75,8 @@ mod tests {
         assert_eq!(statements(MYSQL[0].1).len(), 9);
         assert_eq!(statements(SQLITE[1].1).len(), 4);
         assert!(statements(MYSQL[1].1).is_empty());
+        assert_eq!(statements(SQLITE[2].1).len(), 1);
+        assert_eq!(statements(MYSQL[2].1).len(), 1);
         assert_eq!(
             statements("-- only a comment; really\nSELECT 1;\n"),
             vec!["SELECT 1"]

@@ -80,7 +80,14 @@ pub fn comic_info(g: &Gallery, pages: &[Page]) -> String {
     if g.reading_direction == ReadingDirection::RightToLeft {
         element(&mut out, "Manga", "YesAndRightToLeft");
     }
-    element(&mut out, "Notes", &format!("LittlePanda gallery {}; original title: {}", g.public_id, g.title_original));
+    element(
+        &mut out,
+        "Notes",
+        &format!(
+            "LittlePanda gallery {}; original title: {}",
+            g.public_id, g.title_original
+        ),
+    );
     out.push_str("</ComicInfo>\n");
     out
 }

@@ -92,7 +92,10 @@ fn a_zip_becomes_a_gallery_in_natural_order_with_its_metadata() {
     assert_eq!((pages[1].blob.width, pages[1].blob.height), (600, 800));
     assert_eq!(pages[1].blob.hash, BlobHash::of(&p2));
     // Pages are stored byte for byte.
-    assert_eq!(&lib.store.get(&pages[2].blob.hash).unwrap().unwrap()[..], &p10[..]);
+    assert_eq!(
+        &lib.store.get(&pages[2].blob.hash).unwrap().unwrap()[..],
+        &p10[..]
+    );
     let t = tags(&lib, &g.public_id);
     for want in [
         "artist:artist",
@@ -106,14 +109,21 @@ fn a_zip_becomes_a_gallery_in_natural_order_with_its_metadata() {
     let stored_g = lib.db.galleries().get(&g.public_id).unwrap();
     assert_eq!(stored_g.reading_direction, ReadingDirection::RightToLeft);
     assert_eq!(stored_g.summary, "Plot.");
-    assert_eq!(stored_g.source_filename, path.file_name().unwrap().to_string_lossy());
+    assert_eq!(
+        stored_g.source_filename,
+        path.file_name().unwrap().to_string_lossy()
+    );
     // The cover's thumbnail was made at import: a JPEG at most 320 wide.
     let thumb = pages[0].thumbnail.expect("cover thumbnail");
     let bytes = lib.store.get(&thumb).unwrap().unwrap();
     assert_eq!(&bytes[..3], &[0xFF, 0xD8, 0xFF]);
     let size = imagesize::blob_size(&bytes).unwrap();
     assert_eq!((size.width, size.height), (40, 60), "not enlarged");
-    assert!(g.warnings.iter().any(|w| w.contains("notes.txt")), "{:?}", g.warnings);
+    assert!(
+        g.warnings.iter().any(|w| w.contains("notes.txt")),
+        "{:?}",
+        g.warnings
+    );
 }
 
 #[test]
@@ -122,7 +132,11 @@ fn importing_the_same_archive_again_is_a_duplicate() {
     let dir = input();
     let path = write(dir.path(), "a.zip", &zip(&[("1.jpg", &jpeg(32, 32, 1))]));
     let g = imported(import(&lib, &path));
-    let copy = write(dir.path(), "renamed copy.cbz", &std::fs::read(&path).unwrap());
+    let copy = write(
+        dir.path(),
+        "renamed copy.cbz",
+        &std::fs::read(&path).unwrap(),
+    );
     match import(&lib, &copy) {
         Outcome::Duplicate { public_id } => assert_eq!(public_id, g.public_id),
         other => panic!("{other:?}"),
@@ -137,7 +151,10 @@ fn every_archive_format_by_content_whatever_the_extension() {
     let pages: Vec<(String, Vec<u8>)> = (1..=3)
         .map(|i| (format!("{i}.jpg"), jpeg(48, 48, i)))
         .collect();
-    let entries: Vec<(&str, &[u8])> = pages.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+    let entries: Vec<(&str, &[u8])> = pages
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
     let archives = [
         ("zip", zip(&entries)),
         ("tar", tar(&entries)),
@@ -148,7 +165,14 @@ fn every_archive_format_by_content_whatever_the_extension() {
     ];
     for (i, (kind, bytes)) in archives.iter().enumerate() {
         // Misleading extensions: content decides.
-        let path = write(dir.path(), &format!("{kind} archive.{}", ["txt", "jpg", "zip", "rar", "7z", "cbz"][i]), bytes);
+        let path = write(
+            dir.path(),
+            &format!(
+                "{kind} archive.{}",
+                ["txt", "jpg", "zip", "rar", "7z", "cbz"][i]
+            ),
+            bytes,
+        );
         let mut opts = ImportOptions::default();
         opts.title = Some(format!("{kind}"));
         let o = import_with(&lib, &path, &opts);
@@ -156,7 +180,11 @@ fn every_archive_format_by_content_whatever_the_extension() {
             Outcome::Imported(g) => g,
             other => panic!("{kind}: {other:?}"),
         };
-        assert_eq!(page_names(&lib, &g.public_id), ["1.jpg", "2.jpg", "3.jpg"], "{kind}");
+        assert_eq!(
+            page_names(&lib, &g.public_id),
+            ["1.jpg", "2.jpg", "3.jpg"],
+            "{kind}"
+        );
         let got = lib.db.galleries().pages(&g.public_id).unwrap();
         assert_eq!(got[1].blob.hash, BlobHash::of(&pages[1].1), "{kind}");
     }
@@ -202,7 +230,12 @@ fn folders_of_images_and_folders_of_archives() {
     assert_eq!(g.title, "Folder Book");
     assert_eq!(
         page_names(&lib, &g.public_id),
-        ["Chapter 1/1.jpg", "Chapter 2/1.jpg", "Chapter 10/1.jpg", "cover.png"]
+        [
+            "Chapter 1/1.jpg",
+            "Chapter 2/1.jpg",
+            "Chapter 10/1.jpg",
+            "cover.png"
+        ]
     );
     assert!(tags(&lib, &g.public_id).contains(&"artist:artist".to_string()));
     // The same folder again is a duplicate (same pages in the same order).
@@ -243,13 +276,24 @@ fn awkward_images_are_kept_as_they_are() {
         let path = write(dir.path(), &format!("{f}.zip"), &zip(&[(f, &bytes)]));
         let g = imported(import(&lib, &path));
         let pages = lib.db.galleries().pages(&g.public_id).unwrap();
-        assert_eq!(pages[0].blob.hash, BlobHash::of(&bytes), "{f} kept byte for byte");
-        assert!(pages[0].blob.width > 0 && pages[0].blob.height > 0, "{f} has dimensions");
+        assert_eq!(
+            pages[0].blob.hash,
+            BlobHash::of(&bytes),
+            "{f} kept byte for byte"
+        );
+        assert!(
+            pages[0].blob.width > 0 && pages[0].blob.height > 0,
+            "{f} has dimensions"
+        );
         if f == "tiny.avif" {
             // No AVIF decoder here: imported and served, no thumbnail yet, and said so.
             assert_eq!(pages[0].blob.format, ImageFormat::Avif);
             assert!(pages[0].thumbnail.is_none());
-            assert!(g.warnings.iter().any(|w| w.contains("no decoder")), "{:?}", g.warnings);
+            assert!(
+                g.warnings.iter().any(|w| w.contains("no decoder")),
+                "{:?}",
+                g.warnings
+            );
         } else {
             assert!(pages[0].thumbnail.is_some(), "{f}: {:?}", g.warnings);
         }
@@ -260,7 +304,11 @@ fn awkward_images_are_kept_as_they_are() {
 fn cli_tags_and_title_override_and_add() {
     let lib = library();
     let dir = input();
-    let path = write(dir.path(), "[Someone] Name.zip", &zip(&[("1.jpg", &jpeg(8, 8, 1))]));
+    let path = write(
+        dir.path(),
+        "[Someone] Name.zip",
+        &zip(&[("1.jpg", &jpeg(8, 8, 1))]),
+    );
     let opts = ImportOptions {
         title: Some("Better Title".into()),
         tags: db::TagName::parse_list("language:japanese, misc:extra").unwrap(),
@@ -297,10 +345,21 @@ fn library_with_one_gallery() -> (Lib, String, Vec<u8>) {
 }
 
 fn assert_untouched(lib: &Lib, id: &str, page: &[u8], stored_before: &[BlobHash]) {
-    assert_eq!(lib.db.galleries().count().unwrap(), 1, "no other gallery appeared");
+    assert_eq!(
+        lib.db.galleries().count().unwrap(),
+        1,
+        "no other gallery appeared"
+    );
     let pages = lib.db.galleries().pages(id).unwrap();
-    assert_eq!(&lib.store.get(&pages[0].blob.hash).unwrap().unwrap()[..], page);
-    assert_eq!(stored(lib), stored_before, "nothing stored was added or lost");
+    assert_eq!(
+        &lib.store.get(&pages[0].blob.hash).unwrap().unwrap()[..],
+        page
+    );
+    assert_eq!(
+        stored(lib),
+        stored_before,
+        "nothing stored was added or lost"
+    );
 }
 
 fn flip_general_purpose_flag(zip: &mut [u8], bit: u16) {
@@ -341,12 +400,20 @@ fn truncated_and_corrupt_archives_name_the_broken_entry() {
     let dir = input();
     let pages: Vec<Vec<u8>> = (0..4).map(|i| jpeg(100, 100, i)).collect();
     // A tar cut in the middle of its third page.
-    let t = tar(&[("1.jpg", &pages[0]), ("2.jpg", &pages[1]), ("3.jpg", &pages[2]), ("4.jpg", &pages[3])]);
+    let t = tar(&[
+        ("1.jpg", &pages[0]),
+        ("2.jpg", &pages[1]),
+        ("3.jpg", &pages[2]),
+        ("4.jpg", &pages[3]),
+    ]);
     // The header names the entry; its data follows the 512-byte header.
     let third = find(&t, b"3.jpg").unwrap();
     let path = write(dir.path(), "cut.tar", &t[..third + 512 + 100]);
     let e = failed(import(&lib, &path));
-    assert!(matches!(&e, ImportError::Corrupt { entry, .. } if entry == "3.jpg"), "{e}");
+    assert!(
+        matches!(&e, ImportError::Corrupt { entry, .. } if entry == "3.jpg"),
+        "{e}"
+    );
     assert_untouched(&lib, &id, &page, &before);
 
     // With --allow-partial, the pages before the damage make a gallery.
@@ -359,7 +426,11 @@ fn truncated_and_corrupt_archives_name_the_broken_entry() {
         },
     ));
     assert_eq!(page_names(&lib, &g.public_id), ["1.jpg", "2.jpg"]);
-    assert!(g.warnings.iter().any(|w| w.contains("3.jpg")), "{:?}", g.warnings);
+    assert!(
+        g.warnings.iter().any(|w| w.contains("3.jpg")),
+        "{:?}",
+        g.warnings
+    );
 
     // A zip whose second entry's compressed bytes are damaged.
     let mut z = zip(&[("1.jpg", &pages[0]), ("2.jpg", &pages[3])]);
@@ -369,11 +440,17 @@ fn truncated_and_corrupt_archives_name_the_broken_entry() {
     }
     let path = write(dir.path(), "damaged.zip", &z);
     let e = failed(import(&lib, &path));
-    assert!(matches!(&e, ImportError::Corrupt { entry, .. } if entry == "2.jpg"), "{e}");
+    assert!(
+        matches!(&e, ImportError::Corrupt { entry, .. } if entry == "2.jpg"),
+        "{e}"
+    );
     // A zip cut short (no central directory).
     let z = zip(&[("1.jpg", &pages[0])]);
     let path = write(dir.path(), "short.zip", &z[..z.len() / 2]);
-    assert!(matches!(failed(import(&lib, &path)), ImportError::CorruptArchive(_)));
+    assert!(matches!(
+        failed(import(&lib, &path)),
+        ImportError::CorruptArchive(_)
+    ));
 }
 
 #[test]
@@ -382,13 +459,23 @@ fn zip_bombs_are_refused_by_the_caps() {
     let before = stored(&lib);
     let dir = input();
     let zeros = vec![0u8; 200 << 20];
-    let path = write(dir.path(), "bomb.zip", &zip(&[("1.jpg", &jpeg(8, 8, 1)), ("2.jpg", &zeros)]));
+    let path = write(
+        dir.path(),
+        "bomb.zip",
+        &zip(&[("1.jpg", &jpeg(8, 8, 1)), ("2.jpg", &zeros)]),
+    );
     let e = failed(import(&lib, &path));
     assert!(matches!(e, ImportError::TooBig(_)), "{e}");
-    assert!(e.to_string().contains("bomb") || e.to_string().contains("larger"), "{e}");
+    assert!(
+        e.to_string().contains("bomb") || e.to_string().contains("larger"),
+        "{e}"
+    );
     // A gzip bomb in a tar.
     let path = write(dir.path(), "bomb.tgz", &gzip(&tar(&[("2.jpg", &zeros)])));
-    assert!(matches!(failed(import(&lib, &path)), ImportError::TooBig(_)));
+    assert!(matches!(
+        failed(import(&lib, &path)),
+        ImportError::TooBig(_)
+    ));
     assert_untouched(&lib, &id, &page, &before);
 }
 
@@ -400,7 +487,11 @@ fn hostile_entry_names_are_only_names() {
     std::fs::create_dir(&outside).unwrap();
     let names = ["../x.jpg", "/etc/x.jpg", "C:\\x.jpg", "a/../../../x.jpg"];
     let images: Vec<Vec<u8>> = (0..4).map(|i| jpeg(8, 8, i)).collect();
-    let entries: Vec<(&str, &[u8])> = names.iter().copied().zip(images.iter().map(Vec::as_slice)).collect();
+    let entries: Vec<(&str, &[u8])> = names
+        .iter()
+        .copied()
+        .zip(images.iter().map(Vec::as_slice))
+        .collect();
     let path = write(&outside.join("in"), "evil.zip", &zip(&entries));
     let listing = |d: &Path| -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = walk(d);
@@ -450,16 +541,33 @@ fn corrupt_and_enormous_images_are_kept_without_thumbnails() {
         *b = 0xAB;
     }
     let bomb = png_header_only(100_000, 100_000);
-    let path = write(dir.path(), "broken cover.zip", &zip(&[("1.jpg", &broken), ("2.jpg", &jpeg(8, 8, 2))]));
+    let path = write(
+        dir.path(),
+        "broken cover.zip",
+        &zip(&[("1.jpg", &broken), ("2.jpg", &jpeg(8, 8, 2))]),
+    );
     let g = imported(import(&lib, &path));
     assert_eq!(g.pages, 2);
-    assert!(g.warnings.iter().any(|w| w.starts_with("cover: no thumbnail")), "{:?}", g.warnings);
+    assert!(
+        g.warnings
+            .iter()
+            .any(|w| w.starts_with("cover: no thumbnail")),
+        "{:?}",
+        g.warnings
+    );
     let path = write(dir.path(), "bomb cover.zip", &zip(&[("1.png", &bomb)]));
     let g = imported(import(&lib, &path));
     let pages = lib.db.galleries().pages(&g.public_id).unwrap();
-    assert_eq!((pages[0].blob.width, pages[0].blob.height), (100_000, 100_000));
+    assert_eq!(
+        (pages[0].blob.width, pages[0].blob.height),
+        (100_000, 100_000)
+    );
     assert!(pages[0].thumbnail.is_none());
-    assert!(g.warnings.iter().any(|w| w.contains("over the limit")), "{:?}", g.warnings);
+    assert!(
+        g.warnings.iter().any(|w| w.contains("over the limit")),
+        "{:?}",
+        g.warnings
+    );
 }
 
 #[test]
@@ -467,12 +575,20 @@ fn nothing_to_import_is_a_clear_error_and_stores_nothing() {
     let (lib, id, page) = library_with_one_gallery();
     let before = stored(&lib);
     let dir = input();
-    let path = write(dir.path(), "text only.zip", &zip(&[("a.txt", b"hello"), ("b.dat", b"\x00\x01")]));
+    let path = write(
+        dir.path(),
+        "text only.zip",
+        &zip(&[("a.txt", b"hello"), ("b.dat", b"\x00\x01")]),
+    );
     assert!(matches!(failed(import(&lib, &path)), ImportError::NoImages));
     let empty = write(dir.path(), "empty.cbz", b"");
     let e = lib.importer.discover(&empty).unwrap_err();
     assert!(matches!(e, ImportError::NotAnArchive(_)), "{e}");
-    let text = write(dir.path(), "not an archive.zip", b"just some text, not a zip at all");
+    let text = write(
+        dir.path(),
+        "not an archive.zip",
+        b"just some text, not a zip at all",
+    );
     let e = lib.importer.discover(&text).unwrap_err();
     assert!(e.to_string().contains("not an archive"), "{e}");
     assert_untouched(&lib, &id, &page, &before);
@@ -485,10 +601,17 @@ fn a_failed_import_releases_only_its_own_new_blobs() {
     let dir = input();
     // Shares the good gallery's page, adds a new one, then breaks.
     let fresh = jpeg(100, 100, 7);
-    let t = tar(&[("1.jpg", &page), ("2.jpg", &fresh), ("3.jpg", &jpeg(100, 100, 8))]);
+    let t = tar(&[
+        ("1.jpg", &page),
+        ("2.jpg", &fresh),
+        ("3.jpg", &jpeg(100, 100, 8)),
+    ]);
     let cut = find(&t, b"3.jpg").unwrap() + 600;
     let path = write(dir.path(), "fails.tar", &t[..cut]);
-    assert!(matches!(failed(import(&lib, &path)), ImportError::Corrupt { .. }));
+    assert!(matches!(
+        failed(import(&lib, &path)),
+        ImportError::Corrupt { .. }
+    ));
     assert_untouched(&lib, &id, &page, &before);
     // And it can simply be run again once whole.
     let path = write(dir.path(), "fails.tar", &t);
@@ -505,4 +628,54 @@ fn blobs_left_by_a_killed_import_are_released() {
     assert_eq!(stored(&lib).len(), before.len() + 2);
     assert_eq!(lib.importer.release_orphans().unwrap(), 2);
     assert_untouched(&lib, &id, &page, &before);
+}
+
+#[test]
+fn page_thumbnails_are_made_by_the_background_job() {
+    let mut lib = library();
+    lib.importer.cover_thumbnails = false;
+    let dir = input();
+    let avif =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny.avif"))
+            .unwrap();
+    let path = write(
+        dir.path(),
+        "a.zip",
+        &zip(&[
+            ("1.jpg", &jpeg(500, 700, 1)),
+            ("2.png", &png(30, 30, 2)),
+            ("3.avif", &avif),
+        ]),
+    );
+    let g = imported(import(&lib, &path));
+    assert!(
+        lib.db
+            .galleries()
+            .pages(&g.public_id)
+            .unwrap()
+            .iter()
+            .all(|p| p.thumbnail.is_none())
+    );
+    assert_eq!(
+        lib.db
+            .galleries()
+            .images_needing_thumbnails(100)
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(lib.importer.make_pending_thumbnails(2).unwrap(), 2);
+    assert_eq!(lib.importer.make_pending_thumbnails(100).unwrap(), 1);
+    // The AVIF waits for a build that decodes it; nothing is tried again meanwhile.
+    assert_eq!(lib.importer.make_pending_thumbnails(100).unwrap(), 0);
+    let pages = lib.db.galleries().pages(&g.public_id).unwrap();
+    let thumb = lib
+        .store
+        .get(&pages[0].thumbnail.unwrap())
+        .unwrap()
+        .unwrap();
+    let size = imagesize::blob_size(&thumb).unwrap();
+    assert_eq!((size.width, size.height), (320, 448));
+    assert!(pages[1].thumbnail.is_some());
+    assert!(pages[2].thumbnail.is_none());
 }

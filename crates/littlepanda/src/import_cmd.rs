@@ -55,9 +55,10 @@ impl Library {
         }
         let released = self.importer.release_orphans()?;
         for job in &interrupted {
-            self.db
-                .jobs()
-                .fail(job.id, "interrupted: the process stopped before the import finished")?;
+            self.db.jobs().fail(
+                job.id,
+                "interrupted: the process stopped before the import finished",
+            )?;
         }
         tracing::info!(
             imports = interrupted.len(),
@@ -151,7 +152,12 @@ pub fn import(config: &Config, data: &Path, args: ImportArgs) -> anyhow::Result<
         match lib.importer.discover(path) {
             Ok(found) if found.is_empty() => {
                 failed += 1;
-                report_failure(&mut out, args.json, path, "no archives or folders of images in it")?;
+                report_failure(
+                    &mut out,
+                    args.json,
+                    path,
+                    "no archives or folders of images in it",
+                )?;
             }
             Ok(found) => sources.extend(found),
             Err(e) => {
@@ -168,14 +174,20 @@ pub fn import(config: &Config, data: &Path, args: ImportArgs) -> anyhow::Result<
         archives: multi.add(indicatif::ProgressBar::new(sources.len() as u64)),
         bytes: multi.add(indicatif::ProgressBar::new(0)),
     };
-    bars.archives
-        .set_style(style("{elapsed_precise} [{bar:30}] {pos}/{len} galleries  {msg}"));
+    bars.archives.set_style(style(
+        "{elapsed_precise} [{bar:30}] {pos}/{len} galleries  {msg}",
+    ));
     bars.bytes
         .set_style(style("{binary_bytes} stored ({binary_bytes_per_sec})"));
     let (mut imported, mut duplicates) = (0usize, 0usize);
     for source in &sources {
-        bars.archives
-            .set_message(source.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        bars.archives.set_message(
+            source
+                .path()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         let outcome = import_one(&lib, source, &opts, &bars)?;
         bars.archives.inc(1);
         let path = source.path();
@@ -297,7 +309,8 @@ pub fn export(config: &Config, data: &Path, gallery: &str, to: &Path) -> anyhow:
     let g = lib.db.galleries().get(gallery)?;
     let pages = lib.db.galleries().pages(gallery)?;
     let tmp = to.with_extension("cbz.part");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let written = (|| -> anyhow::Result<()> {
         let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
         let stored = zip::write::SimpleFileOptions::default()
@@ -305,10 +318,13 @@ pub fn export(config: &Config, data: &Path, gallery: &str, to: &Path) -> anyhow:
             .large_file(false);
         let width = pages.len().to_string().len().max(3);
         for p in &pages {
-            let bytes = lib
-                .store
-                .get(&p.blob.hash)?
-                .with_context(|| format!("page {} ({}) is missing from the image store", p.position + 1, p.blob.hash))?;
+            let bytes = lib.store.get(&p.blob.hash)?.with_context(|| {
+                format!(
+                    "page {} ({}) is missing from the image store",
+                    p.position + 1,
+                    p.blob.hash
+                )
+            })?;
             let ext = export_extension(p.blob.format, &p.name);
             zip.start_file(format!("{:0width$}.{ext}", p.position + 1), stored)?;
             zip.write_all(&bytes)?;
@@ -321,10 +337,7 @@ pub fn export(config: &Config, data: &Path, gallery: &str, to: &Path) -> anyhow:
         zip.write_all(library::export::comic_info(&g, &pages).as_bytes())?;
         let mut inner = zip.finish()?;
         inner.flush()?;
-        inner
-            .into_inner()
-            .map_err(|e| e.into_error())?
-            .sync_all()?;
+        inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         Ok(())
     })();
     if let Err(e) = written {
@@ -332,7 +345,11 @@ pub fn export(config: &Config, data: &Path, gallery: &str, to: &Path) -> anyhow:
         return Err(e);
     }
     std::fs::rename(&tmp, to).with_context(|| format!("renaming to {}", to.display()))?;
-    println!("exported {} pages of {gallery} to {}", pages.len(), to.display());
+    println!(
+        "exported {} pages of {gallery} to {}",
+        pages.len(),
+        to.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -346,7 +363,12 @@ fn export_extension(format: db::ImageFormat, name: &str) -> String {
         db::ImageFormat::Bmp => "bmp".into(),
         db::ImageFormat::Other => name
             .rsplit_once('.')
-            .map(|(_, e)| e.chars().filter(char::is_ascii_alphanumeric).take(8).collect())
+            .map(|(_, e)| {
+                e.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(8)
+                    .collect()
+            })
             .filter(|e: &String| !e.is_empty())
             .unwrap_or_else(|| "bin".into()),
     }
@@ -359,7 +381,12 @@ pub enum Removal {
     Purge,
 }
 
-pub fn remove(config: &Config, data: &Path, gallery: &str, what: Removal) -> anyhow::Result<ExitCode> {
+pub fn remove(
+    config: &Config,
+    data: &Path,
+    gallery: &str,
+    what: Removal,
+) -> anyhow::Result<ExitCode> {
     let lib = Library::open(config, data)?;
     match what {
         Removal::Trash => {

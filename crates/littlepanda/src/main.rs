@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod import_cmd;
 mod store_cmd;
+mod thumbnailer;
 mod watch;
 
 use std::net::SocketAddr;
@@ -294,6 +295,7 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         db: Some(lib.db.clone()),
     };
     let lib = Arc::new(lib);
+    let _thumbnailer = thumbnailer::Thumbnailer::start(lib.clone())?;
     let _watcher = match &config.import.watch {
         Some(dir) => Some(watch::Watcher::start(lib.clone(), dir.clone())?),
         None => None,

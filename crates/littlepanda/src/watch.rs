@@ -101,11 +101,8 @@ fn scan(
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let settled = seen.get(path) == Some(version)
-            && version
-                .1
-                .elapsed()
-                .is_ok_and(|age| age >= INTERVAL);
+        let settled =
+            seen.get(path) == Some(version) && version.1.elapsed().is_ok_and(|age| age >= INTERVAL);
         if !settled || tried.get(path) == Some(version) {
             continue;
         }
@@ -137,7 +134,9 @@ fn import_path(lib: &Library, path: &Path) {
             Ok(Outcome::Failed(e)) => {
                 tracing::warn!(path = %path.display(), error = %e, "watch folder: import failed")
             }
-            Err(e) => tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "watch folder"),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "watch folder")
+            }
         }
     }
 }

@@ -524,7 +524,10 @@ impl Importer {
     /// left behind. Only safe while no import runs (callers hold the store alone); answers how
     /// many were released.
     pub fn release_orphans(&self) -> Result<u64, ImportError> {
-        let _guard = self.commit_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let _guard = self
+            .commit_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut after: Option<BlobHash> = None;
         let mut released = 0;
         loop {
@@ -542,9 +545,22 @@ impl Importer {
         }
     }
 
+    /// Makes thumbnails for up to `limit` page images that have none yet (the background job);
+    /// answers how many images were looked at (0: nothing is waiting).
+    pub fn make_pending_thumbnails(&self, limit: usize) -> Result<usize, ImportError> {
+        let waiting = self.db.galleries().images_needing_thumbnails(limit)?;
+        for image in &waiting {
+            if let Some(w) = self.make_thumbnail(image)? {
+                tracing::debug!(image = %image.hash, warning = %w, "thumbnail");
+            }
+        }
+        Ok(waiting.len())
+    }
+
     /// Makes and records the thumbnail of an image; answers a warning when none could be made.
     pub fn make_thumbnail(&self, image: &BlobInfo) -> Result<Option<String>, ImportError> {
         let Some(bytes) = self.store.get(&image.hash)? else {
+            self.db.galleries().mark_thumbnail_failed(&image.hash)?;
             return Ok(Some("the image is not stored".into()));
         };
         match thumb::make(&bytes, image.format, &self.thumbnails) {
@@ -565,6 +581,10 @@ impl Importer {
             Err(e) => {
                 if e.is_permanent() {
                     self.db.galleries().mark_thumbnail_failed(&image.hash)?;
+                } else {
+                    self.db
+                        .galleries()
+                        .mark_thumbnail_unsupported(&image.hash)?;
                 }
                 Ok(Some(format!("no thumbnail: {e}")))
             }

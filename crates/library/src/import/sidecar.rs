@@ -229,7 +229,8 @@ fn info_txt(text: &str) -> Option<Sidecar> {
             _ => {}
         }
     }
-    (s.title.is_some() || !s.tags.is_empty()).then_some(s)
+    // It is E-Hentai Downloader's only if it says where the gallery came from or what it is.
+    (s.source_url.is_some() || s.category.is_some() || !s.tags.is_empty()).then_some(s)
 }
 
 /// Hentai@Home's `galleryinfo.txt`: `Key: value` lines, tags comma-separated on one line, then
@@ -358,6 +359,11 @@ mod tests {
             ]
         );
         assert_eq!(parse(Kind::ComicInfo, b"<ComicInfo><Title>x"), None);
+        // Any other info.txt is not E-Hentai Downloader's.
+        assert_eq!(
+            parse(Kind::InfoTxt, b"Just some notes\nabout the scan\n"),
+            None
+        );
     }
 
     #[test]

@@ -134,7 +134,10 @@ fn make_archives(
 
 fn open_library(dir: &Path) -> anyhow::Result<(Arc<lpfs::Store>, Arc<db::Db>, Importer)> {
     std::fs::create_dir_all(dir)?;
-    let store = Arc::new(lpfs::Store::open(&dir.join("lpfs"), lpfs::Options::default())?);
+    let store = Arc::new(lpfs::Store::open(
+        &dir.join("lpfs"),
+        lpfs::Options::default(),
+    )?);
     let db = Arc::new(db::Db::open_sqlite(&dir.join("bench.db"))?);
     let importer = Importer::new(store.clone(), db.clone());
     Ok((store, db, importer))
@@ -166,9 +169,17 @@ fn have(tool: &str, package: &str) -> anyhow::Result<()> {
 
 fn throughput(work: &Path, args: &ImportBenchArgs) -> anyhow::Result<Throughput> {
     have("unzip", "unzip")?;
-    eprintln!("  making {} archives of {} pages…", args.archives, args.pages);
-    let (archives, page_bytes) =
-        make_archives(&work.join("archives"), args.archives, args.pages, (1200, 1700), 1)?;
+    eprintln!(
+        "  making {} archives of {} pages…",
+        args.archives, args.pages
+    );
+    let (archives, page_bytes) = make_archives(
+        &work.join("archives"),
+        args.archives,
+        args.pages,
+        (1200, 1700),
+        1,
+    )?;
     // unzip, made durable like an import is.
     let _ = super::drop_page_cache();
     let out = work.join("unzipped");
@@ -210,13 +221,12 @@ fn jpegs_under(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         if p.is_dir() {
             jpegs_under(&p, out);
-        } else if std::fs::File::open(&p)
-            .ok()
-            .and_then(|mut f| {
-                let mut head = [0u8; 3];
-                std::io::Read::read_exact(&mut f, &mut head).ok().map(|()| head)
-            })
-            == Some([0xFF, 0xD8, 0xFF])
+        } else if std::fs::File::open(&p).ok().and_then(|mut f| {
+            let mut head = [0u8; 3];
+            std::io::Read::read_exact(&mut f, &mut head)
+                .ok()
+                .map(|()| head)
+        }) == Some([0xFF, 0xD8, 0xFF])
         {
             out.push(p);
         }
@@ -325,9 +335,15 @@ pub fn run(args: &ImportBenchArgs, data: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("making a work folder in {}", data.display()))?;
     eprintln!("bench import in {}", work.path().display());
     let throughput = throughput(work.path(), args)?;
-    eprintln!("  throughput: {:.0} MB/s vs unzip {:.0} MB/s", throughput.import_mb_per_s, throughput.unzip_mb_per_s);
+    eprintln!(
+        "  throughput: {:.0} MB/s vs unzip {:.0} MB/s",
+        throughput.import_mb_per_s, throughput.unzip_mb_per_s
+    );
     let thumbnails = thumbnails(work.path(), args)?;
-    eprintln!("  thumbnails: {:.2} s vs vipsthumbnail {:.2} s", thumbnails.littlepanda_s, thumbnails.vipsthumbnail_s);
+    eprintln!(
+        "  thumbnails: {:.2} s vs vipsthumbnail {:.2} s",
+        thumbnails.littlepanda_s, thumbnails.vipsthumbnail_s
+    );
     let scaling = scaling(work.path(), args)?;
     let r = Results {
         throughput,
@@ -338,7 +354,11 @@ pub fn run(args: &ImportBenchArgs, data: &Path) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         let t = &r.throughput;
-        println!("import, {} archives, {:.0} MB of pages:", t.archives, t.page_bytes as f64 / 1e6);
+        println!(
+            "import, {} archives, {:.0} MB of pages:",
+            t.archives,
+            t.page_bytes as f64 / 1e6
+        );
         println!(
             "  throughput (no thumbnails)   {:>7.0} MB/s   unzip -q {:>7.0} MB/s   ratio {:.2} (target ≥ 0.8)",
             t.import_mb_per_s, t.unzip_mb_per_s, t.ratio

@@ -1,0 +1,302 @@
+//! `littlepanda import`, `export`, `trash`, `restore`, `purge`, `gc` and `serve --watch`, run as a
+//! user would, in a temporary data directory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn littlepanda(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_littlepanda"));
+    cmd.arg("--data")
+        .arg(data)
+        .env_remove("LITTLEPANDA_CONFIG")
+        .env_remove("LITTLEPANDA_LISTEN");
+    cmd
+}
+
+fn run(data: &Path, args: &[&str]) -> Output {
+    littlepanda(data)
+        .args(args)
+        .output()
+        .expect("run littlepanda")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn jpeg(w: usize, h: usize, seed: u8) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..w * h * 3)
+        .map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed))
+        .collect();
+    let image = turbojpeg::Image {
+        pixels: pixels.as_slice(),
+        width: w,
+        pitch: w * 3,
+        height: h,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    turbojpeg::compress(image, 80, turbojpeg::Subsamp::Sub2x2)
+        .unwrap()
+        .to_vec()
+}
+
+fn cbz(path: &Path, entries: &[(&str, &[u8])]) {
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, data) in entries {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+fn lines(out: &Output) -> Vec<serde_json::Value> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+fn database(data: &Path) -> db::Db {
+    db::Db::open_sqlite(&data.join("littlepanda.db")).unwrap()
+}
+
+#[test]
+fn import_export_trash_and_purge() {
+    let data = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let (p1, p2, p3) = (jpeg(40, 50, 1), jpeg(40, 50, 2), jpeg(40, 50, 3));
+    let a = input.path().join("[Circle (Artist)] First [English].cbz");
+    cbz(&a, &[("2.jpg", &p2), ("1.jpg", &p1)]);
+    let b = input.path().join("second.zip");
+    cbz(&b, &[("1.jpg", &p1), ("2.jpg", &p3)]);
+    let a_str = a.to_str().unwrap();
+    let b_str = b.to_str().unwrap();
+
+    let out = run(
+        d,
+        &["import", a_str, b_str, "--tags", "misc:batch one", "--json"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reports = lines(&out);
+    assert_eq!(reports.len(), 2);
+    assert!(
+        reports.iter().all(|r| r["outcome"] == "imported"),
+        "{reports:?}"
+    );
+    let a_id = reports[0]["public_id"].as_str().unwrap().to_string();
+    let b_id = reports[1]["public_id"].as_str().unwrap().to_string();
+    assert_eq!(reports[0]["title"], "First");
+    assert_eq!(reports[0]["pages"], 2);
+
+    // Again: duplicates, named by the existing ids; not a failure.
+    let out = run(d, &["import", a_str]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains(&a_id), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("1 already in the library"));
+
+    // Something that is not an archive: reported, and the exit status says so.
+    let junk = input.path().join("junk.cbz");
+    std::fs::write(&junk, b"not a zip").unwrap();
+    let out = run(d, &["import", junk.to_str().unwrap(), "--json"]);
+    assert!(!out.status.success());
+    let r = &lines(&out)[0];
+    assert_eq!(r["outcome"], "failed");
+    assert!(
+        r["error"].as_str().unwrap().contains("not an archive"),
+        "{r}"
+    );
+
+    // Export writes the pages byte for byte, in order, with a ComicInfo.xml.
+    let exported = input.path().join("exported.cbz");
+    let out = run(d, &["export", &a_id, "--to", exported.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&exported).unwrap()).unwrap();
+    let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    assert_eq!(names, ["001.jpg", "002.jpg", "ComicInfo.xml"]);
+    let mut read = |name: &str| {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name(name).unwrap(), &mut v).unwrap();
+        v
+    };
+    assert_eq!(read("001.jpg"), p1);
+    assert_eq!(read("002.jpg"), p2);
+    let info = String::from_utf8(read("ComicInfo.xml")).unwrap();
+    assert!(info.contains("<Title>First</Title>"), "{info}");
+    assert!(
+        info.contains("artist:artist") && info.contains("misc:batch one"),
+        "{info}"
+    );
+    assert!(info.contains("<LanguageISO>en</LanguageISO>"), "{info}");
+    // …and imports back with the same metadata.
+    let out = run(d, &["import", exported.to_str().unwrap(), "--json"]);
+    let r = &lines(&out)[0];
+    assert_eq!(r["outcome"], "imported", "{r}");
+    assert_eq!(r["title"], "First");
+    let again = r["public_id"].as_str().unwrap().to_string();
+    let db = database(d);
+    let tags: Vec<String> = db
+        .tags()
+        .of_gallery(&again)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.tag.to_string())
+        .collect();
+    assert!(tags.contains(&"artist:artist".to_string()), "{tags:?}");
+    drop(db);
+
+    // Trash, restore, purge.
+    assert!(run(d, &["trash", &a_id]).status.success());
+    assert!(
+        database(d)
+            .galleries()
+            .get(&a_id)
+            .unwrap()
+            .trashed_at
+            .is_some()
+    );
+    assert!(run(d, &["restore", &a_id]).status.success());
+    assert!(
+        database(d)
+            .galleries()
+            .get(&a_id)
+            .unwrap()
+            .trashed_at
+            .is_none()
+    );
+    let out = run(d, &["purge", &b_id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // p3 was b's alone; p1 is shared with a and stays.
+    assert!(
+        text(&out.stdout).contains("1 images"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(database(d).galleries().get(&b_id).is_err());
+    let out = run(d, &["purge", &b_id]);
+    assert!(!out.status.success(), "purging twice is an error");
+}
+
+#[test]
+fn an_interrupted_import_is_cleaned_up_on_the_next_start() {
+    let data = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let a = input.path().join("a.cbz");
+    cbz(&a, &[("1.jpg", &jpeg(16, 16, 9))]);
+    assert!(run(d, &["import", a.to_str().unwrap()]).status.success());
+    // What a process killed mid-import leaves: a running import job and pages no gallery names.
+    {
+        let store = lpfs::Store::open(&d.join("lpfs"), lpfs::Options::default()).unwrap();
+        lpfs::BlobStore::put(&store, &jpeg(20, 20, 5)).unwrap();
+        let db = database(d);
+        let job = db.jobs().create("import", "/somewhere/b.cbz").unwrap();
+        db.jobs().start(job).unwrap();
+    }
+    let stored = |d: &Path| {
+        let store = lpfs::Store::open(&d.join("lpfs"), lpfs::Options::default()).unwrap();
+        lpfs::BlobStore::list(&store, None, 1000).unwrap().len()
+    };
+    assert_eq!(stored(d), 3, "a page, its thumbnail and the orphan");
+    let b = input.path().join("b.cbz");
+    cbz(&b, &[("1.jpg", &jpeg(16, 16, 10))]);
+    let out = run(d, &["import", b.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("interrupted"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        stored(d),
+        4,
+        "the orphan is gone; b's page and thumbnail are in"
+    );
+    let db = database(d);
+    let failed = db.jobs().in_state(db::JobState::Failed, 10).unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("interrupted")
+    );
+    // `gc` by hand finds nothing more.
+    drop(db);
+    let out = run(d, &["gc"]);
+    assert!(
+        text(&out.stdout).contains("released 0"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn serve_watches_a_folder() {
+    let data = tempfile::tempdir().unwrap();
+    let watch = tempfile::tempdir().unwrap();
+    let d = data.path();
+    // The database exists before the server starts, so this test can read it meanwhile.
+    drop(database(d));
+    let child = littlepanda(d)
+        .args(["serve", "--listen", "127.0.0.1:0", "--watch"])
+        .arg(watch.path())
+        .env("LITTLEPANDA_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // An archive arrives the way downloads do: written under a temporary name, then renamed.
+    let part: PathBuf = watch.path().join("new.cbz.part");
+    cbz(
+        &part,
+        &[("1.jpg", &jpeg(16, 16, 3)), ("2.jpg", &jpeg(16, 16, 4))],
+    );
+    std::fs::rename(&part, watch.path().join("new.cbz")).unwrap();
+    std::fs::write(
+        watch.path().join("broken.cbz"),
+        b"PK\x03\x04 and then nothing",
+    )
+    .unwrap();
+    wait_for("the dropped archive to be imported", || {
+        database(d).galleries().count().unwrap() == 1
+    });
+    wait_for("the broken archive to be reported", || {
+        database(d)
+            .jobs()
+            .in_state(db::JobState::Failed, 10)
+            .unwrap()
+            .len()
+            == 1
+    });
+    // Several more looks at the folder: the broken file is not tried again.
+    std::thread::sleep(Duration::from_secs(5));
+    let db = database(d);
+    assert_eq!(
+        db.jobs().in_state(db::JobState::Failed, 10).unwrap().len(),
+        1
+    );
+    assert_eq!(db.jobs().in_state(db::JobState::Done, 10).unwrap().len(), 1);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = text(&out.stderr);
+    assert!(log.contains("watch folder: imported"), "{log}");
+    assert!(log.contains("watch folder: import failed"), "{log}");
+}
