@@ -164,6 +164,18 @@ pub struct Page {
     pub thumbnail: Option<BlobHash>,
 }
 
+/// Where a page image's thumbnail stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThumbnailState {
+    Made(BlobHash),
+    /// Not made yet: here is what is known of the image to make it.
+    Pending(BlobInfo),
+    /// The image could not be decoded (damaged, or over the pixel limit).
+    Failed,
+    /// This build has no decoder for the image's format.
+    Unsupported,
+}
+
 /// A gallery as listed in a grid.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GallerySummary {
@@ -1088,6 +1100,34 @@ impl Galleries<'_> {
                 }
             }
             Ok(used)
+        })
+    }
+
+    /// Where a page image's thumbnail stands; `None` if the hash is no page image.
+    pub fn thumbnail_of(&self, image: &BlobHash) -> Result<Option<ThumbnailState>> {
+        self.db.read(|c| {
+            let Some(r) = c.query_opt(
+                "SELECT b.format, b.width, b.height, b.bytes, b.thumb_state, t.hash FROM blobs b \
+                 LEFT JOIN blobs t ON t.id = b.thumb_id WHERE b.hash = ? AND b.kind = 1",
+                &[Param::Blob(&image.0)],
+            )?
+            else {
+                return Ok(None);
+            };
+            if let Some(t) = r.opt_blob(5)? {
+                return Ok(Some(ThumbnailState::Made(hash_of(t)?)));
+            }
+            Ok(Some(match r.int(4)? {
+                2 => ThumbnailState::Failed,
+                3 => ThumbnailState::Unsupported,
+                _ => ThumbnailState::Pending(BlobInfo {
+                    hash: *image,
+                    format: ImageFormat::from_code(r.int(0)?),
+                    width: r.int(1)? as u32,
+                    height: r.int(2)? as u32,
+                    bytes: r.int(3)? as u64,
+                }),
+            }))
         })
     }
 

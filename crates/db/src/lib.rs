@@ -28,7 +28,7 @@ pub use changes::{Change, ChangeKind, Changes};
 pub use error::{Error, Result};
 pub use galleries::{
     BlobInfo, Created, Galleries, Gallery, GallerySummary, ImageFormat, ListOrder, ListQuery,
-    NewGallery, NewPage, Page, ReadingDirection,
+    NewGallery, NewPage, Page, ReadingDirection, ThumbnailState,
 };
 pub use jobs::{Job, JobState, Jobs};
 pub use sql::Dialect;

@@ -14,12 +14,20 @@ const SQLITE: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_gallery_tags_by_tag.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_thumbnail_queue.sql"),
+    ),
 ];
 const MYSQL: &[(i64, &str)] = &[
     (1, include_str!("../migrations/mysql/0001_init.sql")),
     (
         2,
         include_str!("../migrations/mysql/0002_gallery_tags_by_tag.sql"),
+    ),
+    (
+        3,
+        include_str!("../migrations/mysql/0003_thumbnail_queue.sql"),
     ),
 ];
 
@@ -53,6 +61,7 @@ impl Db {
             if current > SCHEMA_VERSION {
                 return Err(Error::SchemaTooNew { found: current, known: SCHEMA_VERSION });
             }
+            debug_assert_eq!(migrations.last().map(|m| m.0), Some(SCHEMA_VERSION));
             for (version, text) in migrations.iter().filter(|(v, _)| *v > current) {
                 for statement in statements(text) {
                     c.exec(&statement, &[])?;

@@ -624,7 +624,8 @@ fn a_version_1_library_keeps_its_tags_through_the_migration() {
          DROP TABLE gallery_tags;
          ALTER TABLE gt_v1 RENAME TO gallery_tags;
          CREATE INDEX gallery_tags_by_tag ON gallery_tags (tag_id, gallery_id);
-         DELETE FROM schema_version WHERE version = 2;",
+         DROP INDEX blobs_needing_thumbnails;
+         DELETE FROM schema_version WHERE version >= 2;",
     )
     .unwrap();
     drop(conn);

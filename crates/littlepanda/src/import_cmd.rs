@@ -16,7 +16,7 @@ use crate::config::Config;
 pub struct Library {
     pub store: Arc<lpfs::Store>,
     pub db: Arc<Db>,
-    pub importer: Importer,
+    pub importer: Arc<Importer>,
 }
 
 impl Library {
@@ -33,7 +33,7 @@ impl Library {
         let lib = Self {
             store,
             db,
-            importer,
+            importer: Arc::new(importer),
         };
         lib.recover_interrupted_imports()?;
         Ok(lib)
@@ -94,12 +94,19 @@ struct Report<'a> {
 struct Bars {
     archives: indicatif::ProgressBar,
     bytes: indicatif::ProgressBar,
+    pages: std::sync::atomic::AtomicU64,
 }
 
 impl Progress for Bars {
     fn page(&self, bytes: u64) {
         self.bytes.inc(bytes);
         self.bytes.inc_length(bytes);
+        self.pages
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.bytes.set_message(format!(
+            "{} pages",
+            self.pages.load(std::sync::atomic::Ordering::Relaxed)
+        ));
     }
 }
 
@@ -173,12 +180,13 @@ pub fn import(config: &Config, data: &Path, args: ImportArgs) -> anyhow::Result<
     let bars = Bars {
         archives: multi.add(indicatif::ProgressBar::new(sources.len() as u64)),
         bytes: multi.add(indicatif::ProgressBar::new(0)),
+        pages: std::sync::atomic::AtomicU64::new(0),
     };
     bars.archives.set_style(style(
         "{elapsed_precise} [{bar:30}] {pos}/{len} galleries  {msg}",
     ));
     bars.bytes
-        .set_style(style("{binary_bytes} stored ({binary_bytes_per_sec})"));
+        .set_style(style("{msg}, {binary_bytes} ({binary_bytes_per_sec})"));
     let (mut imported, mut duplicates) = (0usize, 0usize);
     for source in &sources {
         bars.archives.set_message(

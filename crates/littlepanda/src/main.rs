@@ -293,6 +293,7 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         blobs: lib.store.clone(),
         lpfs: Some(lib.store.clone()),
         db: Some(lib.db.clone()),
+        importer: Some(lib.importer.clone()),
     };
     let lib = Arc::new(lib);
     let _thumbnailer = thumbnailer::Thumbnailer::start(lib.clone())?;

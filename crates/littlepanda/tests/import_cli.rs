@@ -190,14 +190,14 @@ fn an_interrupted_import_is_cleaned_up_on_the_next_start() {
     assert!(run(d, &["import", a.to_str().unwrap()]).status.success());
     // What a process killed mid-import leaves: a running import job and pages no gallery names.
     {
-        let store = lpfs::Store::open(&d.join("lpfs"), lpfs::Options::default()).unwrap();
+        let store = lpfs::Store::open(d.join("lpfs"), lpfs::Options::default()).unwrap();
         lpfs::BlobStore::put(&store, &jpeg(20, 20, 5)).unwrap();
         let db = database(d);
         let job = db.jobs().create("import", "/somewhere/b.cbz").unwrap();
         db.jobs().start(job).unwrap();
     }
     let stored = |d: &Path| {
-        let store = lpfs::Store::open(&d.join("lpfs"), lpfs::Options::default()).unwrap();
+        let store = lpfs::Store::open(d.join("lpfs"), lpfs::Options::default()).unwrap();
         lpfs::BlobStore::list(&store, None, 1000).unwrap().len()
     };
     assert_eq!(stored(d), 3, "a page, its thumbnail and the orphan");

@@ -15,7 +15,7 @@ use lpfs::{BlobHash, BlobStore};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::range::{self, RangeRequest};
-use crate::sniff;
+use library::format as sniff;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 

@@ -22,6 +22,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("this method is not allowed here")]
     MethodNotAllowed,
+    #[error("no thumbnail: {0}")]
+    ThumbnailUnavailable(String),
     #[error("a stored blob is damaged; it is not served")]
     BlobDamaged(#[source] lpfs::Error),
     #[error("internal error")]
@@ -34,6 +36,7 @@ impl ApiError {
         match self {
             Self::MalformedHash(_) => "malformed-hash",
             Self::BlobNotFound => "blob-not-found",
+            Self::ThumbnailUnavailable(_) => "thumbnail-unavailable",
             Self::RouteNotFound => "route-not-found",
             Self::RangeNotSatisfiable { .. } => "range-not-satisfiable",
             Self::PayloadTooLarge { .. } => "payload-too-large",
@@ -47,7 +50,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::MalformedHash(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::BlobNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::BlobNotFound | Self::RouteNotFound | Self::ThumbnailUnavailable(_) => {
+                StatusCode::NOT_FOUND
+            }
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

@@ -7,7 +7,7 @@
 pub mod blobs;
 pub mod error;
 pub mod range;
-pub mod sniff;
+pub mod thumbnails;
 
 use std::sync::Arc;
 
@@ -31,6 +31,8 @@ pub struct AppState {
     pub lpfs: Option<Arc<lpfs::Store>>,
     /// The metadata database.
     pub db: Option<Arc<db::Db>>,
+    /// Makes thumbnails on demand (and, later, imports uploads).
+    pub importer: Option<Arc<library::import::Importer>>,
 }
 
 /// Settings of the HTTP layer.
@@ -60,6 +62,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
             "/api/v1/blobs/{hash}",
             get(blobs::get_blob).head(blobs::head_blob),
         )
+        .route("/api/v1/thumbnails/{hash}", get(thumbnails::get_thumbnail))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))

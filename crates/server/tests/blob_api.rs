@@ -23,6 +23,7 @@ fn app_with(config: ServerConfig) -> App {
         blobs: store.clone(),
         lpfs: Some(store.clone()),
         db: None,
+        importer: None,
     };
     App {
         router: router(state, &config),

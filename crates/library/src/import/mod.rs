@@ -156,6 +156,8 @@ pub struct Importer {
     pub thumbnails: ThumbConfig,
     /// Make the cover's thumbnail during the import (else it is made on demand).
     pub cover_thumbnails: bool,
+    /// Threads of the background thumbnail job.
+    pub thumbnail_threads: usize,
     /// Orders "check that the pages are stored, then commit" against "release blobs nothing
     /// uses", so one import's clean-up never deletes a page another is committing.
     commit_lock: Mutex<()>,
@@ -365,6 +367,7 @@ impl Importer {
             limits: Limits::default(),
             thumbnails: ThumbConfig::default(),
             cover_thumbnails: true,
+            thumbnail_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             commit_lock: Mutex::new(()),
         }
     }
@@ -549,11 +552,30 @@ impl Importer {
     /// answers how many images were looked at (0: nothing is waiting).
     pub fn make_pending_thumbnails(&self, limit: usize) -> Result<usize, ImportError> {
         let waiting = self.db.galleries().images_needing_thumbnails(limit)?;
-        for image in &waiting {
-            if let Some(w) = self.make_thumbnail(image)? {
-                tracing::debug!(image = %image.hash, warning = %w, "thumbnail");
-            }
-        }
+        let threads = self.thumbnail_threads.clamp(1, waiting.len().max(1));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| -> Result<(), ImportError> {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(image) = waiting.get(i) else {
+                                return Ok(());
+                            };
+                            if let Some(w) = self.make_thumbnail(image)? {
+                                tracing::debug!(image = %image.hash, warning = %w, "thumbnail");
+                            }
+                        }
+                    })
+                })
+                .collect();
+            workers.into_iter().try_for_each(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(ImportError::Invalid("a thumbnail worker panicked".into()))
+                })
+            })
+        })?;
         Ok(waiting.len())
     }
 

@@ -1,0 +1,59 @@
+//! `GET /api/v1/thumbnails/{hash}`: the thumbnail of a page image, made on demand when the
+//! background job has not reached it yet. Answers with a redirect to the thumbnail's own
+//! content-addressed URL under `/api/v1/blobs/`, which is cached forever; the redirect itself is
+//! not (a thumbnail can be made again at another size).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use db::ThumbnailState;
+use lpfs::BlobHash;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub async fn get_thumbnail(
+    State(state): State<AppState>,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiError> {
+    let image: BlobHash = hash.parse()?;
+    let (Some(db), Some(importer)) = (state.db.clone(), state.importer.clone()) else {
+        return Err(ApiError::RouteNotFound);
+    };
+    let thumbnail = tokio::task::spawn_blocking(move || -> Result<BlobHash, ApiError> {
+        let internal = |e: Box<dyn std::error::Error + Send + Sync>| ApiError::Internal(e);
+        let state = db
+            .galleries()
+            .thumbnail_of(&image)
+            .map_err(|e| internal(e.into()))?;
+        let state = match state {
+            Some(ThumbnailState::Pending(info)) => {
+                importer
+                    .make_thumbnail(&info)
+                    .map_err(|e| internal(e.into()))?;
+                db.galleries()
+                    .thumbnail_of(&image)
+                    .map_err(|e| internal(e.into()))?
+            }
+            other => other,
+        };
+        match state {
+            None => Err(ApiError::BlobNotFound),
+            Some(ThumbnailState::Made(t)) => Ok(t),
+            Some(ThumbnailState::Unsupported) => Err(ApiError::ThumbnailUnavailable(
+                "this server cannot decode the image's format; the image itself is served".into(),
+            )),
+            Some(ThumbnailState::Failed | ThumbnailState::Pending(_)) => Err(
+                ApiError::ThumbnailUnavailable("the image could not be decoded".into()),
+            ),
+        }
+    })
+    .await??;
+    let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+    let headers = response.headers_mut();
+    let location = HeaderValue::from_str(&format!("/api/v1/blobs/{thumbnail}"))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
