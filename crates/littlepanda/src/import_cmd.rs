@@ -228,16 +228,7 @@ pub fn import(config: &Config, data: &Path, args: ImportArgs) -> anyhow::Result<
             }
             Outcome::Failed(e) => {
                 failed += 1;
-                Report {
-                    path,
-                    outcome: "failed",
-                    public_id: None,
-                    title: None,
-                    pages: None,
-                    bytes: None,
-                    warnings: &[],
-                    error: Some(e.to_string()),
-                }
+                Report::failed(path, e.to_string())
             }
         };
         multi.suspend(|| print_report(&mut out, args.json, &report))?;
@@ -263,10 +254,12 @@ fn report_failure(
     path: &Path,
     error: &str,
 ) -> anyhow::Result<()> {
-    print_report(
-        out,
-        json,
-        &Report {
+    print_report(out, json, &Report::failed(path, error.to_string()))
+}
+
+impl<'a> Report<'a> {
+    fn failed(path: &'a Path, error: String) -> Self {
+        Report {
             path,
             outcome: "failed",
             public_id: None,
@@ -274,9 +267,9 @@ fn report_failure(
             pages: None,
             bytes: None,
             warnings: &[],
-            error: Some(error.to_string()),
-        },
-    )
+            error: Some(error),
+        }
+    }
 }
 
 fn print_report(out: &mut impl Write, json: bool, r: &Report<'_>) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! `littlepanda`: the command-line program. It only parses arguments, loads the configuration and
 //! calls into the library crates; see ARCHITECTURE.md for where the work happens.
 
+mod background;
 mod bench;
 mod config;
 mod import_cmd;
@@ -296,9 +297,9 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         importer: Some(lib.importer.clone()),
     };
     let lib = Arc::new(lib);
-    let _thumbnailer = thumbnailer::Thumbnailer::start(lib.clone())?;
+    let _thumbnailer = thumbnailer::start(lib.clone())?;
     let _watcher = match &config.import.watch {
-        Some(dir) => Some(watch::Watcher::start(lib.clone(), dir.clone())?),
+        Some(dir) => Some(watch::start(lib.clone(), dir.clone())?),
         None => None,
     };
     let http = server::ServerConfig {

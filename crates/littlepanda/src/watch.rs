@@ -7,68 +7,39 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use library::import::{ImportOptions, Outcome, Quiet};
 
+use crate::background::{Background, Stop};
 use crate::import_cmd::{Library, import_one};
 
 /// How often the folder is looked at; a file must look the same twice in a row, and be this old,
 /// before it is imported.
 const INTERVAL: Duration = Duration::from_secs(2);
 
-/// A running watcher; stops when dropped.
-#[derive(Debug)]
-pub struct Watcher {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
 /// What a file looked like: its size and modification time.
 type Version = (u64, SystemTime);
 
-impl Watcher {
-    pub fn start(lib: Arc<Library>, dir: PathBuf) -> anyhow::Result<Self> {
-        anyhow::ensure!(
-            dir.is_dir(),
-            "the watch folder {} does not exist or is not a folder",
-            dir.display()
-        );
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("watch".into())
-            .spawn(move || {
-                tracing::info!(dir = %dir.display(), "watching for archives to import");
-                let mut seen: HashMap<PathBuf, Version> = HashMap::new();
-                let mut tried: HashMap<PathBuf, Version> = HashMap::new();
-                while !flag.load(Ordering::Relaxed) {
-                    if let Err(e) = scan(&lib, &dir, &mut seen, &mut tried, &flag) {
-                        tracing::warn!(error = %format!("{e:#}"), "watch folder");
-                    }
-                    let until = std::time::Instant::now() + INTERVAL;
-                    while std::time::Instant::now() < until && !flag.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
-                }
-            })
-            .context("starting the watch folder thread")?;
-        Ok(Self {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+/// Starts watching `dir`; the watcher stops when the handle is dropped.
+pub fn start(lib: Arc<Library>, dir: PathBuf) -> anyhow::Result<Background> {
+    anyhow::ensure!(
+        dir.is_dir(),
+        "the watch folder {} does not exist or is not a folder",
+        dir.display()
+    );
+    Background::spawn("watch", move |stop| {
+        tracing::info!(dir = %dir.display(), "watching for archives to import");
+        let mut seen: HashMap<PathBuf, Version> = HashMap::new();
+        let mut tried: HashMap<PathBuf, Version> = HashMap::new();
+        while !stop.requested() {
+            if let Err(e) = scan(&lib, &dir, &mut seen, &mut tried, &stop) {
+                tracing::warn!(error = %format!("{e:#}"), "watch folder");
+            }
+            stop.sleep(INTERVAL);
         }
-    }
+    })
 }
 
 /// Names of files still being written by common tools.
@@ -84,7 +55,7 @@ fn scan(
     dir: &Path,
     seen: &mut HashMap<PathBuf, Version>,
     tried: &mut HashMap<PathBuf, Version>,
-    stop: &AtomicBool,
+    stop: &Stop,
 ) -> anyhow::Result<()> {
     let mut now_seen = HashMap::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
@@ -98,7 +69,7 @@ fn scan(
         now_seen.insert(entry.path(), version);
     }
     for (path, version) in &now_seen {
-        if stop.load(Ordering::Relaxed) {
+        if stop.requested() {
             break;
         }
         let settled =

@@ -1,31 +1,15 @@
 //! The real `littlepanda` binary, run as a user would, in a temporary data directory: serve, store
 //! and fetch over HTTP, stop, restart, check, damage, repair, compact.
 
+mod common;
+
+use common::{littlepanda, run, text};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-fn littlepanda(data: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_littlepanda"));
-    cmd.arg("--data")
-        .arg(data)
-        .env_remove("LITTLEPANDA_CONFIG")
-        .env_remove("LITTLEPANDA_LISTEN");
-    cmd
-}
-
-fn run(data: &Path, args: &[&str]) -> Output {
-    littlepanda(data)
-        .args(args)
-        .output()
-        .expect("run littlepanda")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A running server and the address it announced.
 struct Server {

@@ -1,30 +1,14 @@
 //! `littlepanda import`, `export`, `trash`, `restore`, `purge`, `gc` and `serve --watch`, run as a
 //! user would, in a temporary data directory.
 
+mod common;
+
+use common::{littlepanda, run, text};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn littlepanda(data: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_littlepanda"));
-    cmd.arg("--data")
-        .arg(data)
-        .env_remove("LITTLEPANDA_CONFIG")
-        .env_remove("LITTLEPANDA_LISTEN");
-    cmd
-}
-
-fn run(data: &Path, args: &[&str]) -> Output {
-    littlepanda(data)
-        .args(args)
-        .output()
-        .expect("run littlepanda")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn jpeg(w: usize, h: usize, seed: u8) -> Vec<u8> {
     let pixels: Vec<u8> = (0..w * h * 3)
