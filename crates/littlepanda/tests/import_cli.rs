@@ -10,20 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn jpeg(w: usize, h: usize, seed: u8) -> Vec<u8> {
+fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
     let pixels: Vec<u8> = (0..w * h * 3)
         .map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed))
         .collect();
-    let image = turbojpeg::Image {
-        pixels: pixels.as_slice(),
-        width: w,
-        pitch: w * 3,
-        height: h,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    turbojpeg::compress(image, 80, turbojpeg::Subsamp::Sub2x2)
-        .unwrap()
-        .to_vec()
+    library::import::thumb::jpeg_from_rgb(&pixels, w, h, 80).unwrap()
 }
 
 fn cbz(path: &Path, entries: &[(&str, &[u8])]) {

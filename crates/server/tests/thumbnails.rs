@@ -10,18 +10,9 @@ use library::import::{ImportOptions, Importer, Outcome, Quiet};
 use server::{AppState, ServerConfig, router};
 use tower::ServiceExt;
 
-fn jpeg(w: usize, h: usize) -> Vec<u8> {
+fn jpeg(w: u32, h: u32) -> Vec<u8> {
     let pixels: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
-    let image = turbojpeg::Image {
-        pixels: pixels.as_slice(),
-        width: w,
-        pitch: w * 3,
-        height: h,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    turbojpeg::compress(image, 80, turbojpeg::Subsamp::Sub2x2)
-        .unwrap()
-        .to_vec()
+    library::import::thumb::jpeg_from_rgb(&pixels, w, h, 80).unwrap()
 }
 
 async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {

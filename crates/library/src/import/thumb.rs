@@ -105,20 +105,33 @@ pub fn make(bytes: &[u8], format: ImageFormat, cfg: &ThumbConfig) -> Result<Thum
     fr::Resizer::new()
         .resize(&src, &mut dst, &options)
         .map_err(corrupt)?;
-    let image = turbojpeg::Image {
-        pixels: dst.buffer(),
-        width: tw as usize,
-        pitch: tw as usize * 3,
-        height: th as usize,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    let jpeg = turbojpeg::compress(image, i32::from(cfg.quality), turbojpeg::Subsamp::Sub2x2)
-        .map_err(corrupt)?;
+    let jpeg = jpeg_from_rgb(dst.buffer(), tw, th, cfg.quality)?;
     Ok(Thumbnail {
-        jpeg: jpeg.to_vec(),
+        jpeg,
         width: tw,
         height: th,
     })
+}
+
+/// Encodes packed RGB pixels as a baseline JPEG (4:2:0), with no metadata.
+pub fn jpeg_from_rgb(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    quality: u8,
+) -> Result<Vec<u8>, ThumbError> {
+    let image = turbojpeg::Image {
+        pixels,
+        width: width as usize,
+        pitch: width as usize * 3,
+        height: height as usize,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    Ok(
+        turbojpeg::compress(image, i32::from(quality), turbojpeg::Subsamp::Sub2x2)
+            .map_err(corrupt)?
+            .to_vec(),
+    )
 }
 
 /// Thumbnail size for a `w`×`h` source: `target` wide, at most `max_aspect` times as tall (the

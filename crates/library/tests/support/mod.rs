@@ -49,17 +49,7 @@ fn pattern(w: u32, h: u32, seed: u32) -> Vec<u8> {
 }
 
 pub fn jpeg(w: u32, h: u32, seed: u32) -> Vec<u8> {
-    let pixels = pattern(w, h, seed);
-    let image = turbojpeg::Image {
-        pixels: pixels.as_slice(),
-        width: w as usize,
-        pitch: w as usize * 3,
-        height: h as usize,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    turbojpeg::compress(image, 85, turbojpeg::Subsamp::Sub2x2)
-        .unwrap()
-        .to_vec()
+    library::import::thumb::jpeg_from_rgb(&pattern(w, h, seed), w, h, 85).unwrap()
 }
 
 pub fn png(w: u32, h: u32, seed: u32) -> Vec<u8> {

@@ -95,14 +95,9 @@ fn photo_like(w: usize, h: usize, rng: &mut fastrand::Rng) -> anyhow::Result<Vec
             ]);
         }
     }
-    let image = turbojpeg::Image {
-        pixels: pixels.as_slice(),
-        width: w,
-        pitch: w * 3,
-        height: h,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    Ok(turbojpeg::compress(image, 88, turbojpeg::Subsamp::Sub2x2)?.to_vec())
+    Ok(library::import::thumb::jpeg_from_rgb(
+        &pixels, w as u32, h as u32, 88,
+    )?)
 }
 
 /// Writes `n` zip archives of `pages` distinct photo-like pages each; answers their paths and
