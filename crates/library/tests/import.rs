@@ -679,3 +679,18 @@ fn page_thumbnails_are_made_by_the_background_job() {
     assert!(pages[1].thumbnail.is_some());
     assert!(pages[2].thumbnail.is_none());
 }
+
+#[test]
+fn committed_archive_fixtures() {
+    let lib = library();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for f in ["rar5.rar", "rar4.rar"] {
+        let g = imported(import(&lib, &fixtures.join(f)));
+        assert_eq!(page_names(&lib, &g.public_id), ["001.png", "002.jpg", "010.jpg"], "{f}");
+    }
+    let g = imported(import(&lib, &fixtures.join("shift_jis.zip")));
+    assert_eq!(
+        page_names(&lib, &g.public_id),
+        ["第1話/０２.jpg", "第1話/１０.jpg", "第1話/表紙.jpg"]
+    );
+}
