@@ -164,6 +164,41 @@ pub struct Page {
     pub thumbnail: Option<BlobHash>,
 }
 
+/// What the search index keeps of a gallery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRow {
+    pub id: i64,
+    pub title: String,
+    pub title_original: String,
+    pub page_count: u32,
+    pub total_bytes: u64,
+    pub added_at: i64,
+    pub posted_at: Option<i64>,
+    pub trashed: bool,
+    /// Tag ids, ascending.
+    pub tags: Vec<i64>,
+}
+
+const INDEX_COLUMNS: &str =
+    "id, title, title_original, page_count, total_bytes, added_at, posted_at, trashed_at, tag_ids";
+
+fn index_row(r: &Row) -> Result<IndexRow> {
+    Ok(IndexRow {
+        id: r.int(0)?,
+        title: r.text(1)?,
+        title_original: r.text(2)?,
+        page_count: r.int(3)? as u32,
+        total_bytes: r.int(4)? as u64,
+        added_at: r.int(5)?,
+        posted_at: r.opt_int(6)?,
+        trashed: r.opt_int(7)?.is_some(),
+        tags: tags::unpack_tag_ids(&r.blob(8)?)?
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect(),
+    })
+}
+
 /// Where a page image's thumbnail stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThumbnailState {
@@ -1100,6 +1135,37 @@ impl Galleries<'_> {
                 }
             }
             Ok(used)
+        })
+    }
+
+    /// Galleries for the search index, by id after `after`, `limit` at a time.
+    pub fn index_rows(&self, after: i64, limit: usize) -> Result<Vec<IndexRow>> {
+        self.db.read(|c| {
+            c.query(
+                &format!("SELECT {INDEX_COLUMNS} FROM galleries WHERE id > ? ORDER BY id LIMIT ?"),
+                &[Param::Int(after), Param::Int(limit as i64)],
+            )?
+            .iter()
+            .map(index_row)
+            .collect()
+        })
+    }
+
+    /// The index rows of these galleries (those that still exist).
+    pub fn index_rows_of(&self, ids: &[i64]) -> Result<Vec<IndexRow>> {
+        self.db.read(|c| {
+            let mut out = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(1000) {
+                let sql = format!(
+                    "SELECT {INDEX_COLUMNS} FROM galleries WHERE id IN {}",
+                    placeholders(chunk.len())
+                );
+                let params: Vec<Param<'_>> = chunk.iter().map(|&i| Param::Int(i)).collect();
+                for r in c.query(&sql, &params)? {
+                    out.push(index_row(&r)?);
+                }
+            }
+            Ok(out)
         })
     }
 

@@ -27,8 +27,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use changes::{Change, ChangeKind, Changes};
 pub use error::{Error, Result};
 pub use galleries::{
-    BlobInfo, Created, Galleries, Gallery, GallerySummary, ImageFormat, ListOrder, ListQuery,
-    NewGallery, NewPage, Page, ReadingDirection, ThumbnailState,
+    BlobInfo, Created, Galleries, Gallery, GallerySummary, ImageFormat, IndexRow, ListOrder,
+    ListQuery, NewGallery, NewPage, Page, ReadingDirection, ThumbnailState,
 };
 pub use jobs::{Job, JobState, Jobs};
 pub use sql::Dialect;

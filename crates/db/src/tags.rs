@@ -445,6 +445,16 @@ impl Tags<'_> {
         })
     }
 
+    /// Every tag with its id.
+    pub fn all(&self) -> Result<Vec<(i64, TagName)>> {
+        self.db.read(|c| {
+            c.query("SELECT id, namespace, name FROM tags ORDER BY id", &[])?
+                .iter()
+                .map(|r| Ok((r.int(0)?, tag_at(r, 1)?)))
+                .collect()
+        })
+    }
+
     /// Every tag with the number of galleries (not in the trash) that have it.
     pub fn counts(&self) -> Result<Vec<(TagName, u64)>> {
         self.db.read(|c| {

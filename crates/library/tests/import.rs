@@ -686,7 +686,11 @@ fn committed_archive_fixtures() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     for f in ["rar5.rar", "rar4.rar"] {
         let g = imported(import(&lib, &fixtures.join(f)));
-        assert_eq!(page_names(&lib, &g.public_id), ["001.png", "002.jpg", "010.jpg"], "{f}");
+        assert_eq!(
+            page_names(&lib, &g.public_id),
+            ["001.png", "002.jpg", "010.jpg"],
+            "{f}"
+        );
     }
     let g = imported(import(&lib, &fixtures.join("shift_jis.zip")));
     assert_eq!(

@@ -1,0 +1,112 @@
+//! Text as search sees it: folded (full-width forms to ASCII, lower case), split into Latin words,
+//! and CJK runs cut into single characters and pairs (Japanese and Chinese titles have no spaces,
+//! so they match as substrings).
+
+/// Full-width ASCII forms to ASCII, the ideographic space to a space, then lower case.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let c = match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        };
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// Whether a character belongs to a script written without spaces.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF   // Hiragana, Katakana
+        | 0x3400..=0x4DBF // CJK extension A
+        | 0x4E00..=0x9FFF // CJK unified ideographs
+        | 0xF900..=0xFAFF // compatibility ideographs
+        | 0xAC00..=0xD7AF // Hangul syllables
+        | 0xFF66..=0xFF9F // half-width Katakana
+    )
+}
+
+/// The index keys of a folded text: its Latin words, and each CJK character and pair.
+pub fn keys(folded: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut prev_cjk: Option<char> = None;
+    for c in folded.chars() {
+        if is_cjk(c) {
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            out.push(c.to_string());
+            if let Some(p) = prev_cjk {
+                out.push(format!("{p}{c}"));
+            }
+            prev_cjk = Some(c);
+        } else {
+            prev_cjk = None;
+            if c.is_alphanumeric() {
+                word.push(c);
+            } else if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Whether `text` matches the glob `pattern` (`*` any run, `?` one character), whole. Linear in
+/// their lengths times the number of stars at worst, never exponential.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_and_keys() {
+        assert_eq!(fold("ＡＢＣ　Def"), "abc def");
+        assert_eq!(
+            keys("the quick-brown fox"),
+            ["brown", "fox", "quick", "the"]
+        );
+        assert_eq!(keys("東方project"), ["project", "方", "東", "東方"]);
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("gl*s", "glasses"));
+        assert!(glob("g?asses", "glasses"));
+        assert!(!glob("gl*x", "glasses"));
+        assert!(glob("*", ""));
+        assert!(glob("*a*b*c*d*", "xaxbxcxdx"));
+        let long = "a".repeat(5000);
+        assert!(!glob(&format!("{}b", "*a".repeat(200)), &long));
+    }
+}
