@@ -5,14 +5,30 @@
 use std::time::Instant;
 
 fn main() {
-    let path = std::env::args().nth(1).expect("the path of a littlepanda.db");
+    let path = std::env::args()
+        .nth(1)
+        .expect("the path of a littlepanda.db");
     let db = db::Db::open_sqlite(std::path::Path::new(&path)).expect("open");
     let rss = || {
         std::fs::read_to_string("/proc/self/statm")
             .ok()
-            .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+            .and_then(|s| {
+                s.split_whitespace()
+                    .nth(1)
+                    .and_then(|p| p.parse::<u64>().ok())
+            })
             .map_or(0, |pages| pages * 4096)
     };
+    // How much of the build is reading the rows.
+    let t = Instant::now();
+    let (mut after, mut rows) = (0, 0usize);
+    loop {
+        let batch = db.galleries().index_rows(after, 20_000).expect("read");
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        rows += batch.len();
+    }
+    println!("read {rows} rows in {:.2} s", t.elapsed().as_secs_f64());
     let before = rss();
     let t = Instant::now();
     let index = search::Index::build(&db).expect("build");
@@ -22,6 +38,15 @@ fn main() {
         t.elapsed().as_secs_f64(),
         (rss() - before) / 1_000_000
     );
+    for typed in ["a", "artist:ac", "fem"] {
+        let t = Instant::now();
+        let s = index.suggest(typed, 10);
+        println!(
+            "suggest {typed:?}: {} in {:.2} ms",
+            s.len(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
     for q in [
         "language:japanese",
         "female:glasses female:stockings language:english",
@@ -30,6 +55,8 @@ fn main() {
         "love",
         "pages:100..200",
         "language:english sort:title",
+        "sort:title",
+        "sort:pages:asc",
     ] {
         let parsed = search::parse(q).expect("parse");
         let mut times: Vec<f64> = (0..50)

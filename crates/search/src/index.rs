@@ -1,27 +1,20 @@
-//! The in-memory index: posting lists (roaring bitmaps) per tag and per title key, columns for
-//! numbers and dates, built from the database once and then kept current from the change feed:
-//! a write touches only the galleries it changed.
+//! The in-memory index: posting lists (roaring bitmaps) per tag and per title key, a column per
+//! number and date, built from the database once and then kept current from the change feed: a
+//! write touches only the galleries it changed.
+//!
+//! Galleries are numbered densely in the order they are first seen (document numbers are never
+//! reused); since galleries are seen in id order and new ones arrive last, document order is the
+//! order they were added, which answers the default sort without sorting.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use db::{Db, IndexRow, TagName};
 use roaring::RoaringBitmap;
 
 use crate::query::{Expr, Field, Pattern, Query, SortKey, Term};
-use crate::text::{fold, is_cjk, keys};
-
-/// One gallery as the index holds it. Document numbers are dense and never reused.
-#[derive(Debug, Clone)]
-struct Doc {
-    id: i64,
-    title: String,
-    title_original: String,
-    pages: u32,
-    bytes: u64,
-    added: i64,
-    posted: Option<i64>,
-    tags: Vec<i64>,
-}
+use crate::text::{fold, is_cjk, keys_of};
 
 #[derive(Debug, Clone)]
 struct TagEntry {
@@ -45,38 +38,79 @@ pub struct Viewer {
     pub admin: bool,
 }
 
+/// A tag offered while typing: its name and how many galleries have it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    pub tag: TagName,
+    pub galleries: u64,
+    /// The alias typed, when the suggestion is its canonical tag.
+    pub via_alias: Option<TagName>,
+}
+
+/// No posted date, in the `posted` column.
+const NO_DATE: i64 = i64::MIN;
+
 /// The search index.
 #[derive(Debug, Default)]
 pub struct Index {
-    docs: Vec<Option<Doc>>,
+    // One entry per document.
+    gallery: Vec<i64>,
+    title: Vec<Box<str>>,
+    title_original: Vec<Box<str>>,
+    pages: Vec<u32>,
+    bytes: Vec<u64>,
+    added: Vec<i64>,
+    posted: Vec<i64>,
+    doc_tags: Vec<Box<[u32]>>,
     doc_of: HashMap<i64, u32>,
+    /// Whether document order is (added, gallery id) order.
+    added_in_order: bool,
+
     alive: RoaringBitmap,
     trashed: RoaringBitmap,
     untagged: RoaringBitmap,
-    tags: HashMap<i64, TagEntry>,
-    /// (namespace, name) → tag id, for prefix and wildcard lookups.
-    by_name: BTreeMap<(String, String), i64>,
+
+    tags: HashMap<u32, TagEntry>,
+    /// (namespace, name) → tag id, sorted, for prefix and wildcard lookups.
+    by_name: std::collections::BTreeMap<(String, String), u32>,
     /// name → tag ids in any namespace.
-    by_bare_name: BTreeMap<String, Vec<i64>>,
-    /// Title keys (words, CJK characters and pairs) → documents.
-    title_keys: HashMap<String, RoaringBitmap>,
-    /// The same keys, sorted, for prefix and wildcard lookups of words.
-    title_words: BTreeMap<String, ()>,
-    /// alias → canonical.
-    canonical: HashMap<i64, i64>,
-    /// parent → children.
-    children: HashMap<i64, Vec<i64>>,
+    by_bare_name: std::collections::BTreeMap<String, Vec<u32>>,
+    /// alias → canonical; parent → children.
+    canonical: HashMap<u32, u32>,
+    children: HashMap<u32, Vec<u32>>,
+
+    /// Title keys (words, CJK characters and pairs), interned.
+    key_id: HashMap<Box<str>, u32>,
+    key_postings: Vec<RoaringBitmap>,
+    /// The Latin words among the keys, sorted, for prefix and wildcard lookups.
+    words: BTreeSet<Box<str>>,
+
+    /// Documents in (key, gallery id) order, for sorting big result sets by walking them.
+    orders: Orders,
+
     /// The last change-feed entry applied.
     pub seq: i64,
 }
 
-/// A gallery's title keys: both titles, folded.
-fn doc_keys(d: &Doc) -> Vec<String> {
-    let mut k = keys(&d.title);
-    k.extend(keys(&d.title_original));
-    k.sort_unstable();
-    k.dedup();
-    k
+/// Documents sorted by each sort key but `added` (document order) and namespaces.
+#[derive(Debug, Default)]
+struct Orders {
+    title: Vec<u32>,
+    posted: Vec<u32>,
+    pages: Vec<u32>,
+    size: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Title,
+    Posted,
+    Pages,
+    Size,
+}
+
+fn tag_u32(id: i64) -> u32 {
+    u32::try_from(id).unwrap_or(u32::MAX)
 }
 
 impl Index {
@@ -84,24 +118,56 @@ impl Index {
     pub fn build(db: &Db) -> db::Result<Self> {
         let mut index = Self {
             seq: db.changes().latest()?,
+            added_in_order: true,
             ..Self::default()
         };
         index.load_tags(db)?;
+        // Postings are gathered as sorted lists first (documents only grow during the build),
+        // then turned into bitmaps once.
+        let mut key_lists: Vec<Vec<u32>> = Vec::new();
+        let mut tag_lists: HashMap<u32, Vec<u32>> = HashMap::default();
         let mut after = 0;
         loop {
             let rows = db.galleries().index_rows(after, 20_000)?;
             let Some(last) = rows.last() else { break };
             after = last.id;
             for r in rows {
-                index.upsert(r);
+                let title = fold(&r.title);
+                let original = fold(&r.title_original);
+                let mut keys: Vec<&str> = keys_of(&title);
+                keys.extend(keys_of(&original));
+                keys.sort_unstable();
+                keys.dedup();
+                let ids: Vec<u32> = keys.into_iter().map(|k| index.intern(k)).collect();
+                let doc = index.push_doc(&r, title, original);
+                for id in ids {
+                    if key_lists.len() <= id as usize {
+                        key_lists.resize_with(id as usize + 1, Vec::new);
+                    }
+                    key_lists[id as usize].push(doc);
+                }
+                for &t in index.doc_tags[doc as usize].iter() {
+                    tag_lists.entry(t).or_default().push(doc);
+                }
             }
         }
+        index.key_postings = key_lists
+            .into_iter()
+            .map(|l| RoaringBitmap::from_sorted_iter(l).unwrap_or_default())
+            .collect();
+        for (t, list) in tag_lists {
+            if let Some(e) = index.tags.get_mut(&t) {
+                e.postings = RoaringBitmap::from_sorted_iter(list).unwrap_or_default();
+            }
+        }
+        index.rebuild_orders();
         Ok(index)
     }
 
     fn load_tags(&mut self, db: &Db) -> db::Result<()> {
-        let mut ids: HashMap<TagName, i64> = HashMap::new();
+        let mut ids: HashMap<TagName, u32> = HashMap::default();
         for (id, name) in db.tags().all()? {
+            let id = tag_u32(id);
             ids.insert(name.clone(), id);
             self.add_tag(id, name);
         }
@@ -120,7 +186,7 @@ impl Index {
         Ok(())
     }
 
-    fn add_tag(&mut self, id: i64, name: TagName) {
+    fn add_tag(&mut self, id: u32, name: TagName) {
         if self.tags.contains_key(&id) {
             return;
         }
@@ -137,6 +203,72 @@ impl Index {
                 postings: RoaringBitmap::new(),
             },
         );
+    }
+
+    fn intern(&mut self, key: &str) -> u32 {
+        if let Some(&id) = self.key_id.get(key) {
+            return id;
+        }
+        let id = self.key_id.len() as u32;
+        self.key_id.insert(key.into(), id);
+        if !key.chars().any(is_cjk) {
+            self.words.insert(key.into());
+        }
+        id
+    }
+
+    /// The title keys of a document, owned (both titles).
+    fn doc_keys(&self, doc: u32) -> Vec<String> {
+        let mut k: Vec<&str> = keys_of(&self.title[doc as usize]);
+        k.extend(keys_of(&self.title_original[doc as usize]));
+        k.sort_unstable();
+        k.dedup();
+        k.into_iter().map(str::to_string).collect()
+    }
+
+    /// Stores a row's columns in its document (new or reused); answers the document.
+    fn push_doc(&mut self, r: &IndexRow, title: String, original: String) -> u32 {
+        let doc = match self.doc_of.get(&r.id) {
+            Some(&d) => d,
+            None => {
+                let d = self.gallery.len() as u32;
+                if let (Some(&prev_added), Some(&prev_id)) =
+                    (self.added.last(), self.gallery.last())
+                    && (r.added_at, r.id) < (prev_added, prev_id)
+                {
+                    self.added_in_order = false;
+                }
+                self.gallery.push(r.id);
+                self.title.push("".into());
+                self.title_original.push("".into());
+                self.pages.push(0);
+                self.bytes.push(0);
+                self.added.push(0);
+                self.posted.push(NO_DATE);
+                self.doc_tags.push(Box::new([]));
+                self.doc_of.insert(r.id, d);
+                d
+            }
+        };
+        let i = doc as usize;
+        self.title[i] = title.into();
+        self.title_original[i] = original.into();
+        self.pages[i] = r.page_count;
+        self.bytes[i] = r.total_bytes;
+        if self.added[i] != r.added_at && self.added[i] != 0 {
+            self.added_in_order = false;
+        }
+        self.added[i] = r.added_at;
+        self.posted[i] = r.posted_at.unwrap_or(NO_DATE);
+        self.doc_tags[i] = r.tags.iter().map(|&t| tag_u32(t)).collect();
+        if r.tags.is_empty() {
+            self.untagged.insert(doc);
+        }
+        if r.trashed {
+            self.trashed.insert(doc);
+        }
+        self.alive.insert(doc);
+        doc
     }
 
     /// Applies what the change feed says happened since the last catch-up: only the galleries
@@ -159,27 +291,37 @@ impl Index {
             for id in ids.iter().filter(|id| !present.contains(id)) {
                 self.remove(*id);
             }
+            let mut moved: Vec<u32> = Vec::with_capacity(rows.len());
             for r in rows {
+                let id = r.id;
                 self.upsert(r);
+                moved.extend(self.doc_of.get(&id));
+            }
+            // Few changes move their galleries within the sort orders; many rebuild them.
+            if moved.len() > 64 {
+                self.rebuild_orders();
+            } else {
+                for doc in moved {
+                    self.reposition(doc);
+                }
             }
             applied += changes.len();
         }
     }
 
+    /// Takes a gallery out of every posting list.
     fn remove(&mut self, id: i64) {
         let Some(&doc) = self.doc_of.get(&id) else {
             return;
         };
-        if let Some(old) = self.docs[doc as usize].take() {
-            for t in &old.tags {
-                if let Some(e) = self.tags.get_mut(t) {
-                    e.postings.remove(doc);
-                }
+        for t in self.doc_tags[doc as usize].iter() {
+            if let Some(e) = self.tags.get_mut(t) {
+                e.postings.remove(doc);
             }
-            for k in doc_keys(&old) {
-                if let Some(p) = self.title_keys.get_mut(&k) {
-                    p.remove(doc);
-                }
+        }
+        for k in self.doc_keys(doc) {
+            if let Some(&kid) = self.key_id.get(k.as_str()) {
+                self.key_postings[kid as usize].remove(doc);
             }
         }
         self.alive.remove(doc);
@@ -187,51 +329,79 @@ impl Index {
         self.untagged.remove(doc);
     }
 
-    /// Adds or replaces a gallery.
-    pub fn upsert(&mut self, r: IndexRow) {
+    /// Adds or replaces a gallery (its place in the sort orders is the caller's to fix).
+    fn upsert(&mut self, r: IndexRow) {
         self.remove(r.id);
-        let doc = match self.doc_of.get(&r.id) {
-            Some(&d) => d,
-            None => {
-                let d = self.docs.len() as u32;
-                self.docs.push(None);
-                self.doc_of.insert(r.id, d);
-                d
-            }
-        };
-        let d = Doc {
-            id: r.id,
-            title: fold(&r.title),
-            title_original: fold(&r.title_original),
-            pages: r.page_count,
-            bytes: r.total_bytes,
-            added: r.added_at,
-            posted: r.posted_at,
-            tags: r.tags,
-        };
-        for t in &d.tags {
+        let doc = self.push_doc(&r, fold(&r.title), fold(&r.title_original));
+        for t in self.doc_tags[doc as usize].clone().iter() {
             if let Some(e) = self.tags.get_mut(t) {
                 e.postings.insert(doc);
             }
         }
-        for k in doc_keys(&d) {
-            if !k.chars().any(is_cjk) {
-                self.title_words.insert(k.clone(), ());
+        for k in self.doc_keys(doc) {
+            let id = self.intern(&k);
+            if self.key_postings.len() <= id as usize {
+                self.key_postings
+                    .resize_with(id as usize + 1, RoaringBitmap::new);
             }
-            self.title_keys.entry(k).or_default().insert(doc);
+            self.key_postings[id as usize].insert(doc);
         }
-        if d.tags.is_empty() {
-            self.untagged.insert(doc);
+    }
+
+    /// Compares two documents by a column, then by gallery id.
+    fn column_cmp(&self, col: Column, a: u32, b: u32) -> std::cmp::Ordering {
+        let (a, b) = (a as usize, b as usize);
+        let by_key = match col {
+            Column::Title => self.title[a].cmp(&self.title[b]),
+            Column::Posted => self.posted[a].cmp(&self.posted[b]),
+            Column::Pages => self.pages[a].cmp(&self.pages[b]),
+            Column::Size => self.bytes[a].cmp(&self.bytes[b]),
+        };
+        by_key.then_with(|| self.gallery[a].cmp(&self.gallery[b]))
+    }
+
+    fn order_of(&mut self, col: Column) -> &mut Vec<u32> {
+        match col {
+            Column::Title => &mut self.orders.title,
+            Column::Posted => &mut self.orders.posted,
+            Column::Pages => &mut self.orders.pages,
+            Column::Size => &mut self.orders.size,
         }
-        if r.trashed {
-            self.trashed.insert(doc);
+    }
+
+    const COLUMNS: [Column; 4] = [Column::Title, Column::Posted, Column::Pages, Column::Size];
+
+    fn rebuild_orders(&mut self) {
+        for col in Self::COLUMNS {
+            let mut v: Vec<u32> = self.alive.iter().collect();
+            v.sort_unstable_by(|&a, &b| self.column_cmp(col, a, b));
+            *self.order_of(col) = v;
         }
-        self.alive.insert(doc);
-        self.docs[doc as usize] = Some(d);
+    }
+
+    /// Moves one document to its place in every sort order.
+    fn reposition(&mut self, doc: u32) {
+        for col in Self::COLUMNS {
+            let mut v = std::mem::take(self.order_of(col));
+            if let Some(at) = v.iter().position(|&d| d == doc) {
+                v.remove(at);
+            }
+            if self.alive.contains(doc) {
+                let at = v.partition_point(|&d| self.column_cmp(col, d, doc).is_lt());
+                v.insert(at, doc);
+            }
+            *self.order_of(col) = v;
+        }
+    }
+
+    fn key_postings(&self, key: &str) -> Option<&RoaringBitmap> {
+        self.key_id
+            .get(key)
+            .and_then(|&id| self.key_postings.get(id as usize))
     }
 
     /// Tags matching a pattern, in one namespace or any.
-    fn tags_matching(&self, namespace: Option<&str>, p: &Pattern) -> Vec<i64> {
+    fn tags_matching(&self, namespace: Option<&str>, p: &Pattern) -> Vec<u32> {
         let prefix = p.literal_prefix();
         let mut out = Vec::new();
         match namespace {
@@ -262,16 +432,16 @@ impl Index {
 
     /// The galleries of some tags, with siblings (an alias finds its canonical tag's galleries)
     /// and parents (a parent finds its children's).
-    fn tag_postings(&self, tags: Vec<i64>) -> RoaringBitmap {
-        let mut seen: HashSet<i64> = HashSet::new();
-        let mut stack: Vec<i64> = tags;
-        let mut out = RoaringBitmap::new();
+    fn tag_postings(&self, tags: Vec<u32>) -> RoaringBitmap {
+        let mut seen: HashSet<u32> = HashSet::new();
+        let mut stack: Vec<u32> = tags;
+        let mut found: Vec<&RoaringBitmap> = Vec::new();
         while let Some(t) = stack.pop() {
             if !seen.insert(t) {
                 continue;
             }
             if let Some(e) = self.tags.get(&t) {
-                out |= &e.postings;
+                found.push(&e.postings);
             }
             if let Some(&c) = self.canonical.get(&t) {
                 stack.push(c);
@@ -280,70 +450,65 @@ impl Index {
                 stack.extend(children);
             }
         }
-        out
+        union(found)
     }
 
     fn title_matching(&self, p: &Pattern) -> RoaringBitmap {
         if p.text.chars().any(is_cjk) {
             return self.substring(&p.text);
         }
-        let wild = p.text.contains(['*', '?']);
-        if !wild {
-            // A whole title word (a bare word also matches as a tag prefix, below).
-            return self.title_keys.get(&p.text).cloned().unwrap_or_default();
+        if !p.text.contains(['*', '?']) {
+            // A whole title word (a bare word also matches as a tag prefix, elsewhere).
+            return self.key_postings(&p.text).cloned().unwrap_or_default();
         }
         let prefix = p.literal_prefix();
-        let mut out = RoaringBitmap::new();
-        for (w, ()) in self.title_words.range(prefix.to_string()..) {
-            if !w.starts_with(prefix) {
-                break;
-            }
-            if crate::text::glob(&p.text, w)
-                && let Some(b) = self.title_keys.get(w)
-            {
-                out |= b;
-            }
-        }
-        out
+        let found: Vec<&RoaringBitmap> = self
+            .words
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|w| w.starts_with(prefix))
+            .filter(|w| crate::text::glob(&p.text, w))
+            .filter_map(|w| self.key_postings(w))
+            .collect();
+        union(found)
     }
 
     /// Galleries whose (folded) titles contain `text`: candidates from the keys, then checked.
     fn substring(&self, text: &str) -> RoaringBitmap {
         let mut candidates: Option<RoaringBitmap> = None;
-        for k in keys(text) {
-            let b = self.title_keys.get(&k).cloned().unwrap_or_default();
+        for k in keys_of(text) {
+            let Some(b) = self.key_postings(k) else {
+                return RoaringBitmap::new();
+            };
             candidates = Some(match candidates {
                 Some(c) => c & b,
-                None => b,
+                None => b.clone(),
             });
         }
         let candidates = candidates.unwrap_or_else(|| self.alive.clone());
         candidates
             .iter()
             .filter(|&d| {
-                self.docs[d as usize].as_ref().is_some_and(|doc| {
-                    doc.title.contains(text) || doc.title_original.contains(text)
-                })
+                self.title[d as usize].contains(text)
+                    || self.title_original[d as usize].contains(text)
             })
             .collect()
     }
 
     fn range(&self, field: Field, min: i64, max: i64) -> RoaringBitmap {
-        self.alive
-            .iter()
-            .filter(|&d| {
-                let Some(doc) = self.docs[d as usize].as_ref() else {
-                    return false;
-                };
-                let v = match field {
-                    Field::Pages => Some(i64::from(doc.pages)),
-                    Field::Size => Some(doc.bytes as i64),
-                    Field::Added => Some(doc.added),
-                    Field::Posted => doc.posted,
-                };
-                v.is_some_and(|v| (min..=max).contains(&v))
-            })
-            .collect()
+        let hit = |v: i64| min <= v && v <= max;
+        let docs = 0..self.gallery.len();
+        let it: Box<dyn Iterator<Item = usize>> = match field {
+            Field::Pages => Box::new(docs.filter(|&d| hit(i64::from(self.pages[d])))),
+            Field::Size => Box::new(docs.filter(|&d| hit(self.bytes[d] as i64))),
+            Field::Added => Box::new(docs.filter(|&d| hit(self.added[d]))),
+            Field::Posted => {
+                Box::new(docs.filter(|&d| self.posted[d] != NO_DATE && hit(self.posted[d])))
+            }
+        };
+        RoaringBitmap::from_sorted_iter(it.map(|d| d as u32)).unwrap_or_default() & &self.alive
     }
 
     fn eval(&self, e: &Expr, universe: &RoaringBitmap) -> RoaringBitmap {
@@ -412,83 +577,162 @@ impl Index {
         };
         let matched = self.eval(&q.expr, &universe);
         let total = matched.len();
-        let mut docs: Vec<u32> = matched.iter().collect();
-        self.order(&mut docs, q);
-        let ids = docs
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .filter_map(|d| self.docs[d as usize].as_ref().map(|doc| doc.id))
-            .collect();
-        Results { ids, total }
+        let wanted = offset.saturating_add(limit);
+        let docs: Vec<u32> = match (&q.sort.key, q.sort.descending) {
+            // Document order is added order: no sorting at all.
+            (SortKey::Added, true) if self.added_in_order => {
+                matched.iter().rev().skip(offset).take(limit).collect()
+            }
+            (SortKey::Added, false) if self.added_in_order => {
+                matched.iter().skip(offset).take(limit).collect()
+            }
+            (key, desc) => {
+                let col = match key {
+                    SortKey::Title => Some((Column::Title, &self.orders.title)),
+                    SortKey::Posted => Some((Column::Posted, &self.orders.posted)),
+                    SortKey::Pages => Some((Column::Pages, &self.orders.pages)),
+                    SortKey::Size => Some((Column::Size, &self.orders.size)),
+                    _ => None,
+                };
+                match col {
+                    // Many matches: walk the whole sorted order, keeping the matches.
+                    Some((_, order)) if matched.len() * 16 > order.len() as u64 => {
+                        let keep = |d: &&u32| matched.contains(**d);
+                        if desc {
+                            order
+                                .iter()
+                                .rev()
+                                .filter(keep)
+                                .skip(offset)
+                                .take(limit)
+                                .copied()
+                                .collect()
+                        } else {
+                            order
+                                .iter()
+                                .filter(keep)
+                                .skip(offset)
+                                .take(limit)
+                                .copied()
+                                .collect()
+                        }
+                    }
+                    _ => {
+                        let mut docs: Vec<u32> = matched.iter().collect();
+                        self.order(&mut docs, q, wanted);
+                        docs.into_iter().skip(offset).take(limit).collect()
+                    }
+                }
+            }
+        };
+        Results {
+            ids: docs.into_iter().map(|d| self.gallery[d as usize]).collect(),
+            total,
+        }
     }
 
-    fn first_tag_in(&self, doc: &Doc, ns: &str) -> Option<String> {
-        doc.tags
+    fn first_tag_in(&self, doc: u32, ns: &str) -> Option<&str> {
+        self.doc_tags[doc as usize]
             .iter()
             .filter_map(|t| self.tags.get(t))
             .filter(|e| e.name.namespace == ns)
-            .map(|e| e.name.name.clone())
+            .map(|e| e.name.name.as_str())
             .min()
     }
 
-    /// Sorts documents; ties (and galleries without the key) by gallery id, so the order is
-    /// stable.
-    fn order(&self, docs: &mut [u32], q: &Query) {
-        let doc = |d: &u32| self.docs[*d as usize].as_ref();
+    /// Puts the first `wanted` documents in order (the rest after them, unordered); ties by
+    /// gallery id, so the order is stable.
+    fn order(&self, docs: &mut [u32], q: &Query, wanted: usize) {
         let desc = q.sort.descending;
         let dir = |o: std::cmp::Ordering| if desc { o.reverse() } else { o };
+        let g = |d: u32| self.gallery[d as usize];
         match &q.sort.key {
-            SortKey::Added => docs.sort_by(|a, b| {
-                let (x, y) = (doc(a), doc(b));
-                dir(x.map(|d| (d.added, d.id)).cmp(&y.map(|d| (d.added, d.id))))
-            }),
-            SortKey::Posted => docs.sort_by(|a, b| {
-                let (x, y) = (doc(a), doc(b));
-                dir(x
-                    .map(|d| (d.posted, d.id))
-                    .cmp(&y.map(|d| (d.posted, d.id))))
-            }),
-            SortKey::Pages => docs.sort_by(|a, b| {
-                dir(doc(a)
-                    .map(|d| (d.pages, d.id))
-                    .cmp(&doc(b).map(|d| (d.pages, d.id))))
-            }),
-            SortKey::Size => docs.sort_by(|a, b| {
-                dir(doc(a)
-                    .map(|d| (d.bytes, d.id))
-                    .cmp(&doc(b).map(|d| (d.bytes, d.id))))
-            }),
-            SortKey::Title => docs.sort_by(|a, b| {
-                dir(doc(a)
-                    .map(|d| (&d.title, d.id))
-                    .cmp(&doc(b).map(|d| (&d.title, d.id))))
-            }),
-            SortKey::Random => fastrand::shuffle(docs),
-            SortKey::Namespace(ns) => {
-                let mut keyed: Vec<(Option<String>, i64, u32)> = docs
-                    .iter()
-                    .map(|d| {
-                        let x = doc(d);
-                        (
-                            x.and_then(|x| self.first_tag_in(x, ns)),
-                            x.map_or(0, |x| x.id),
-                            *d,
-                        )
-                    })
-                    .collect();
-                // Galleries without a tag of the namespace go last either way.
-                keyed.sort_by(|a, b| match (&a.0, &b.0) {
-                    (Some(x), Some(y)) => dir((x, a.1).cmp(&(y, b.1))),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => a.1.cmp(&b.1),
-                });
-                for (slot, k) in docs.iter_mut().zip(keyed) {
-                    *slot = k.2;
+            SortKey::Random => {
+                // A random choice of the first `wanted`, in random order.
+                let n = docs.len();
+                for i in 0..wanted.min(n) {
+                    docs.swap(i, fastrand::usize(i..n));
                 }
             }
+            SortKey::Namespace(ns) => {
+                let key = |d: u32| (self.first_tag_in(d, ns), g(d));
+                top(docs, wanted, |a, b| match (key(*a), key(*b)) {
+                    ((Some(x), i), (Some(y), j)) => dir((x, i).cmp(&(y, j))),
+                    ((Some(_), _), (None, _)) => std::cmp::Ordering::Less,
+                    ((None, _), (Some(_), _)) => std::cmp::Ordering::Greater,
+                    ((None, i), (None, j)) => i.cmp(&j),
+                });
+            }
+            SortKey::Title => top(docs, wanted, |a, b| {
+                dir((&self.title[*a as usize], g(*a)).cmp(&(&self.title[*b as usize], g(*b))))
+            }),
+            SortKey::Added => top(docs, wanted, |a, b| {
+                dir((self.added[*a as usize], g(*a)).cmp(&(self.added[*b as usize], g(*b))))
+            }),
+            SortKey::Posted => top(docs, wanted, |a, b| {
+                let p = |d: u32| {
+                    let v = self.posted[d as usize];
+                    (v != NO_DATE).then_some(v)
+                };
+                dir((p(*a), g(*a)).cmp(&(p(*b), g(*b))))
+            }),
+            SortKey::Pages => top(docs, wanted, |a, b| {
+                dir((self.pages[*a as usize], g(*a)).cmp(&(self.pages[*b as usize], g(*b))))
+            }),
+            SortKey::Size => top(docs, wanted, |a, b| {
+                dir((self.bytes[*a as usize], g(*a)).cmp(&(self.bytes[*b as usize], g(*b))))
+            }),
         }
+    }
+
+    /// Tags whose name (or namespace:name) starts with what was typed, most used first; an alias
+    /// typed offers its canonical tag.
+    pub fn suggest(&self, typed: &str, limit: usize) -> Vec<Suggestion> {
+        let typed = fold(typed.trim());
+        let (ns, prefix) = match typed.split_once(':') {
+            Some((ns, p)) => (Some(ns.trim()), p.trim()),
+            None => (None, typed.as_str()),
+        };
+        let pattern = Pattern {
+            text: prefix.replace(['*', '?'], ""),
+            exact: false,
+        };
+        // Candidates by their posting lists' sizes first (cheap), then exact counts (the trash
+        // left out) for the likeliest few.
+        let mut candidates: Vec<(u32, Option<u32>, u64)> = self
+            .tags_matching(ns, &pattern)
+            .into_iter()
+            .filter_map(|t| {
+                let (shown, via) = match self.canonical.get(&t) {
+                    Some(&c) => (c, Some(t)),
+                    None => (t, None),
+                };
+                self.tags
+                    .get(&shown)
+                    .map(|e| (shown, via, e.postings.len()))
+            })
+            .collect();
+        candidates.sort_unstable_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        candidates.dedup_by_key(|c| c.0);
+        let mut best: HashMap<u32, Suggestion> = HashMap::default();
+        for (shown, via, _) in candidates.into_iter().take(limit.saturating_mul(4).max(16)) {
+            let Some(e) = self.tags.get(&shown) else {
+                continue;
+            };
+            best.entry(shown).or_insert(Suggestion {
+                tag: e.name.clone(),
+                galleries: e.postings.len() - e.postings.intersection_len(&self.trashed),
+                via_alias: via.and_then(|v| self.tags.get(&v)).map(|a| a.name.clone()),
+            });
+        }
+        let mut out: Vec<Suggestion> = best.into_values().collect();
+        out.sort_by(|a, b| {
+            b.galleries
+                .cmp(&a.galleries)
+                .then_with(|| a.tag.cmp(&b.tag))
+        });
+        out.truncate(limit);
+        out
     }
 
     /// How many galleries the index holds (trash included).
@@ -498,5 +742,24 @@ impl Index {
 
     pub fn is_empty(&self) -> bool {
         self.alive.is_empty()
+    }
+}
+
+/// The union of many bitmaps, container by container.
+fn union(found: Vec<&RoaringBitmap>) -> RoaringBitmap {
+    use roaring::MultiOps;
+    found.into_iter().union()
+}
+
+/// Orders the first `k` of `docs` by `cmp` (linear selection, then a sort of those `k`).
+fn top(docs: &mut [u32], k: usize, cmp: impl Fn(&u32, &u32) -> std::cmp::Ordering) {
+    if k == 0 || docs.is_empty() {
+        return;
+    }
+    if k < docs.len() {
+        docs.select_nth_unstable_by(k - 1, &cmp);
+        docs[..k].sort_unstable_by(&cmp);
+    } else {
+        docs.sort_unstable_by(&cmp);
     }
 }

@@ -28,36 +28,43 @@ pub fn is_cjk(c: char) -> bool {
     )
 }
 
-/// The index keys of a folded text: its Latin words, and each CJK character and pair.
-pub fn keys(folded: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut prev_cjk: Option<char> = None;
-    for c in folded.chars() {
+/// The index keys of a folded text: its Latin words, and each CJK character and pair, as slices
+/// of it (sorted, without repeats).
+pub fn keys_of(folded: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    let mut word_start: Option<usize> = None;
+    let mut prev_cjk: Option<usize> = None;
+    for (i, c) in folded.char_indices() {
+        let end = i + c.len_utf8();
         if is_cjk(c) {
-            if !word.is_empty() {
-                out.push(std::mem::take(&mut word));
+            if let Some(w) = word_start.take() {
+                out.push(&folded[w..i]);
             }
-            out.push(c.to_string());
+            out.push(&folded[i..end]);
             if let Some(p) = prev_cjk {
-                out.push(format!("{p}{c}"));
+                out.push(&folded[p..end]);
             }
-            prev_cjk = Some(c);
+            prev_cjk = Some(i);
         } else {
             prev_cjk = None;
             if c.is_alphanumeric() {
-                word.push(c);
-            } else if !word.is_empty() {
-                out.push(std::mem::take(&mut word));
+                word_start.get_or_insert(i);
+            } else if let Some(w) = word_start.take() {
+                out.push(&folded[w..i]);
             }
         }
     }
-    if !word.is_empty() {
-        out.push(word);
+    if let Some(w) = word_start {
+        out.push(&folded[w..]);
     }
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// [`keys_of`], owned.
+pub fn keys(folded: &str) -> Vec<String> {
+    keys_of(folded).into_iter().map(str::to_string).collect()
 }
 
 /// Whether `text` matches the glob `pattern` (`*` any run, `?` one character), whole. Linear in

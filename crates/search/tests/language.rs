@@ -291,6 +291,57 @@ fn every_construct() {
 }
 
 #[test]
+fn autocomplete_by_prefix_ranked_by_use_and_through_aliases() {
+    let (_dir, db, _) = fixture();
+    let index = Index::build(&db).unwrap();
+    let names = |typed: &str| -> Vec<(String, u64)> {
+        index
+            .suggest(typed, 10)
+            .into_iter()
+            .map(|s| (s.tag.to_string(), s.galleries))
+            .collect()
+    };
+    // Alice's second gallery is in the trash: it is not counted.
+    assert_eq!(
+        names("artist:"),
+        [
+            ("artist:alice".into(), 1),
+            ("artist:bob".into(), 1),
+            ("artist:carol".into(), 1)
+        ]
+    );
+    assert_eq!(
+        names("glass"),
+        [
+            ("female:glasses".into(), 1),
+            ("female:glasses-wearer".into(), 1)
+        ]
+    );
+    assert_eq!(
+        names("ＬＡＮＧ"),
+        Vec::<(String, u64)>::new(),
+        "names, not namespaces, without a colon"
+    );
+    assert_eq!(
+        names("language:"),
+        [
+            ("language:japanese".into(), 2),
+            ("language:english".into(), 1)
+        ]
+    );
+    let via = index.suggest("parody:th", 10);
+    assert_eq!(via[0].tag.to_string(), "parody:touhou project");
+    assert_eq!(
+        via[0]
+            .via_alias
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("parody:th")
+    );
+}
+
+#[test]
 fn edits_show_up_in_the_next_search_without_a_rebuild() {
     let (_dir, db, _titles) = fixture();
     let mut index = Index::build(&db).unwrap();
