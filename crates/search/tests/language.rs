@@ -569,3 +569,16 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+    /// Random text, biased towards the language's own characters: an answer or a positioned
+    /// error, never a panic.
+    #[test]
+    fn random_text_never_panics_the_parser(input in r#"[a-z:"()|$*?. <>=0-9東\-]{0,80}"#) {
+        match parse(&input) {
+            Ok(q) => { let _ = format!("{q:?}"); }
+            Err(e) => prop_assert!(e.position <= input.chars().count()),
+        }
+    }
+}
