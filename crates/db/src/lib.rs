@@ -11,6 +11,7 @@
 //! Queries are written once and run on both backends (see `sql.rs`); every value is a bound
 //! parameter. Callers (handlers, importers) never write SQL.
 
+mod baseline;
 mod changes;
 mod error;
 mod galleries;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use baseline::{BaselineQuery, BaselineResults};
 pub use changes::{Change, ChangeKind, Changes};
 pub use error::{Error, Result};
 pub use galleries::{

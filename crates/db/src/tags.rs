@@ -140,7 +140,7 @@ pub struct GalleryTag {
 }
 
 /// The tag whose namespace and name are columns `i` and `i + 1` of `row`.
-fn tag_at(row: &Row, i: usize) -> Result<TagName> {
+pub(crate) fn tag_at(row: &Row, i: usize) -> Result<TagName> {
     Ok(TagName {
         namespace: row.text(i)?,
         name: row.text(i + 1)?,

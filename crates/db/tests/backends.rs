@@ -48,6 +48,7 @@ fn new_id(c: Created) -> String {
 }
 
 mod suite {
+    pub use super::baseline_suite::the_sql_baseline_answers;
     use super::*;
 
     pub fn create_and_read_back(db: &Db) {
@@ -567,6 +568,79 @@ fn mariadb(test: &str) -> MariaDb {
     }
 }
 
+mod baseline_suite {
+    use super::*;
+    use db::BaselineQuery;
+
+    /// The SQL baseline of `bench search` answers the same on both backends, and correctly.
+    pub fn the_sql_baseline_answers(db: &Db) {
+        let a = new_id(
+            db.galleries()
+                .create(&gallery("100% Sweet_Fox", &[1], &["artist:ab", "female:x"]))
+                .unwrap(),
+        );
+        let _b = new_id(
+            db.galleries()
+                .create(&gallery("Other", &[2, 3], &["artist:abc", "female:y"]))
+                .unwrap(),
+        );
+        let c = new_id(
+            db.galleries()
+                .create(&gallery("Sweet fox two", &[4], &["artist:zz", "female:x"]))
+                .unwrap(),
+        );
+        db.galleries().trash(&c).unwrap();
+        let id = |t: &str| {
+            db.tags()
+                .all()
+                .unwrap()
+                .into_iter()
+                .find(|(_, n)| n.to_string() == t)
+                .unwrap()
+                .0
+        };
+        let total = |q: BaselineQuery| db.baseline_search(&q, 50).unwrap().total;
+        assert_eq!(
+            total(BaselineQuery::Tags {
+                all: vec![id("female:x")],
+                none: vec![]
+            }),
+            1
+        );
+        assert_eq!(
+            total(BaselineQuery::Tags {
+                all: vec![],
+                none: vec![id("female:x")]
+            }),
+            1
+        );
+        assert_eq!(
+            total(BaselineQuery::AnyOf {
+                any: vec![id("female:x"), id("female:y")],
+                all: vec![]
+            }),
+            2
+        );
+        assert_eq!(
+            total(BaselineQuery::TagPrefix {
+                namespace: "artist".into(),
+                prefix: "ab".into()
+            }),
+            2
+        );
+        // LIKE's wildcards in the text are literal.
+        assert_eq!(total(BaselineQuery::Title("100%".into())), 1);
+        assert_eq!(total(BaselineQuery::Title("t_f".into())), 1);
+        assert_eq!(total(BaselineQuery::Title("_".into())), 1);
+        assert_eq!(total(BaselineQuery::Pages(2, 2)), 1);
+        let by_title = db.baseline_search(&BaselineQuery::ByTitle, 1).unwrap();
+        assert_eq!((by_title.total, by_title.ids.len()), (2, 1));
+        assert_eq!(by_title.ids[0], db.galleries().id_of(&a).unwrap());
+        let s = db.baseline_suggest("ab", 10).unwrap();
+        assert_eq!(s.len(), 2);
+    }
+}
+
 macro_rules! backend_suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -594,6 +668,7 @@ backend_suite!(
     the_change_feed_records_every_write_in_order,
     listing_orders_and_pages,
     jobs_keep_state,
+    the_sql_baseline_answers,
 );
 
 /// A library written by schema version 1 (gallery_tags keyed by gallery, with a by-tag index

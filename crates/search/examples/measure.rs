@@ -56,6 +56,8 @@ fn main() {
         "pages:100..200",
         "language:english sort:title",
         "sort:title",
+        "だいすき",
+        "秘密",
         "sort:pages:asc",
     ] {
         let parsed = search::parse(q).expect("parse");

@@ -125,7 +125,9 @@ impl Index {
         // Postings are gathered as sorted lists first (documents only grow during the build),
         // then turned into bitmaps once.
         let mut key_lists: Vec<Vec<u32>> = Vec::new();
-        let mut tag_lists: HashMap<u32, Vec<u32>> = HashMap::default();
+        // Tag ids are dense: a list per id.
+        let max_tag = index.tags.keys().copied().max().unwrap_or(0) as usize;
+        let mut tag_lists: Vec<Vec<u32>> = vec![Vec::new(); max_tag + 1];
         let mut after = 0;
         loop {
             let rows = db.galleries().index_rows(after, 20_000)?;
@@ -147,7 +149,9 @@ impl Index {
                     key_lists[id as usize].push(doc);
                 }
                 for &t in index.doc_tags[doc as usize].iter() {
-                    tag_lists.entry(t).or_default().push(doc);
+                    if let Some(list) = tag_lists.get_mut(t as usize) {
+                        list.push(doc);
+                    }
                 }
             }
         }
@@ -155,8 +159,8 @@ impl Index {
             .into_iter()
             .map(|l| RoaringBitmap::from_sorted_iter(l).unwrap_or_default())
             .collect();
-        for (t, list) in tag_lists {
-            if let Some(e) = index.tags.get_mut(&t) {
+        for (t, list) in tag_lists.into_iter().enumerate() {
+            if let Some(e) = index.tags.get_mut(&(t as u32)) {
                 e.postings = RoaringBitmap::from_sorted_iter(list).unwrap_or_default();
             }
         }
@@ -477,6 +481,10 @@ impl Index {
 
     /// Galleries whose (folded) titles contain `text`: candidates from the keys, then checked.
     fn substring(&self, text: &str) -> RoaringBitmap {
+        // One or two CJK characters are a key themselves: its galleries are exactly those.
+        if text.chars().count() <= 2 && text.chars().all(is_cjk) {
+            return self.key_postings(text).cloned().unwrap_or_default();
+        }
         let mut candidates: Option<RoaringBitmap> = None;
         for k in keys_of(text) {
             let Some(b) = self.key_postings(k) else {
@@ -498,17 +506,24 @@ impl Index {
     }
 
     fn range(&self, field: Field, min: i64, max: i64) -> RoaringBitmap {
+        /// The documents whose value is in range, by a tight scan of one column.
+        fn scan<T: Copy>(column: &[T], keep: impl Fn(T) -> bool) -> RoaringBitmap {
+            let docs: Vec<u32> = column
+                .iter()
+                .enumerate()
+                .filter(|&(_, &v)| keep(v))
+                .map(|(d, _)| d as u32)
+                .collect();
+            RoaringBitmap::from_sorted_iter(docs).unwrap_or_default()
+        }
         let hit = |v: i64| min <= v && v <= max;
-        let docs = 0..self.gallery.len();
-        let it: Box<dyn Iterator<Item = usize>> = match field {
-            Field::Pages => Box::new(docs.filter(|&d| hit(i64::from(self.pages[d])))),
-            Field::Size => Box::new(docs.filter(|&d| hit(self.bytes[d] as i64))),
-            Field::Added => Box::new(docs.filter(|&d| hit(self.added[d]))),
-            Field::Posted => {
-                Box::new(docs.filter(|&d| self.posted[d] != NO_DATE && hit(self.posted[d])))
-            }
+        let found = match field {
+            Field::Pages => scan(&self.pages, |v| hit(i64::from(v))),
+            Field::Size => scan(&self.bytes, |v| hit(v as i64)),
+            Field::Added => scan(&self.added, hit),
+            Field::Posted => scan(&self.posted, |v| v != NO_DATE && hit(v)),
         };
-        RoaringBitmap::from_sorted_iter(it.map(|d| d as u32)).unwrap_or_default() & &self.alive
+        found & &self.alive
     }
 
     fn eval(&self, e: &Expr, universe: &RoaringBitmap) -> RoaringBitmap {

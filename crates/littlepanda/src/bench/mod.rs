@@ -3,6 +3,7 @@
 
 mod db;
 mod import;
+mod search;
 mod store;
 
 use std::path::Path;
@@ -19,6 +20,8 @@ pub enum BenchCommand {
     /// Import throughput against unzip, thumbnails against vipsthumbnail, and import into an
     /// empty library against a big one.
     Import(import::ImportBenchArgs),
+    /// The search index against a straightforward SQL search on a synthetic library.
+    Search(search::SearchBenchArgs),
 }
 
 pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
@@ -26,6 +29,7 @@ pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
         BenchCommand::Store(args) => store::run(&args, data)?,
         BenchCommand::Db(args) => db::run(&args, data)?,
         BenchCommand::Import(args) => import::run(&args, data)?,
+        BenchCommand::Search(args) => search::run(&args, data)?,
     }
     Ok(ExitCode::SUCCESS)
 }

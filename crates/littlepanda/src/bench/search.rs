@@ -1,0 +1,303 @@
+//! `bench search`: the search index against a straightforward SQL search, in one run, on the same
+//! synthetic SQLite library: a fixed mix of query types, p50 and p99 of each, the index's build
+//! time and memory.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use db::{BaselineQuery, Db, TagName};
+use search::{Index, Viewer};
+
+#[derive(Debug, Args)]
+pub struct SearchBenchArgs {
+    /// Galleries in the synthetic library.
+    #[arg(long, default_value_t = 1_000_000)]
+    galleries: u64,
+    /// Timed runs of each query type on the index.
+    #[arg(long, default_value_t = 200)]
+    runs: usize,
+    /// Timed runs of each query type in SQL (slower: fewer).
+    #[arg(long, default_value_t = 10)]
+    sql_runs: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    query: &'static str,
+    example: String,
+    index_p50_ms: f64,
+    index_p99_ms: f64,
+    sql_p50_ms: f64,
+    sql_p99_ms: f64,
+    /// SQL's p50 over the index's.
+    speedup_p50: f64,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Results {
+    galleries: u64,
+    index_build_s: f64,
+    index_memory_mb: f64,
+    rows: Vec<Row>,
+}
+
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn pct(mut t: Vec<Duration>) -> (f64, f64) {
+    t.sort();
+    let at = |q: f64| t[((t.len() as f64 * q) as usize).min(t.len() - 1)].as_secs_f64() * 1e3;
+    (at(0.5), at(0.99))
+}
+
+/// One query of the mix, as the index and as SQL.
+struct Case {
+    text: String,
+    sql: Option<BaselineQuery>,
+    /// Autocomplete: the prefix typed.
+    suggest: Option<String>,
+}
+
+pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data)?;
+    let work = tempfile::Builder::new()
+        .prefix("bench-search-")
+        .tempdir_in(data)
+        .with_context(|| format!("making a work folder in {}", data.display()))?;
+    let store = lpfs::Store::open(work.path().join("lpfs"), lpfs::Options::default())?;
+    let db = Db::open_sqlite(&work.path().join("bench.db"))?;
+    eprintln!(
+        "bench search: a synthetic library of {} galleries…",
+        args.galleries
+    );
+    library::synth::fill(&db, &store, args.galleries, 10_000, 11, |_| {})?;
+
+    let before = resident_bytes();
+    let t = Instant::now();
+    let index = Index::build(&db)?;
+    let build = t.elapsed();
+    let memory = resident_bytes().saturating_sub(before);
+    eprintln!("  index built in {:.2} s", build.as_secs_f64());
+
+    // Tags to ask for: popular ones (as people search), picked by rank from the counts.
+    let mut counts: Vec<(TagName, u64)> = db.tags().counts()?;
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let id_of: std::collections::HashMap<TagName, i64> =
+        db.tags().all()?.into_iter().map(|(i, t)| (t, i)).collect();
+    let popular: Vec<&TagName> = counts.iter().take(200).map(|(t, _)| t).collect();
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut pick = || popular[rng.usize(..popular.len())].clone();
+    let mut cases: Vec<(&'static str, Vec<Case>)> = Vec::new();
+    let tag_case = |all: &[TagName], none: &[TagName]| Case {
+        text: all
+            .iter()
+            .map(|t| format!("{}:\"{}\"$", t.namespace, t.name))
+            .chain(
+                none.iter()
+                    .map(|t| format!("-{}:\"{}\"$", t.namespace, t.name)),
+            )
+            .collect::<Vec<_>>()
+            .join(" "),
+        sql: Some(BaselineQuery::Tags {
+            all: all.iter().map(|t| id_of[t]).collect(),
+            none: none.iter().map(|t| id_of[t]).collect(),
+        }),
+        suggest: None,
+    };
+    let n = 8;
+    cases.push((
+        "single tag",
+        (0..n).map(|_| tag_case(&[pick()], &[])).collect(),
+    ));
+    cases.push((
+        "3 tags AND",
+        (0..n)
+            .map(|_| tag_case(&[pick(), pick(), pick()], &[]))
+            .collect(),
+    ));
+    cases.push((
+        "AND with exclusion",
+        (0..n).map(|_| tag_case(&[pick()], &[pick()])).collect(),
+    ));
+    cases.push((
+        "OR group",
+        (0..n)
+            .map(|_| {
+                let (a, b, c) = (pick(), pick(), pick());
+                Case {
+                    text: format!(
+                        "({}:\"{}\"$ | {}:\"{}\"$) {}:\"{}\"$",
+                        a.namespace, a.name, b.namespace, b.name, c.namespace, c.name
+                    ),
+                    sql: Some(BaselineQuery::AnyOf {
+                        any: vec![id_of[&a], id_of[&b]],
+                        all: vec![id_of[&c]],
+                    }),
+                    suggest: None,
+                }
+            })
+            .collect(),
+    ));
+    cases.push((
+        "wildcard prefix",
+        ["ac", "bl", "ch", "dr", "su", "mo", "ra", "st"]
+            .iter()
+            .map(|p| Case {
+                text: format!("artist:{p}*"),
+                sql: Some(BaselineQuery::TagPrefix {
+                    namespace: "artist".into(),
+                    prefix: (*p).into(),
+                }),
+                suggest: None,
+            })
+            .collect(),
+    ));
+    let words = |list: &[&str]| -> Vec<Case> {
+        list.iter()
+            .map(|w| Case {
+                text: (*w).to_string(),
+                sql: Some(BaselineQuery::Title((*w).to_string())),
+                suggest: None,
+            })
+            .collect()
+    };
+    cases.push((
+        "title word (Latin)",
+        words(&[
+            "holiday", "diary", "rain", "party", "melody", "maid", "summer", "girl",
+        ]),
+    ));
+    cases.push((
+        "title word (Japanese)",
+        words(&[
+            "秘密",
+            "温泉",
+            "天使",
+            "物語",
+            "学園",
+            "夜星",
+            "だいすき",
+            "お姉ちゃん",
+        ]),
+    ));
+    cases.push((
+        "numeric range",
+        [(10, 50), (100, 200), (200, 400), (30, 31)]
+            .iter()
+            .map(|&(a, b)| Case {
+                text: format!("pages:{a}..{b}"),
+                sql: Some(BaselineQuery::Pages(a, b)),
+                suggest: None,
+            })
+            .collect(),
+    ));
+    cases.push((
+        "sort by title",
+        vec![Case {
+            text: "sort:title:asc".into(),
+            sql: Some(BaselineQuery::ByTitle),
+            suggest: None,
+        }],
+    ));
+    cases.push((
+        "autocomplete",
+        ["a", "ac", "fe", "sch", "gl", "ma", "c", "sw"]
+            .iter()
+            .map(|p| Case {
+                text: (*p).into(),
+                sql: None,
+                suggest: Some((*p).into()),
+            })
+            .collect(),
+    ));
+
+    let mut rows = Vec::new();
+    for (name, list) in &cases {
+        let parsed: Vec<Option<search::Query>> = list
+            .iter()
+            .map(|c| match c.suggest {
+                Some(_) => Ok(None),
+                None => search::parse(&c.text).map(Some),
+            })
+            .collect::<Result<_, _>>()?;
+        let mut index_times = Vec::with_capacity(args.runs);
+        for i in 0..args.runs {
+            let k = i % list.len();
+            let t = Instant::now();
+            match (&list[k].suggest, &parsed[k]) {
+                (Some(p), _) => {
+                    std::hint::black_box(index.suggest(p, 10));
+                }
+                (None, Some(q)) => {
+                    std::hint::black_box(index.search(q, Viewer::default(), 0, 50));
+                }
+                (None, None) => {}
+            }
+            index_times.push(t.elapsed());
+        }
+        let mut sql_times = Vec::with_capacity(args.sql_runs);
+        for i in 0..args.sql_runs.max(1) {
+            let k = i % list.len();
+            let t = Instant::now();
+            match (&list[k].suggest, &list[k].sql) {
+                (Some(p), _) => {
+                    std::hint::black_box(db.baseline_suggest(p, 10)?);
+                }
+                (None, Some(q)) => {
+                    std::hint::black_box(db.baseline_search(q, 50)?);
+                }
+                (None, None) => {}
+            }
+            sql_times.push(t.elapsed());
+        }
+        let (ip50, ip99) = pct(index_times);
+        let (sp50, sp99) = pct(sql_times);
+        eprintln!("  {name}: index {ip50:.3}/{ip99:.3} ms, SQL {sp50:.1}/{sp99:.1} ms");
+        rows.push(Row {
+            query: name,
+            example: list[0].text.clone(),
+            index_p50_ms: ip50,
+            index_p99_ms: ip99,
+            sql_p50_ms: sp50,
+            sql_p99_ms: sp99,
+            speedup_p50: sp50 / ip50.max(1e-6),
+        });
+    }
+    let results = Results {
+        galleries: index.len(),
+        index_build_s: build.as_secs_f64(),
+        index_memory_mb: memory as f64 / 1e6,
+        rows,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        println!(
+            "search, {} galleries: index built in {:.2} s, {:.0} MB",
+            results.galleries, results.index_build_s, results.index_memory_mb
+        );
+        println!(
+            "{:24} {:>20} {:>22} {:>10}",
+            "", "index p50/p99", "SQL p50/p99", "speed-up"
+        );
+        for r in &results.rows {
+            println!(
+                "{:24} {:>9.3}/{:>7.3} ms {:>10.1}/{:>8.1} ms {:>9.0}×",
+                r.query, r.index_p50_ms, r.index_p99_ms, r.sql_p50_ms, r.sql_p99_ms, r.speedup_p50
+            );
+        }
+    }
+    Ok(())
+}
