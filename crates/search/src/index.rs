@@ -574,18 +574,9 @@ impl Index {
         }
     }
 
-    fn mentions_trash(e: &Expr) -> bool {
-        match e {
-            Expr::Term(Term::Trash) => true,
-            Expr::And(v) | Expr::Or(v) => v.iter().any(Self::mentions_trash),
-            Expr::Not(x) => Self::mentions_trash(x),
-            _ => false,
-        }
-    }
-
     /// The galleries a query matches, `limit` of them from `offset`, in its order.
     pub fn search(&self, q: &Query, viewer: Viewer, offset: usize, limit: usize) -> Results {
-        let universe = if viewer.admin && Self::mentions_trash(&q.expr) {
+        let universe = if viewer.admin && q.expr.mentions_trash() {
             self.alive.clone()
         } else {
             &self.alive - &self.trashed

@@ -36,6 +36,18 @@ pub enum Expr {
     Term(Term),
 }
 
+impl Expr {
+    /// Whether the query asks for the trash (the trash is searched only then).
+    pub fn mentions_trash(&self) -> bool {
+        match self {
+            Expr::Term(Term::Trash) => true,
+            Expr::And(v) | Expr::Or(v) => v.iter().any(Expr::mentions_trash),
+            Expr::Not(x) => x.mentions_trash(),
+            _ => false,
+        }
+    }
+}
+
 /// How a tag or word value matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {

@@ -108,18 +108,9 @@ impl Library {
         }
     }
 
-    fn mentions_trash(e: &Expr) -> bool {
-        match e {
-            Expr::Term(Term::Trash) => true,
-            Expr::And(v) | Expr::Or(v) => v.iter().any(Self::mentions_trash),
-            Expr::Not(x) => Self::mentions_trash(x),
-            _ => false,
-        }
-    }
-
     /// All matching gallery ids in the query's order (random order: by id).
     pub fn search(&self, q: &Query, admin: bool) -> Vec<i64> {
-        let with_trash = admin && Self::mentions_trash(&q.expr);
+        let with_trash = admin && q.expr.mentions_trash();
         let mut hits: Vec<&IndexRow> = self
             .galleries
             .iter()
