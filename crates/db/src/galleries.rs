@@ -182,11 +182,11 @@ pub struct IndexRow {
 const INDEX_COLUMNS: &str =
     "id, title, title_original, page_count, total_bytes, added_at, posted_at, trashed_at, tag_ids";
 
-fn index_row(r: &Row) -> Result<IndexRow> {
+fn index_row(mut r: Row) -> Result<IndexRow> {
     Ok(IndexRow {
         id: r.int(0)?,
-        title: r.text(1)?,
-        title_original: r.text(2)?,
+        title: r.take_text(1)?,
+        title_original: r.take_text(2)?,
         page_count: r.int(3)? as u32,
         total_bytes: r.int(4)? as u64,
         added_at: r.int(5)?,
@@ -1145,7 +1145,7 @@ impl Galleries<'_> {
                 &format!("SELECT {INDEX_COLUMNS} FROM galleries WHERE id > ? ORDER BY id LIMIT ?"),
                 &[Param::Int(after), Param::Int(limit as i64)],
             )?
-            .iter()
+            .into_iter()
             .map(index_row)
             .collect()
         })
@@ -1162,7 +1162,7 @@ impl Galleries<'_> {
                 );
                 let params: Vec<Param<'_>> = chunk.iter().map(|&i| Param::Int(i)).collect();
                 for r in c.query(&sql, &params)? {
-                    out.push(index_row(&r)?);
+                    out.push(index_row(r)?);
                 }
             }
             Ok(out)

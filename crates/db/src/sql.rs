@@ -86,6 +86,15 @@ impl Row {
         }
     }
 
+    /// [`Row::text`], moving the value out instead of copying it.
+    pub fn take_text(&mut self, i: usize) -> Result<String> {
+        match self.0.get_mut(i) {
+            Some(Val::Bytes(b)) => String::from_utf8(std::mem::take(b))
+                .map_err(|_| Error::Decode(format!("column {i} is not UTF-8"))),
+            _ => self.text(i),
+        }
+    }
+
     pub fn blob(&self, i: usize) -> Result<Vec<u8>> {
         match self.at(i)? {
             Val::Bytes(b) => Ok(b.clone()),

@@ -22,6 +22,52 @@ struct TagEntry {
     postings: RoaringBitmap,
 }
 
+/// A row read for the build, its titles folded and cut into keys (as offsets, so that no key is
+/// allocated on its own).
+struct Prepared {
+    row: IndexRow,
+    title: String,
+    original: String,
+    /// (in the original title?, start, end) of each distinct key.
+    spans: Vec<(bool, u32, u32)>,
+}
+
+impl Prepared {
+    fn new(row: IndexRow) -> Self {
+        let title = fold(&row.title);
+        let original = fold(&row.title_original);
+        let span = |of: &str, k: &str, orig: bool| {
+            let start = k.as_ptr() as usize - of.as_ptr() as usize;
+            (orig, start as u32, (start + k.len()) as u32)
+        };
+        let mut keys: Vec<(&str, (bool, u32, u32))> = keys_of(&title)
+            .into_iter()
+            .map(|k| (k, span(&title, k, false)))
+            .chain(
+                keys_of(&original)
+                    .into_iter()
+                    .map(|k| (k, span(&original, k, true))),
+            )
+            .collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        keys.dedup_by(|a, b| a.0 == b.0);
+        let spans = keys.into_iter().map(|(_, s)| s).collect();
+        Self {
+            row,
+            title,
+            original,
+            spans,
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &str> {
+        self.spans.iter().map(|&(orig, a, b)| {
+            let of = if orig { &self.original } else { &self.title };
+            &of[a as usize..b as usize]
+        })
+    }
+}
+
 /// A page of results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Results {
@@ -87,9 +133,51 @@ pub struct Index {
 
     /// Documents in (key, gallery id) order, for sorting big result sets by walking them.
     orders: Orders,
+    /// Documents by value range of each number column, for range queries.
+    buckets: [Buckets; 3],
 
     /// The last change-feed entry applied.
     pub seq: i64,
+}
+
+/// A number column cut into ranges of about equal population (cut where the build found the
+/// values), a bitmap of documents per range: a range query is the union of the ranges inside it,
+/// plus the documents of the two ranges at its ends that fall inside.
+#[derive(Debug, Default)]
+struct Buckets {
+    /// The lowest value of each range but the first, ascending.
+    cuts: Vec<i64>,
+    docs: Vec<RoaringBitmap>,
+}
+
+impl Buckets {
+    const RANGES: usize = 256;
+
+    fn of(&self, v: i64) -> usize {
+        self.cuts.partition_point(|&c| c <= v)
+    }
+
+    /// Cuts at the quantiles of `values` (sorted ascending).
+    fn cut(sorted: &[i64]) -> Self {
+        let mut cuts: Vec<i64> = (1..Self::RANGES)
+            .filter_map(|i| sorted.get(i * sorted.len() / Self::RANGES).copied())
+            .collect();
+        cuts.dedup();
+        Self {
+            docs: vec![RoaringBitmap::new(); cuts.len() + 1],
+            cuts,
+        }
+    }
+
+    fn insert(&mut self, v: i64, doc: u32) {
+        let b = self.of(v);
+        self.docs[b].insert(doc);
+    }
+
+    fn remove(&mut self, v: i64, doc: u32) {
+        let b = self.of(v);
+        self.docs[b].remove(doc);
+    }
 }
 
 /// Documents sorted by each sort key but `added` (document order) and namespaces.
@@ -128,33 +216,45 @@ impl Index {
         // Tag ids are dense: a list per id.
         let max_tag = index.tags.keys().copied().max().unwrap_or(0) as usize;
         let mut tag_lists: Vec<Vec<u32>> = vec![Vec::new(); max_tag + 1];
-        let mut after = 0;
-        loop {
-            let rows = db.galleries().index_rows(after, 20_000)?;
-            let Some(last) = rows.last() else { break };
-            after = last.id;
-            for r in rows {
-                let title = fold(&r.title);
-                let original = fold(&r.title_original);
-                let mut keys: Vec<&str> = keys_of(&title);
-                keys.extend(keys_of(&original));
-                keys.sort_unstable();
-                keys.dedup();
-                let ids: Vec<u32> = keys.into_iter().map(|k| index.intern(k)).collect();
-                let doc = index.push_doc(&r, title, original);
-                for id in ids {
-                    if key_lists.len() <= id as usize {
-                        key_lists.resize_with(id as usize + 1, Vec::new);
+        // A second thread reads the rows and folds and cuts their titles; this one interns the
+        // keys and fills the lists.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<db::Result<Vec<Prepared>>>(2);
+        std::thread::scope(|s| -> db::Result<()> {
+            s.spawn(move || {
+                let mut after = 0;
+                loop {
+                    let rows = db.galleries().index_rows(after, 20_000);
+                    let batch = rows.map(|rows| {
+                        if let Some(last) = rows.last() {
+                            after = last.id;
+                        }
+                        rows.into_iter().map(Prepared::new).collect::<Vec<_>>()
+                    });
+                    let done = batch.as_ref().map_or(true, Vec::is_empty);
+                    if tx.send(batch).is_err() || done {
+                        return;
                     }
-                    key_lists[id as usize].push(doc);
                 }
-                for &t in index.doc_tags[doc as usize].iter() {
-                    if let Some(list) = tag_lists.get_mut(t as usize) {
-                        list.push(doc);
+            });
+            for batch in rx {
+                for p in batch? {
+                    let ids: Vec<u32> = p.keys().map(|k| index.intern(k)).collect();
+                    let doc = index.push_doc(&p.row, p.title, p.original);
+                    for id in ids {
+                        if key_lists.len() <= id as usize {
+                            key_lists.resize_with(id as usize + 1, Vec::new);
+                        }
+                        key_lists[id as usize].push(doc);
+                    }
+                    for &t in index.doc_tags[doc as usize].iter() {
+                        if let Some(list) = tag_lists.get_mut(t as usize) {
+                            list.push(doc);
+                        }
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         index.key_postings = key_lists
             .into_iter()
             .map(|l| RoaringBitmap::from_sorted_iter(l).unwrap_or_default())
@@ -165,6 +265,7 @@ impl Index {
             }
         }
         index.rebuild_orders();
+        index.rebuild_buckets();
         Ok(index)
     }
 
@@ -304,6 +405,7 @@ impl Index {
             // Few changes move their galleries within the sort orders; many rebuild them.
             if moved.len() > 64 {
                 self.rebuild_orders();
+                self.rebuild_buckets();
             } else {
                 for doc in moved {
                     self.reposition(doc);
@@ -328,6 +430,13 @@ impl Index {
                 self.key_postings[kid as usize].remove(doc);
             }
         }
+        if self.alive.contains(doc) {
+            for c in 0..3 {
+                if let Some(v) = self.bucket_value(c, doc) {
+                    self.buckets[c].remove(v, doc);
+                }
+            }
+        }
         self.alive.remove(doc);
         self.trashed.remove(doc);
         self.untagged.remove(doc);
@@ -337,6 +446,13 @@ impl Index {
     fn upsert(&mut self, r: IndexRow) {
         self.remove(r.id);
         let doc = self.push_doc(&r, fold(&r.title), fold(&r.title_original));
+        for c in 0..3 {
+            if let Some(v) = self.bucket_value(c, doc)
+                && !self.buckets[c].docs.is_empty()
+            {
+                self.buckets[c].insert(v, doc);
+            }
+        }
         for t in self.doc_tags[doc as usize].clone().iter() {
             if let Some(e) = self.tags.get_mut(t) {
                 e.postings.insert(doc);
@@ -375,12 +491,57 @@ impl Index {
 
     const COLUMNS: [Column; 4] = [Column::Title, Column::Posted, Column::Pages, Column::Size];
 
-    fn rebuild_orders(&mut self) {
-        for col in Self::COLUMNS {
-            let mut v: Vec<u32> = self.alive.iter().collect();
-            v.sort_unstable_by(|&a, &b| self.column_cmp(col, a, b));
-            *self.order_of(col) = v;
+    /// The value of bucketed column `c` (0 pages, 1 size, 2 posted) for a document.
+    fn bucket_value(&self, c: usize, doc: u32) -> Option<i64> {
+        let d = doc as usize;
+        match c {
+            0 => Some(i64::from(self.pages[d])),
+            1 => Some(self.bytes[d] as i64),
+            _ => (self.posted[d] != NO_DATE).then_some(self.posted[d]),
         }
+    }
+
+    fn rebuild_buckets(&mut self) {
+        for c in 0..3 {
+            let mut values: Vec<i64> = self
+                .alive
+                .iter()
+                .filter_map(|d| self.bucket_value(c, d))
+                .collect();
+            values.sort_unstable();
+            let mut b = Buckets::cut(&values);
+            for d in self.alive.iter() {
+                if let Some(v) = self.bucket_value(c, d) {
+                    b.insert(v, d);
+                }
+            }
+            self.buckets[c] = b;
+        }
+    }
+
+    fn rebuild_orders(&mut self) {
+        let docs: Vec<u32> = self.alive.iter().collect();
+        let sorted = |col: Column| {
+            let mut v = docs.clone();
+            v.sort_unstable_by(|&a, &b| self.column_cmp(col, a, b));
+            v
+        };
+        // The title order (string comparisons) on a second thread, the numbers on this one.
+        let (title, rest) = std::thread::scope(|s| {
+            let title = s.spawn(|| sorted(Column::Title));
+            let rest: Vec<Vec<u32>> = [Column::Posted, Column::Pages, Column::Size]
+                .into_iter()
+                .map(sorted)
+                .collect();
+            (title.join(), rest)
+        });
+        let mut rest = rest.into_iter();
+        self.orders = Orders {
+            title: title.unwrap_or_else(|_| sorted(Column::Title)),
+            posted: rest.next().unwrap_or_default(),
+            pages: rest.next().unwrap_or_default(),
+            size: rest.next().unwrap_or_default(),
+        };
     }
 
     /// Moves one document to its place in every sort order.
@@ -506,24 +667,53 @@ impl Index {
     }
 
     fn range(&self, field: Field, min: i64, max: i64) -> RoaringBitmap {
-        /// The documents whose value is in range, by a tight scan of one column.
-        fn scan<T: Copy>(column: &[T], keep: impl Fn(T) -> bool) -> RoaringBitmap {
-            let docs: Vec<u32> = column
-                .iter()
-                .enumerate()
-                .filter(|&(_, &v)| keep(v))
-                .map(|(d, _)| d as u32)
-                .collect();
-            RoaringBitmap::from_sorted_iter(docs).unwrap_or_default()
-        }
-        let hit = |v: i64| min <= v && v <= max;
-        let found = match field {
-            Field::Pages => scan(&self.pages, |v| hit(i64::from(v))),
-            Field::Size => scan(&self.bytes, |v| hit(v as i64)),
-            Field::Added => scan(&self.added, hit),
-            Field::Posted => scan(&self.posted, |v| v != NO_DATE && hit(v)),
+        let c = match field {
+            Field::Added if self.added_in_order => {
+                // Document order is added order: the range is one run of documents.
+                let from = self.added.partition_point(|&v| v < min) as u32;
+                let to = self.added.partition_point(|&v| v <= max) as u32;
+                let mut b = RoaringBitmap::new();
+                b.insert_range(from..to);
+                return b & &self.alive;
+            }
+            Field::Added => {
+                let docs = (0..self.added.len() as u32)
+                    .filter(|&d| (min..=max).contains(&self.added[d as usize]));
+                return RoaringBitmap::from_sorted_iter(docs).unwrap_or_default() & &self.alive;
+            }
+            Field::Pages => 0,
+            Field::Size => 1,
+            Field::Posted => 2,
         };
-        found & &self.alive
+        let b = &self.buckets[c];
+        if b.docs.is_empty() {
+            return RoaringBitmap::new();
+        }
+        let (first, last) = (b.of(min), b.of(max));
+        // Ranges wholly inside: their lowest value is ≥ min and the next range's lowest ≤ max + 1.
+        let inside = |i: usize| {
+            let lo_ok = i > first || (i > 0 && b.cuts[i - 1] >= min);
+            let hi_ok = i < last || b.cuts.get(i).is_some_and(|&next| next - 1 <= max);
+            lo_ok && hi_ok
+        };
+        let mut whole: Vec<&RoaringBitmap> = Vec::new();
+        let mut partial = RoaringBitmap::new();
+        for i in first..=last {
+            if inside(i) {
+                whole.push(&b.docs[i]);
+            } else {
+                for d in b.docs[i].iter() {
+                    if self
+                        .bucket_value(c, d)
+                        .is_some_and(|v| min <= v && v <= max)
+                    {
+                        partial.insert(d);
+                    }
+                }
+            }
+        }
+        whole.push(&partial);
+        union(whole) & &self.alive
     }
 
     fn eval(&self, e: &Expr, universe: &RoaringBitmap) -> RoaringBitmap {
