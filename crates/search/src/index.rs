@@ -68,6 +68,60 @@ impl Prepared {
     }
 }
 
+/// Folded titles in one string: per document the span of its title and of its original title.
+/// A changed title is appended; the arena is compacted when half of it is stale.
+#[derive(Debug, Default)]
+struct Titles {
+    text: String,
+    spans: Vec<[u32; 4]>,
+    live: usize,
+}
+
+impl Titles {
+    fn title(&self, d: u32) -> &str {
+        let [a, b, _, _] = self.spans[d as usize];
+        &self.text[a as usize..b as usize]
+    }
+
+    fn original(&self, d: u32) -> &str {
+        let [_, _, a, b] = self.spans[d as usize];
+        &self.text[a as usize..b as usize]
+    }
+
+    fn set(&mut self, d: u32, title: &str, original: &str) {
+        let d = d as usize;
+        if self.spans.len() <= d {
+            self.spans.resize(d + 1, [0; 4]);
+        } else {
+            let [a, b, c, e] = self.spans[d];
+            self.live -= (b - a + e - c) as usize;
+        }
+        let a = self.text.len() as u32;
+        self.text.push_str(title);
+        let b = self.text.len() as u32;
+        self.text.push_str(original);
+        let e = self.text.len() as u32;
+        self.spans[d] = [a, b, b, e];
+        self.live += title.len() + original.len();
+        if self.text.len() > 1 << 20 && self.live * 2 < self.text.len() {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let mut text = String::with_capacity(self.live);
+        for span in &mut self.spans {
+            let [a, b, c, e] = *span;
+            let t = text.len() as u32;
+            text.push_str(&self.text[a as usize..b as usize]);
+            let m = text.len() as u32;
+            text.push_str(&self.text[c as usize..e as usize]);
+            *span = [t, m, m, text.len() as u32];
+        }
+        self.text = text;
+    }
+}
+
 /// A page of results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Results {
@@ -101,8 +155,9 @@ const NO_DATE: i64 = i64::MIN;
 pub struct Index {
     // One entry per document.
     gallery: Vec<i64>,
-    title: Vec<Box<str>>,
-    title_original: Vec<Box<str>>,
+    /// Both folded titles of every document, back to back in one arena (checking titles for a
+    /// substring then reads memory in order instead of chasing a pointer per title).
+    titles: Titles,
     pages: Vec<u32>,
     bytes: Vec<u64>,
     added: Vec<i64>,
@@ -324,8 +379,8 @@ impl Index {
 
     /// The title keys of a document, owned (both titles).
     fn doc_keys(&self, doc: u32) -> Vec<String> {
-        let mut k: Vec<&str> = keys_of(&self.title[doc as usize]);
-        k.extend(keys_of(&self.title_original[doc as usize]));
+        let mut k: Vec<&str> = keys_of(self.titles.title(doc));
+        k.extend(keys_of(self.titles.original(doc)));
         k.sort_unstable();
         k.dedup();
         k.into_iter().map(str::to_string).collect()
@@ -344,8 +399,6 @@ impl Index {
                     self.added_in_order = false;
                 }
                 self.gallery.push(r.id);
-                self.title.push("".into());
-                self.title_original.push("".into());
                 self.pages.push(0);
                 self.bytes.push(0);
                 self.added.push(0);
@@ -356,8 +409,7 @@ impl Index {
             }
         };
         let i = doc as usize;
-        self.title[i] = title.into();
-        self.title_original[i] = original.into();
+        self.titles.set(doc, &title, &original);
         self.pages[i] = r.page_count;
         self.bytes[i] = r.total_bytes;
         if self.added[i] != r.added_at && self.added[i] != 0 {
@@ -472,7 +524,7 @@ impl Index {
     fn column_cmp(&self, col: Column, a: u32, b: u32) -> std::cmp::Ordering {
         let (a, b) = (a as usize, b as usize);
         let by_key = match col {
-            Column::Title => self.title[a].cmp(&self.title[b]),
+            Column::Title => self.titles.title(a as u32).cmp(self.titles.title(b as u32)),
             Column::Posted => self.posted[a].cmp(&self.posted[b]),
             Column::Pages => self.pages[a].cmp(&self.pages[b]),
             Column::Size => self.bytes[a].cmp(&self.bytes[b]),
@@ -657,11 +709,13 @@ impl Index {
             });
         }
         let candidates = candidates.unwrap_or_else(|| self.alive.clone());
+        // One searcher for all the titles to check.
+        let finder = memchr::memmem::Finder::new(text.as_bytes());
         candidates
             .iter()
             .filter(|&d| {
-                self.title[d as usize].contains(text)
-                    || self.title_original[d as usize].contains(text)
+                finder.find(self.titles.title(d).as_bytes()).is_some()
+                    || finder.find(self.titles.original(d).as_bytes()).is_some()
             })
             .collect()
     }
@@ -860,7 +914,7 @@ impl Index {
                 });
             }
             SortKey::Title => top(docs, wanted, |a, b| {
-                dir((&self.title[*a as usize], g(*a)).cmp(&(&self.title[*b as usize], g(*b))))
+                dir((self.titles.title(*a), g(*a)).cmp(&(self.titles.title(*b), g(*b))))
             }),
             SortKey::Added => top(docs, wanted, |a, b| {
                 dir((self.added[*a as usize], g(*a)).cmp(&(self.added[*b as usize], g(*b))))
