@@ -774,26 +774,18 @@ impl Galleries<'_> {
             }
             // Two importers of the same archive at once: the unique key let one in; the other
             // finds it now.
-            Err(e) if batch.len() == 1 && batch[0].archive_hash.is_some() => {
-                let hash = batch[0]
-                    .archive_hash
-                    .as_ref()
-                    .map(|h| h.0.to_vec())
-                    .unwrap_or_default();
-                let existing = self.db.read(|c| {
-                    c.query_opt(
-                        "SELECT public_id FROM galleries WHERE archive_hash = ?",
-                        &[Param::Blob(&hash)],
-                    )?
-                    .map(|r| r.text(0))
-                    .transpose()
-                })?;
-                match existing {
+            Err(e) => match batch {
+                [
+                    NewGallery {
+                        archive_hash: Some(hash),
+                        ..
+                    },
+                ] => match self.by_archive_hash(hash)? {
                     Some(public_id) => Ok(vec![Created::Duplicate { public_id }]),
                     None => Err(e),
-                }
-            }
-            Err(e) => Err(e),
+                },
+                _ => Err(e),
+            },
         }
     }
 

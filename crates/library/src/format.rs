@@ -62,18 +62,6 @@ pub enum ArchiveKind {
     TarGz,
 }
 
-impl ArchiveKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Zip => "zip",
-            Self::Rar => "rar",
-            Self::SevenZip => "7z",
-            Self::Tar => "tar",
-            Self::TarGz => "tar.gz",
-        }
-    }
-}
-
 /// How many leading bytes [`archive_kind`] needs (a tar header's magic is at 257).
 pub const ARCHIVE_SNIFF_LEN: usize = 265;
 

@@ -477,9 +477,11 @@ impl Index {
                 e.postings.remove(doc);
             }
         }
-        for k in self.doc_keys(doc) {
-            if let Some(&kid) = self.key_id.get(k.as_str()) {
-                self.key_postings[kid as usize].remove(doc);
+        for text in [self.titles.title(doc), self.titles.original(doc)] {
+            for k in keys_of(text) {
+                if let Some(&kid) = self.key_id.get(k) {
+                    self.key_postings[kid as usize].remove(doc);
+                }
             }
         }
         if self.alive.contains(doc) {

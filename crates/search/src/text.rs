@@ -62,11 +62,6 @@ pub fn keys_of(folded: &str) -> Vec<&str> {
     out
 }
 
-/// [`keys_of`], owned.
-pub fn keys(folded: &str) -> Vec<String> {
-    keys_of(folded).into_iter().map(str::to_string).collect()
-}
-
 /// Whether `text` matches the glob `pattern` (`*` any run, `?` one character), whole. Linear in
 /// their lengths times the number of stars at worst, never exponential.
 pub fn glob(pattern: &str, text: &str) -> bool {
@@ -100,10 +95,10 @@ mod tests {
     fn folding_and_keys() {
         assert_eq!(fold("ＡＢＣ　Def"), "abc def");
         assert_eq!(
-            keys("the quick-brown fox"),
+            keys_of("the quick-brown fox"),
             ["brown", "fox", "quick", "the"]
         );
-        assert_eq!(keys("東方project"), ["project", "方", "東", "東方"]);
+        assert_eq!(keys_of("東方project"), ["project", "方", "東", "東方"]);
     }
 
     #[test]

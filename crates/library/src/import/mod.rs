@@ -218,7 +218,7 @@ struct Collector<'a> {
     progress: &'a dyn Progress,
     pages: Vec<NewPage>,
     sidecars: Vec<(sidecar::Kind, String, Vec<u8>)>,
-    /// Page bytes waiting to be stored together.
+    /// Page bytes waiting to be stored together: those of the last `pending.len()` pages.
     pending: Vec<Vec<u8>>,
     pending_bytes: usize,
     /// Blobs this import wrote (not those that were stored already).
@@ -236,7 +236,13 @@ impl Collector<'_> {
         }
         let batch = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
-        for outcome in self.importer.store.put_many(batch)? {
+        // The waiting bytes are the last pages collected, in order: the store's hashes are theirs.
+        let first = self.pages.len() - batch.len();
+        for (page, outcome) in self.pages[first..]
+            .iter_mut()
+            .zip(self.importer.store.put_many(batch)?)
+        {
+            page.blob.hash = outcome.hash;
             if outcome.created {
                 self.created.push(outcome.hash);
             }
@@ -296,7 +302,8 @@ impl Visitor for Collector<'_> {
         let bytes = data.len() as u64;
         self.pages.push(NewPage {
             blob: BlobInfo {
-                hash: BlobHash::of(&data),
+                // Filled in when the page is stored (the store hashes it).
+                hash: BlobHash([0; 32]),
                 format,
                 width,
                 height,
@@ -443,10 +450,7 @@ impl Importer {
         if c.pages.is_empty() {
             return Err(self.fail(&c.created, ImportError::NoImages));
         }
-        let gallery = match self.gallery(source, archive_hash, opts, &mut c) {
-            Ok(g) => g,
-            Err(e) => return Err(self.fail(&c.created, e)),
-        };
+        let gallery = self.gallery(source, archive_hash, opts, &mut c);
         let created = {
             let _guard = self
                 .commit_lock
@@ -620,7 +624,7 @@ impl Importer {
         archive_hash: Option<BlobHash>,
         opts: &ImportOptions,
         c: &mut Collector<'_>,
-    ) -> Result<NewGallery, ImportError> {
+    ) -> NewGallery {
         let mut pages = std::mem::take(&mut c.pages);
         pages.sort_by(|a, b| natural::compare(&a.name, &b.name));
         let path = source.path();
@@ -711,7 +715,7 @@ impl Importer {
             g.title = g.source_filename.clone();
         }
         g.tags = tags;
-        Ok(g)
+        g
     }
 }
 

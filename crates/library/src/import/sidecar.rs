@@ -359,11 +359,6 @@ mod tests {
             ]
         );
         assert_eq!(parse(Kind::ComicInfo, b"<ComicInfo><Title>x"), None);
-        // Any other info.txt is not E-Hentai Downloader's.
-        assert_eq!(
-            parse(Kind::InfoTxt, b"Just some notes\nabout the scan\n"),
-            None
-        );
     }
 
     #[test]
@@ -383,6 +378,11 @@ mod tests {
                 "female:glasses",
                 "female:stockings"
             ]
+        );
+        // Any other info.txt is not E-Hentai Downloader's.
+        assert_eq!(
+            parse(Kind::InfoTxt, b"Just some notes\nabout the scan\n"),
+            None
         );
     }
 
