@@ -179,6 +179,37 @@ pub struct IndexRow {
     pub tags: Vec<i64>,
 }
 
+impl From<&IndexRowRef<'_>> for IndexRow {
+    fn from(r: &IndexRowRef<'_>) -> Self {
+        Self {
+            id: r.id,
+            title: r.title.to_string(),
+            title_original: r.title_original.to_string(),
+            page_count: r.page_count,
+            total_bytes: r.total_bytes,
+            added_at: r.added_at,
+            posted_at: r.posted_at,
+            trashed: r.trashed,
+            tags: r.tags.to_vec(),
+        }
+    }
+}
+
+/// [`IndexRow`], borrowed from the row being read.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexRowRef<'a> {
+    pub id: i64,
+    pub title: &'a str,
+    pub title_original: &'a str,
+    pub page_count: u32,
+    pub total_bytes: u64,
+    pub added_at: i64,
+    pub posted_at: Option<i64>,
+    pub trashed: bool,
+    /// Tag ids, ascending.
+    pub tags: &'a [i64],
+}
+
 const INDEX_COLUMNS: &str =
     "id, title, title_original, page_count, total_bytes, added_at, posted_at, trashed_at, tag_ids";
 
@@ -1130,17 +1161,66 @@ impl Galleries<'_> {
         })
     }
 
-    /// Galleries for the search index, by id after `after`, `limit` at a time.
-    pub fn index_rows(&self, after: i64, limit: usize) -> Result<Vec<IndexRow>> {
+    /// The lowest and highest gallery id, if there is any gallery.
+    pub fn id_bounds(&self) -> Result<Option<(i64, i64)>> {
         self.db.read(|c| {
-            c.query(
-                &format!("SELECT {INDEX_COLUMNS} FROM galleries WHERE id > ? ORDER BY id LIMIT ?"),
-                &[Param::Int(after), Param::Int(limit as i64)],
-            )?
-            .into_iter()
-            .map(index_row)
-            .collect()
+            let r = c.query_opt("SELECT MIN(id), MAX(id) FROM galleries", &[])?;
+            Ok(match r {
+                Some(r) => r.opt_int(0)?.zip(r.opt_int(1)?),
+                None => None,
+            })
         })
+    }
+
+    /// Galleries for the search index, by id: those in `after + 1 ..= upto`, the first `limit`.
+    pub fn index_rows(&self, after: i64, upto: i64, limit: usize) -> Result<Vec<IndexRow>> {
+        let mut out = Vec::new();
+        self.for_each_index_row(after, upto, limit, |r| out.push(IndexRow::from(r)))?;
+        Ok(out)
+    }
+
+    /// Calls `f` with the index row of each gallery in `after + 1 ..= upto`, by id, the first
+    /// `limit`; answers the last id seen. Nothing is allocated per row.
+    pub fn for_each_index_row(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: usize,
+        mut f: impl FnMut(&IndexRowRef<'_>),
+    ) -> Result<Option<i64>> {
+        let mut tags: Vec<i64> = Vec::new();
+        let mut last = None;
+        self.db.read(|c| {
+            c.query_each(
+                &format!(
+                    "SELECT {INDEX_COLUMNS} FROM galleries WHERE id > ? AND id <= ? \
+                     ORDER BY id LIMIT ?"
+                ),
+                &[
+                    Param::Int(after),
+                    Param::Int(upto),
+                    Param::Int(limit as i64),
+                ],
+                &mut |r| {
+                    tags::unpack_tag_ids_into(r.bytes(8)?, &mut tags)?;
+                    let row = IndexRowRef {
+                        id: r.int(0)?,
+                        title: r.str(1)?,
+                        title_original: r.str(2)?,
+                        page_count: r.int(3)? as u32,
+                        total_bytes: r.int(4)? as u64,
+                        added_at: r.int(5)?,
+                        posted_at: r.opt_int(6)?,
+                        trashed: r.opt_int(7)?.is_some(),
+                        tags: &tags,
+                    };
+                    last = Some(row.id);
+                    f(&row);
+                    Ok(())
+                },
+            )
+        })?;
+        Ok(last)
     }
 
     /// The index rows of these galleries (those that still exist).

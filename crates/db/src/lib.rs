@@ -29,8 +29,8 @@ pub use baseline::{BaselineQuery, BaselineResults};
 pub use changes::{Change, ChangeKind, Changes};
 pub use error::{Error, Result};
 pub use galleries::{
-    BlobInfo, Created, Galleries, Gallery, GallerySummary, ImageFormat, IndexRow, ListOrder,
-    ListQuery, NewGallery, NewPage, Page, ReadingDirection, ThumbnailState,
+    BlobInfo, Created, Galleries, Gallery, GallerySummary, ImageFormat, IndexRow, IndexRowRef,
+    ListOrder, ListQuery, NewGallery, NewPage, Page, ReadingDirection, ThumbnailState,
 };
 pub use jobs::{Job, JobState, Jobs};
 pub use sql::Dialect;

@@ -95,6 +95,23 @@ impl Row {
         }
     }
 
+    /// A text column, borrowed.
+    pub fn str(&self, i: usize) -> Result<&str> {
+        match self.at(i)? {
+            Val::Bytes(b) => std::str::from_utf8(b)
+                .map_err(|_| Error::Decode(format!("column {i} is not UTF-8"))),
+            _ => Err(Error::Decode(format!("column {i} is not text"))),
+        }
+    }
+
+    /// A blob column, borrowed.
+    pub fn bytes(&self, i: usize) -> Result<&[u8]> {
+        match self.at(i)? {
+            Val::Bytes(b) => Ok(b),
+            _ => Err(Error::Decode(format!("column {i} is not bytes"))),
+        }
+    }
+
     pub fn blob(&self, i: usize) -> Result<Vec<u8>> {
         match self.at(i)? {
             Val::Bytes(b) => Ok(b.clone()),
@@ -155,6 +172,20 @@ pub(crate) trait Sql {
     fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>>;
     /// The id the last `INSERT` gave its row.
     fn last_insert_id(&mut self) -> Result<i64>;
+
+    /// Runs a query and calls `f` with each row in turn (on SQLite one row buffer is reused, so
+    /// that reading many rows allocates nothing per row).
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        f: &mut dyn FnMut(&Row) -> Result<()>,
+    ) -> Result<()> {
+        for r in self.query(sql, params)? {
+            f(&r)?;
+        }
+        Ok(())
+    }
 
     /// Runs the single-row statement `sql` once per `width` parameters of `params`.
     fn exec_rows(&mut self, sql: &str, width: usize, params: &[Param<'_>]) -> Result<()> {
@@ -304,6 +335,37 @@ impl Sql for rusqlite::Connection {
 
     fn last_insert_id(&mut self) -> Result<i64> {
         Ok(self.last_insert_rowid())
+    }
+
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+        f: &mut dyn FnMut(&Row) -> Result<()>,
+    ) -> Result<()> {
+        use rusqlite::types::ValueRef;
+        let mut stmt = self.prepare_cached(sql)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut row = Row(vec![Val::Null; n]);
+        while let Some(r) = rows.next()? {
+            for (i, v) in row.0.iter_mut().enumerate() {
+                match r.get_ref(i)? {
+                    ValueRef::Null => *v = Val::Null,
+                    ValueRef::Integer(x) => *v = Val::Int(x),
+                    ValueRef::Real(x) => *v = Val::Real(x),
+                    ValueRef::Text(b) | ValueRef::Blob(b) => match v {
+                        Val::Bytes(buf) => {
+                            buf.clear();
+                            buf.extend_from_slice(b);
+                        }
+                        _ => *v = Val::Bytes(b.to_vec()),
+                    },
+                }
+            }
+            f(&row)?;
+        }
+        Ok(())
     }
 
     fn exec_rows(&mut self, sql: &str, width: usize, params: &[Param<'_>]) -> Result<()> {

@@ -228,6 +228,22 @@ pub(crate) fn pack_tag_ids(links: &[(i64, i64)]) -> Vec<u8> {
     out
 }
 
+/// The tag ids of a packed tag list, into `out` (cleared first).
+pub(crate) fn unpack_tag_ids_into(bytes: &[u8], out: &mut Vec<i64>) -> Result<()> {
+    let bad = || Error::Decode("damaged packed tag list".into());
+    if bytes.first() != Some(&1) {
+        return Err(bad());
+    }
+    out.clear();
+    let mut at = 1;
+    let n = crate::pages::get_varint(bytes, &mut at).map_err(|_| bad())? as usize;
+    for _ in 0..n.min(100_000) {
+        let v = crate::pages::get_varint(bytes, &mut at).map_err(|_| bad())?;
+        out.push((v >> 2) as i64);
+    }
+    Ok(())
+}
+
 pub(crate) fn unpack_tag_ids(bytes: &[u8]) -> Result<Vec<(i64, TagSource)>> {
     let bad = || Error::Decode("damaged packed tag list".into());
     if bytes.first() != Some(&1) {

@@ -290,11 +290,19 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
             "the image store recovered from an unclean shutdown"
         );
     }
+    let started = std::time::Instant::now();
+    let live = Arc::new(search::Live::build(lib.db.clone()).context("building the search index")?);
+    tracing::info!(
+        galleries = live.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "search index built"
+    );
     let state = server::AppState {
         blobs: lib.store.clone(),
         lpfs: Some(lib.store.clone()),
         db: Some(lib.db.clone()),
         importer: Some(lib.importer.clone()),
+        search: Some(live),
     };
     let lib = Arc::new(lib);
     let _thumbnailer = thumbnailer::start(lib.clone())?;

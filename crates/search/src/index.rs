@@ -10,62 +10,16 @@ use std::collections::{BTreeSet, HashSet};
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
-use db::{Db, IndexRow, TagName};
+use db::{Db, IndexRow, IndexRowRef, TagName};
 use roaring::RoaringBitmap;
 
 use crate::query::{Expr, Field, Pattern, Query, SortKey, Term};
-use crate::text::{fold, is_cjk, keys_of};
+use crate::text::{fold, for_each_key, is_cjk, keys_of};
 
 #[derive(Debug, Clone)]
 struct TagEntry {
     name: TagName,
     postings: RoaringBitmap,
-}
-
-/// A row read for the build, its titles folded and cut into keys (as offsets, so that no key is
-/// allocated on its own).
-struct Prepared {
-    row: IndexRow,
-    title: String,
-    original: String,
-    /// (in the original title?, start, end) of each distinct key.
-    spans: Vec<(bool, u32, u32)>,
-}
-
-impl Prepared {
-    fn new(row: IndexRow) -> Self {
-        let title = fold(&row.title);
-        let original = fold(&row.title_original);
-        let span = |of: &str, k: &str, orig: bool| {
-            let start = k.as_ptr() as usize - of.as_ptr() as usize;
-            (orig, start as u32, (start + k.len()) as u32)
-        };
-        let mut keys: Vec<(&str, (bool, u32, u32))> = keys_of(&title)
-            .into_iter()
-            .map(|k| (k, span(&title, k, false)))
-            .chain(
-                keys_of(&original)
-                    .into_iter()
-                    .map(|k| (k, span(&original, k, true))),
-            )
-            .collect();
-        keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        keys.dedup_by(|a, b| a.0 == b.0);
-        let spans = keys.into_iter().map(|(_, s)| s).collect();
-        Self {
-            row,
-            title,
-            original,
-            spans,
-        }
-    }
-
-    fn keys(&self) -> impl Iterator<Item = &str> {
-        self.spans.iter().map(|&(orig, a, b)| {
-            let of = if orig { &self.original } else { &self.title };
-            &of[a as usize..b as usize]
-        })
-    }
 }
 
 /// Folded titles in one string: per document the span of its title and of its original title.
@@ -119,6 +73,172 @@ impl Titles {
             *span = [t, m, m, text.len() as u32];
         }
         self.text = text;
+    }
+}
+
+/// Shards of title-key occurrences during a build (by the top bits of the key's hash).
+const SHARDS: usize = 256;
+
+/// A title key's identity during a build: 96 bits of two hashes (a collision between two of a
+/// library's keys is as likely as between two random 96-bit numbers).
+fn key_hash(key: &str) -> u128 {
+    use std::hash::BuildHasher;
+    let a = foldhash::fast::FixedState::with_seed(0x6c70_6b65_7973_0001).hash_one(key);
+    let b = foldhash::fast::FixedState::with_seed(0x6c70_6b65_7973_0002).hash_one(key);
+    (u128::from(a) << 32) | u128::from(b as u32)
+}
+
+/// What one reader thread gathered for a build, its documents numbered from 0.
+#[derive(Default)]
+struct Part {
+    gallery: Vec<i64>,
+    pages: Vec<u32>,
+    bytes: Vec<u64>,
+    added: Vec<i64>,
+    posted: Vec<i64>,
+    trashed: Vec<u32>,
+    untagged: Vec<u32>,
+    doc_tags: Vec<Box<[u32]>>,
+    titles: Titles,
+    /// Documents per tag id.
+    tag_lists: Vec<Vec<u32>>,
+    /// Title-key occurrences, `key_hash << 32 | document`, by shard.
+    keys: Vec<Vec<u128>>,
+    /// Documents sorted by each column of `Column::ALL`.
+    orders: [Vec<u32>; 4],
+}
+
+/// The columns documents are sorted by, borrowed from an index or a build part.
+struct Cols<'a> {
+    titles: &'a Titles,
+    gallery: &'a [i64],
+    posted: &'a [i64],
+    pages: &'a [u32],
+    bytes: &'a [u64],
+}
+
+impl Cols<'_> {
+    /// `docs` sorted by a column, then by gallery id. Titles are first sorted by their first 16
+    /// bytes as one number (titles often share a start, such as an event and an artist, so this
+    /// settles most comparisons without reading the titles again), then runs of equal starts by
+    /// the whole title.
+    fn sorted(&self, col: Column, mut docs: Vec<u32>) -> Vec<u32> {
+        if col != Column::Title {
+            docs.sort_unstable_by(|&a, &b| self.cmp(col, a, b));
+            return docs;
+        }
+        let mut keyed: Vec<(u128, u32)> = docs
+            .iter()
+            .map(|&d| {
+                let mut start = [0u8; 16];
+                let t = self.titles.title(d).as_bytes();
+                let n = t.len().min(16);
+                start[..n].copy_from_slice(&t[..n]);
+                (u128::from_be_bytes(start), d)
+            })
+            .collect();
+        keyed.sort_unstable_by_key(|&(k, _)| k);
+        docs.clear();
+        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let at = docs.len();
+            docs.extend(run.iter().map(|&(_, d)| d));
+            docs[at..].sort_unstable_by(|&a, &b| self.cmp(col, a, b));
+        }
+        docs
+    }
+
+    /// Compares two documents by a column, then by gallery id.
+    fn cmp(&self, col: Column, a: u32, b: u32) -> std::cmp::Ordering {
+        let (i, j) = (a as usize, b as usize);
+        let by_key = match col {
+            Column::Title => self.titles.title(a).cmp(self.titles.title(b)),
+            Column::Posted => self.posted[i].cmp(&self.posted[j]),
+            Column::Pages => self.pages[i].cmp(&self.pages[j]),
+            Column::Size => self.bytes[i].cmp(&self.bytes[j]),
+        };
+        by_key.then_with(|| self.gallery[i].cmp(&self.gallery[j]))
+    }
+}
+
+impl Part {
+    /// Reads the galleries with ids in `after + 1 ..= upto`.
+    fn read(db: &Db, after: i64, upto: i64, tags: usize) -> db::Result<Self> {
+        let mut p = Part {
+            tag_lists: vec![Vec::new(); tags],
+            keys: vec![Vec::new(); SHARDS],
+            ..Part::default()
+        };
+        let mut after = after;
+        while let Some(last) = db
+            .galleries()
+            .for_each_index_row(after, upto, 10_000, |r| p.push(r))?
+        {
+            after = last;
+        }
+        let docs: Vec<u32> = (0..p.gallery.len() as u32).collect();
+        let cols = p.cols();
+        p.orders = Column::ALL.map(|col| cols.sorted(col, docs.clone()));
+        Ok(p)
+    }
+
+    fn cols(&self) -> Cols<'_> {
+        Cols {
+            titles: &self.titles,
+            gallery: &self.gallery,
+            posted: &self.posted,
+            pages: &self.pages,
+            bytes: &self.bytes,
+        }
+    }
+
+    fn push(&mut self, r: &IndexRowRef<'_>) {
+        let doc = self.gallery.len() as u32;
+        self.gallery.push(r.id);
+        self.pages.push(r.page_count);
+        self.bytes.push(r.total_bytes);
+        self.added.push(r.added_at);
+        self.posted.push(r.posted_at.unwrap_or(NO_DATE));
+        if r.trashed {
+            self.trashed.push(doc);
+        }
+        if r.tags.is_empty() {
+            self.untagged.push(doc);
+        }
+        let tags: Box<[u32]> = r.tags.iter().map(|&t| tag_u32(t)).collect();
+        for &t in tags.iter() {
+            if let Some(list) = self.tag_lists.get_mut(t as usize) {
+                list.push(doc);
+            }
+        }
+        self.doc_tags.push(tags);
+        let text = &mut self.titles.text;
+        let a = text.len();
+        push_folded(text, r.title);
+        let b = text.len();
+        push_folded(text, r.title_original);
+        let e = text.len();
+        self.titles.live = e;
+        self.titles
+            .spans
+            .push([a as u32, b as u32, b as u32, e as u32]);
+        let keys = &mut self.keys;
+        for title in [&text[a..b], &text[b..e]] {
+            for_each_key(title, |k| {
+                let h = key_hash(k);
+                keys[(h >> 88) as usize % SHARDS].push((h << 32) | u128::from(doc));
+            });
+        }
+    }
+}
+
+/// Appends the folded form of `s` to `out`.
+fn push_folded(out: &mut String, s: &str) {
+    if s.is_ascii() {
+        let at = out.len();
+        out.push_str(s);
+        out[at..].make_ascii_lowercase();
+    } else {
+        out.push_str(&fold(s));
     }
 }
 
@@ -245,6 +365,7 @@ struct Orders {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 enum Column {
     Title,
     Posted,
@@ -252,12 +373,19 @@ enum Column {
     Size,
 }
 
+impl Column {
+    const ALL: [Column; 4] = [Column::Title, Column::Posted, Column::Pages, Column::Size];
+}
+
 fn tag_u32(id: i64) -> u32 {
     u32::try_from(id).unwrap_or(u32::MAX)
 }
 
 impl Index {
-    /// Builds the index from the database.
+    /// Builds the index from the database: two threads each read half of the galleries (by id),
+    /// fold their titles and note each title key as a hash and a document; the key occurrences,
+    /// spread over shards by hash, are then sorted shard by shard (in cache, on both threads) into
+    /// posting lists. No key is looked up in a map per occurrence, and no row allocates on its own.
     pub fn build(db: &Db) -> db::Result<Self> {
         let mut index = Self {
             seq: db.changes().latest()?,
@@ -265,63 +393,189 @@ impl Index {
             ..Self::default()
         };
         index.load_tags(db)?;
-        // Postings are gathered as sorted lists first (documents only grow during the build),
-        // then turned into bitmaps once.
-        let mut key_lists: Vec<Vec<u32>> = Vec::new();
-        // Tag ids are dense: a list per id.
-        let max_tag = index.tags.keys().copied().max().unwrap_or(0) as usize;
-        let mut tag_lists: Vec<Vec<u32>> = vec![Vec::new(); max_tag + 1];
-        // A second thread reads the rows and folds and cuts their titles; this one interns the
-        // keys and fills the lists.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<db::Result<Vec<Prepared>>>(2);
-        std::thread::scope(|s| -> db::Result<()> {
-            s.spawn(move || {
-                let mut after = 0;
-                loop {
-                    let rows = db.galleries().index_rows(after, 20_000);
-                    let batch = rows.map(|rows| {
-                        if let Some(last) = rows.last() {
-                            after = last.id;
-                        }
-                        rows.into_iter().map(Prepared::new).collect::<Vec<_>>()
-                    });
-                    let done = batch.as_ref().map_or(true, Vec::is_empty);
-                    if tx.send(batch).is_err() || done {
-                        return;
-                    }
-                }
-            });
-            for batch in rx {
-                for p in batch? {
-                    let ids: Vec<u32> = p.keys().map(|k| index.intern(k)).collect();
-                    let doc = index.push_doc(&p.row, p.title, p.original);
-                    for id in ids {
-                        if key_lists.len() <= id as usize {
-                            key_lists.resize_with(id as usize + 1, Vec::new);
-                        }
-                        key_lists[id as usize].push(doc);
-                    }
-                    for &t in index.doc_tags[doc as usize].iter() {
-                        if let Some(list) = tag_lists.get_mut(t as usize) {
-                            list.push(doc);
-                        }
-                    }
-                }
+        let max_tag = index
+            .tags
+            .keys()
+            .copied()
+            .max()
+            .map_or(0, |t| t as usize + 1);
+        let parts: Vec<Part> = match db.galleries().id_bounds()? {
+            None => Vec::new(),
+            Some((lo, hi)) => {
+                let mid = lo + (hi - lo) / 2;
+                std::thread::scope(|s| {
+                    let first = s.spawn(|| Part::read(db, lo - 1, mid, max_tag));
+                    let second = Part::read(db, mid, hi, max_tag);
+                    let first = first
+                        .join()
+                        .unwrap_or_else(|_| Err(db::Error::Decode("index reader failed".into())));
+                    [first, second]
+                        .into_iter()
+                        .collect::<db::Result<Vec<Part>>>()
+                })?
             }
-            Ok(())
-        })?;
-        index.key_postings = key_lists
-            .into_iter()
-            .map(|l| RoaringBitmap::from_sorted_iter(l).unwrap_or_default())
+        };
+        index.take_parts(parts, max_tag);
+        Ok(index)
+    }
+
+    /// Appends what the readers gathered: columns, titles and tag postings here; title keys
+    /// sorted into posting lists shard by shard.
+    fn take_parts(&mut self, parts: Vec<Part>, max_tag: usize) {
+        let offsets: Vec<u32> = parts
+            .iter()
+            .scan(0u32, |at, p| {
+                let o = *at;
+                *at += p.gallery.len() as u32;
+                Some(o)
+            })
             .collect();
+        let docs: usize = parts.iter().map(|p| p.gallery.len()).sum();
+        let text: usize = parts.iter().map(|p| p.titles.text.len()).sum();
+        self.titles.text.reserve(text);
+        self.titles.spans.reserve(docs);
+        self.doc_of.reserve(docs);
+        let mut tag_lists: Vec<Vec<u32>> = vec![Vec::new(); max_tag];
+        for (p, &o) in parts.iter().zip(&offsets) {
+            let base = self.titles.text.len() as u32;
+            self.titles.text.push_str(&p.titles.text);
+            self.titles
+                .spans
+                .extend(p.titles.spans.iter().map(|s| s.map(|x| x + base)));
+            for (i, &id) in p.gallery.iter().enumerate() {
+                if let Some(&prev) = self.gallery.last()
+                    && let Some(&prev_added) = self.added.last()
+                    && (p.added[i], id) < (prev_added, prev)
+                {
+                    self.added_in_order = false;
+                }
+                self.doc_of.insert(id, o + i as u32);
+                self.gallery.push(id);
+                self.added.push(p.added[i]);
+            }
+            self.pages.extend(&p.pages);
+            self.bytes.extend(&p.bytes);
+            self.posted.extend(&p.posted);
+            self.trashed.extend(p.trashed.iter().map(|d| d + o));
+            self.untagged.extend(p.untagged.iter().map(|d| d + o));
+            for (t, list) in p.tag_lists.iter().enumerate() {
+                tag_lists[t].extend(list.iter().map(|d| d + o));
+            }
+        }
+        self.titles.live = self.titles.text.len();
+        self.alive.insert_range(0..docs as u32);
         for (t, list) in tag_lists.into_iter().enumerate() {
-            if let Some(e) = index.tags.get_mut(&(t as u32)) {
+            if let Some(e) = self.tags.get_mut(&(t as u32)) {
                 e.postings = RoaringBitmap::from_sorted_iter(list).unwrap_or_default();
             }
         }
-        index.rebuild_orders();
-        index.rebuild_buckets();
-        Ok(index)
+        let mut parts = parts;
+        let mut part_orders: Vec<[Vec<u32>; 4]> = Vec::new();
+        // Key shards, half on each thread, each shard's occurrences from every part with the
+        // part's documents renumbered.
+        let mut halves: Vec<Vec<Vec<(u32, Vec<u128>)>>> = vec![Vec::new(), Vec::new()];
+        for s in 0..SHARDS {
+            halves[s % 2].push(
+                parts
+                    .iter_mut()
+                    .zip(&offsets)
+                    .map(|(p, &o)| (o, std::mem::take(&mut p.keys[s])))
+                    .collect(),
+            );
+        }
+        for p in &mut parts {
+            self.doc_tags.append(&mut p.doc_tags);
+            part_orders.push(std::mem::take(&mut p.orders));
+        }
+        drop(parts);
+        let this = &*self;
+        let (found, orders, buckets) = std::thread::scope(|s| {
+            let handles: Vec<_> = halves
+                .into_iter()
+                .map(|half| {
+                    s.spawn(move || {
+                        half.into_iter()
+                            .flat_map(|pieces| {
+                                let mut all =
+                                    Vec::with_capacity(pieces.iter().map(|(_, v)| v.len()).sum());
+                                for (o, v) in pieces {
+                                    all.extend(v.into_iter().map(|k| k + u128::from(o)));
+                                }
+                                this.group(all)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            // Meanwhile the parts' sort orders are merged and the number columns bucketed.
+            let cols = this.cols();
+            let orders = Column::ALL.map(|col| {
+                part_orders
+                    .iter()
+                    .zip(&offsets)
+                    .map(|(o, &at)| o[col as usize].iter().map(move |d| d + at))
+                    .fold(Vec::new(), |acc, next| {
+                        merge_by(acc, next, |&a, &b| cols.cmp(col, a, b).is_le())
+                    })
+            });
+            let buckets = this.bucketed();
+            let found: Vec<Vec<(Box<str>, RoaringBitmap)>> = handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect();
+            (found, orders, buckets)
+        });
+        let [title, posted, pages, size] = orders;
+        self.orders = Orders {
+            title,
+            posted,
+            pages,
+            size,
+        };
+        self.buckets = buckets;
+        let keys: usize = found.iter().map(Vec::len).sum();
+        self.key_id.reserve(keys);
+        self.key_postings.reserve(keys);
+        let mut words: Vec<Box<str>> = Vec::new();
+        for (key, postings) in found.into_iter().flatten() {
+            let id = self.key_postings.len() as u32;
+            if !key.chars().any(is_cjk) {
+                words.push(key.clone());
+            }
+            self.key_id.insert(key, id);
+            self.key_postings.push(postings);
+        }
+        // Collected from sorted input, the set is built in bulk.
+        words.sort_unstable();
+        self.words = words.into_iter().collect();
+    }
+
+    /// Sorts one shard of key occurrences and cuts it into keys: each key's text (found again in
+    /// the first document that has it) and its documents.
+    fn group(&self, mut occurrences: Vec<u128>) -> Vec<(Box<str>, RoaringBitmap)> {
+        occurrences.sort_unstable();
+        occurrences.dedup();
+        let mut out = Vec::new();
+        for run in occurrences.chunk_by(|a, b| a >> 32 == b >> 32) {
+            let doc = run[0] as u32;
+            let hash = run[0] >> 32;
+            let mut text = None;
+            for t in [self.titles.title(doc), self.titles.original(doc)] {
+                for_each_key(t, |k| {
+                    if text.is_none() && key_hash(k) == hash {
+                        text = Some(k);
+                    }
+                });
+            }
+            if let Some(text) = text {
+                let docs = run.iter().map(|&k| k as u32);
+                out.push((
+                    text.into(),
+                    RoaringBitmap::from_sorted_iter(docs).unwrap_or_default(),
+                ));
+            }
+        }
+        out
     }
 
     fn load_tags(&mut self, db: &Db) -> db::Result<()> {
@@ -457,7 +711,6 @@ impl Index {
             // Few changes move their galleries within the sort orders; many rebuild them.
             if moved.len() > 64 {
                 self.rebuild_orders();
-                self.rebuild_buckets();
             } else {
                 for doc in moved {
                     self.reposition(doc);
@@ -522,16 +775,19 @@ impl Index {
         }
     }
 
+    fn cols(&self) -> Cols<'_> {
+        Cols {
+            titles: &self.titles,
+            gallery: &self.gallery,
+            posted: &self.posted,
+            pages: &self.pages,
+            bytes: &self.bytes,
+        }
+    }
+
     /// Compares two documents by a column, then by gallery id.
     fn column_cmp(&self, col: Column, a: u32, b: u32) -> std::cmp::Ordering {
-        let (a, b) = (a as usize, b as usize);
-        let by_key = match col {
-            Column::Title => self.titles.title(a as u32).cmp(self.titles.title(b as u32)),
-            Column::Posted => self.posted[a].cmp(&self.posted[b]),
-            Column::Pages => self.pages[a].cmp(&self.pages[b]),
-            Column::Size => self.bytes[a].cmp(&self.bytes[b]),
-        };
-        by_key.then_with(|| self.gallery[a].cmp(&self.gallery[b]))
+        self.cols().cmp(col, a, b)
     }
 
     fn order_of(&mut self, col: Column) -> &mut Vec<u32> {
@@ -543,8 +799,6 @@ impl Index {
         }
     }
 
-    const COLUMNS: [Column; 4] = [Column::Title, Column::Posted, Column::Pages, Column::Size];
-
     /// The value of bucketed column `c` (0 pages, 1 size, 2 posted) for a document.
     fn bucket_value(&self, c: usize, doc: u32) -> Option<i64> {
         let d = doc as usize;
@@ -555,8 +809,9 @@ impl Index {
         }
     }
 
-    fn rebuild_buckets(&mut self) {
-        for c in 0..3 {
+    /// The number columns cut into buckets afresh.
+    fn bucketed(&self) -> [Buckets; 3] {
+        [0, 1, 2].map(|c| {
             let mut values: Vec<i64> = self
                 .alive
                 .iter()
@@ -569,25 +824,23 @@ impl Index {
                     b.insert(v, d);
                 }
             }
-            self.buckets[c] = b;
-        }
+            b
+        })
     }
 
+    /// Sorts every order and cuts the buckets afresh: the title order (string comparisons) on a
+    /// second thread, the rest on this one.
     fn rebuild_orders(&mut self) {
         let docs: Vec<u32> = self.alive.iter().collect();
-        let sorted = |col: Column| {
-            let mut v = docs.clone();
-            v.sort_unstable_by(|&a, &b| self.column_cmp(col, a, b));
-            v
-        };
-        // The title order (string comparisons) on a second thread, the numbers on this one.
-        let (title, rest) = std::thread::scope(|s| {
+        let sorted = |col: Column| self.cols().sorted(col, docs.clone());
+        let (title, rest, buckets) = std::thread::scope(|s| {
             let title = s.spawn(|| sorted(Column::Title));
             let rest: Vec<Vec<u32>> = [Column::Posted, Column::Pages, Column::Size]
                 .into_iter()
                 .map(sorted)
                 .collect();
-            (title.join(), rest)
+            let buckets = self.bucketed();
+            (title.join(), rest, buckets)
         });
         let mut rest = rest.into_iter();
         self.orders = Orders {
@@ -596,11 +849,12 @@ impl Index {
             pages: rest.next().unwrap_or_default(),
             size: rest.next().unwrap_or_default(),
         };
+        self.buckets = buckets;
     }
 
     /// Moves one document to its place in every sort order.
     fn reposition(&mut self, doc: u32) {
-        for col in Self::COLUMNS {
+        for col in Column::ALL {
             let mut v = std::mem::take(self.order_of(col));
             if let Some(at) = v.iter().position(|&d| d == doc) {
                 v.remove(at);
@@ -700,26 +954,44 @@ impl Index {
         if text.chars().count() <= 2 && text.chars().all(is_cjk) {
             return self.key_postings(text).cloned().unwrap_or_default();
         }
-        let mut candidates: Option<RoaringBitmap> = None;
-        for k in keys_of(text) {
-            let Some(b) = self.key_postings(k) else {
-                return RoaringBitmap::new();
-            };
-            candidates = Some(match candidates {
-                Some(c) => c & b,
-                None => b.clone(),
-            });
-        }
-        let candidates = candidates.unwrap_or_else(|| self.alive.clone());
-        // One searcher for all the titles to check.
-        let finder = memchr::memmem::Finder::new(text.as_bytes());
-        candidates
+        // Candidates: galleries with every key of the text (a CJK character inside one of the
+        // text's pairs adds nothing to the pair), smallest posting list first.
+        let keys = keys_of(text);
+        let in_pair = |k: &str| {
+            k.chars().count() == 1 && keys.iter().any(|p| p.len() > k.len() && p.contains(k))
+        };
+        let mut lists: Vec<&RoaringBitmap> = Vec::new();
+        for k in keys
             .iter()
-            .filter(|&d| {
-                finder.find(self.titles.title(d).as_bytes()).is_some()
-                    || finder.find(self.titles.original(d).as_bytes()).is_some()
-            })
-            .collect()
+            .filter(|k| !(k.chars().all(is_cjk) && in_pair(k)))
+        {
+            match self.key_postings(k) {
+                Some(b) => lists.push(b),
+                None => return RoaringBitmap::new(),
+            }
+        }
+        lists.sort_by_key(|b| b.len());
+        let mut lists = lists.into_iter();
+        let candidates = match lists.next() {
+            Some(first) => lists.fold(first.clone(), |acc, b| acc & b),
+            None => self.alive.clone(),
+        };
+        // One searcher for all the titles to check; a document's two titles lie side by side,
+        // so one search covers both (a find that straddles them is checked again apart).
+        let finder = memchr::memmem::Finder::new(text.as_bytes());
+        let hit = |d: u32| {
+            let [a, b, _, e] = self.titles.spans[d as usize];
+            let both = &self.titles.text.as_bytes()[a as usize..e as usize];
+            match finder.find(both) {
+                None => false,
+                Some(at) if at + text.len() <= (b - a) as usize || at >= (b - a) as usize => true,
+                Some(_) => {
+                    finder.find(self.titles.title(d).as_bytes()).is_some()
+                        || finder.find(self.titles.original(d).as_bytes()).is_some()
+                }
+            }
+        };
+        RoaringBitmap::from_sorted_iter(candidates.iter().filter(|&d| hit(d))).unwrap_or_default()
     }
 
     fn range(&self, field: Field, min: i64, max: i64) -> RoaringBitmap {
@@ -998,6 +1270,25 @@ impl Index {
 }
 
 /// The union of many bitmaps, container by container.
+/// Merges a sorted list and a sorted run into one sorted list (`le`: whether `a` goes before or
+/// with `b`).
+fn merge_by(
+    a: Vec<u32>,
+    b: impl Iterator<Item = u32>,
+    le: impl Fn(&u32, &u32) -> bool,
+) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len() + b.size_hint().0);
+    let mut a = a.into_iter().peekable();
+    for y in b {
+        while let Some(x) = a.next_if(|x| le(x, &y)) {
+            out.push(x);
+        }
+        out.push(y);
+    }
+    out.extend(a);
+    out
+}
+
 fn union(found: Vec<&RoaringBitmap>) -> RoaringBitmap {
     use roaring::MultiOps;
     found.into_iter().union()

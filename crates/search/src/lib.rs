@@ -3,9 +3,11 @@
 //! feed. [`reference`] is a slow, obviously correct evaluator the tests hold the index to.
 
 pub mod index;
+pub mod live;
 pub mod query;
 pub mod reference;
 pub mod text;
 
-pub use index::{Index, Results, Viewer};
+pub use index::{Index, Results, Suggestion, Viewer};
+pub use live::{Live, SearchError};
 pub use query::{ParseError, Query, parse};

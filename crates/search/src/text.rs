@@ -4,6 +4,9 @@
 
 /// Full-width ASCII forms to ASCII, the ideographic space to a space, then lower case.
 pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         let c = match c {
@@ -11,7 +14,11 @@ pub fn fold(s: &str) -> String {
             '\u{3000}' => ' ',
             _ => c,
         };
-        out.extend(c.to_lowercase());
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
     out
 }
@@ -32,17 +39,32 @@ pub fn is_cjk(c: char) -> bool {
 /// of it (sorted, without repeats).
 pub fn keys_of(folded: &str) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
+    for_each_key(folded, |k| out.push(k));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Calls `f` with each index key of a folded text, in text order (a key may come more than once).
+pub fn for_each_key<'a>(folded: &'a str, mut f: impl FnMut(&'a str)) {
     let mut word_start: Option<usize> = None;
     let mut prev_cjk: Option<usize> = None;
     for (i, c) in folded.char_indices() {
         let end = i + c.len_utf8();
-        if is_cjk(c) {
-            if let Some(w) = word_start.take() {
-                out.push(&folded[w..i]);
+        if c.is_ascii() {
+            prev_cjk = None;
+            if c.is_ascii_alphanumeric() {
+                word_start.get_or_insert(i);
+            } else if let Some(w) = word_start.take() {
+                f(&folded[w..i]);
             }
-            out.push(&folded[i..end]);
+        } else if is_cjk(c) {
+            if let Some(w) = word_start.take() {
+                f(&folded[w..i]);
+            }
+            f(&folded[i..end]);
             if let Some(p) = prev_cjk {
-                out.push(&folded[p..end]);
+                f(&folded[p..end]);
             }
             prev_cjk = Some(i);
         } else {
@@ -50,16 +72,13 @@ pub fn keys_of(folded: &str) -> Vec<&str> {
             if c.is_alphanumeric() {
                 word_start.get_or_insert(i);
             } else if let Some(w) = word_start.take() {
-                out.push(&folded[w..i]);
+                f(&folded[w..i]);
             }
         }
     }
     if let Some(w) = word_start {
-        out.push(&folded[w..]);
+        f(&folded[w..]);
     }
-    out.sort_unstable();
-    out.dedup();
-    out
 }
 
 /// Whether `text` matches the glob `pattern` (`*` any run, `?` one character), whole. Linear in

@@ -152,7 +152,7 @@ fn reference(db: &Db) -> Library {
     let tags: HashMap<i64, TagName> = db.tags().all().unwrap().into_iter().collect();
     let id_of: HashMap<TagName, i64> = tags.iter().map(|(i, n)| (n.clone(), *i)).collect();
     Library {
-        galleries: db.galleries().index_rows(0, 1_000_000).unwrap(),
+        galleries: db.galleries().index_rows(0, i64::MAX, 1_000_000).unwrap(),
         siblings: db
             .tags()
             .siblings()
@@ -581,4 +581,39 @@ proptest! {
             Err(e) => prop_assert!(e.position <= input.chars().count()),
         }
     }
+}
+
+#[test]
+fn a_substring_never_spans_a_title_and_the_original_title() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_sqlite(&dir.path().join("db")).unwrap();
+    let mut titles = HashMap::new();
+    for (i, (title, original)) in [("夏の東", "方向音痴"), ("東方夏祭り", "")]
+        .into_iter()
+        .enumerate()
+    {
+        let created = db
+            .galleries()
+            .create(&new_gallery(
+                title,
+                original,
+                &[],
+                1,
+                1,
+                None,
+                100 + i as u64,
+            ))
+            .unwrap();
+        let db::Created::New { id, .. } = created else {
+            panic!()
+        };
+        titles.insert(id, title);
+    }
+    let index = Index::build(&db).unwrap();
+    let lib = reference(&db);
+    let q = |s: &str| set(both(&index, &lib, &titles, s, false));
+    assert_eq!(q("東方"), set(vec!["東方夏祭り"]));
+    assert_eq!(q("夏の東方向"), set(vec![]));
+    assert_eq!(q("方向音痴"), set(vec!["夏の東"]));
+    assert_eq!(q("夏の東"), set(vec!["夏の東"]));
 }

@@ -20,6 +20,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     BadRequest(String),
+    #[error("{message} (at character {position})")]
+    BadQuery { message: String, position: usize },
     #[error("this method is not allowed here")]
     MethodNotAllowed,
     #[error("no thumbnail: {0}")]
@@ -41,6 +43,7 @@ impl ApiError {
             Self::RangeNotSatisfiable { .. } => "range-not-satisfiable",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::BadRequest(_) => "bad-request",
+            Self::BadQuery { .. } => "bad-query",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::BlobDamaged(_) => "blob-damaged",
             Self::Internal(_) => "internal",
@@ -49,7 +52,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedHash(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedHash(_) | Self::BadRequest(_) | Self::BadQuery { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::BlobNotFound | Self::RouteNotFound | Self::ThumbnailUnavailable(_) => {
                 StatusCode::NOT_FOUND
             }
@@ -85,7 +90,10 @@ pub struct ErrorDetail(pub String);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = serde_json::json!({ "error": self.to_string(), "code": self.code() });
+        let mut body = serde_json::json!({ "error": self.to_string(), "code": self.code() });
+        if let Self::BadQuery { position, .. } = &self {
+            body["position"] = (*position).into();
+        }
         let mut response = (status, Json(body)).into_response();
         if let Self::RangeNotSatisfiable { len } = self
             && let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}"))

@@ -7,6 +7,7 @@
 pub mod blobs;
 pub mod error;
 pub mod range;
+pub mod search;
 pub mod thumbnails;
 
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub db: Option<Arc<db::Db>>,
     /// Makes thumbnails on demand (and, later, imports uploads).
     pub importer: Option<Arc<library::import::Importer>>,
+    /// The search index, kept current from the database's change feed.
+    pub search: Option<Arc<::search::Live>>,
 }
 
 /// Settings of the HTTP layer.
@@ -63,6 +66,8 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
             get(blobs::get_blob).head(blobs::head_blob),
         )
         .route("/api/v1/thumbnails/{hash}", get(thumbnails::get_thumbnail))
+        .route("/api/v1/search", get(search::search))
+        .route("/api/v1/tags/suggest", get(search::suggest))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))

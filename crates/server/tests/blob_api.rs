@@ -24,6 +24,7 @@ fn app_with(config: ServerConfig) -> App {
         lpfs: Some(store.clone()),
         db: None,
         importer: None,
+        search: None,
     };
     App {
         router: router(state, &config),

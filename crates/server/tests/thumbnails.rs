@@ -52,6 +52,7 @@ async fn thumbnails_are_made_on_demand() {
             lpfs: Some(store.clone()),
             db: Some(db.clone()),
             importer: Some(Arc::new(importer)),
+            search: None,
         },
         &ServerConfig::default(),
     );
