@@ -195,6 +195,39 @@ impl From<&IndexRowRef<'_>> for IndexRow {
     }
 }
 
+/// Calls `f` with the index rows of the galleries in `after + 1 ..= upto`, by id, the first
+/// `limit`.
+fn for_each_index_row(
+    c: &mut dyn Sql,
+    after: i64,
+    upto: i64,
+    limit: i64,
+    f: &mut dyn FnMut(&IndexRowRef<'_>),
+) -> Result<()> {
+    let mut tags: Vec<i64> = Vec::new();
+    c.query_each(
+        &format!(
+            "SELECT {INDEX_COLUMNS} FROM galleries WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+        ),
+        &[Param::Int(after), Param::Int(upto), Param::Int(limit)],
+        &mut |r| {
+            tags::unpack_tag_ids_into(r.bytes(8)?, &mut tags)?;
+            f(&IndexRowRef {
+                id: r.int(0)?,
+                title: r.str(1)?,
+                title_original: r.str(2)?,
+                page_count: r.int(3)? as u32,
+                total_bytes: r.int(4)? as u64,
+                added_at: r.int(5)?,
+                posted_at: r.opt_int(6)?,
+                trashed: r.opt_int(7)?.is_some(),
+                tags: &tags,
+            });
+            Ok(())
+        },
+    )
+}
+
 /// [`IndexRow`], borrowed from the row being read.
 #[derive(Debug, Clone, Copy)]
 pub struct IndexRowRef<'a> {
@@ -1175,52 +1208,23 @@ impl Galleries<'_> {
     /// Galleries for the search index, by id: those in `after + 1 ..= upto`, the first `limit`.
     pub fn index_rows(&self, after: i64, upto: i64, limit: usize) -> Result<Vec<IndexRow>> {
         let mut out = Vec::new();
-        self.for_each_index_row(after, upto, limit, |r| out.push(IndexRow::from(r)))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db.read(|c| {
+            for_each_index_row(c, after, upto, limit, &mut |r| out.push(IndexRow::from(r)))
+        })?;
         Ok(out)
     }
 
-    /// Calls `f` with the index row of each gallery in `after + 1 ..= upto`, by id, the first
-    /// `limit`; answers the last id seen. Nothing is allocated per row.
-    pub fn for_each_index_row(
+    /// Calls `f` with the index row of each gallery in `after + 1 ..= upto`, by id. One query
+    /// on a connection of its own (see `Db::scan`); nothing is allocated per row.
+    pub fn scan_index_rows(
         &self,
         after: i64,
         upto: i64,
-        limit: usize,
         mut f: impl FnMut(&IndexRowRef<'_>),
-    ) -> Result<Option<i64>> {
-        let mut tags: Vec<i64> = Vec::new();
-        let mut last = None;
-        self.db.read(|c| {
-            c.query_each(
-                &format!(
-                    "SELECT {INDEX_COLUMNS} FROM galleries WHERE id > ? AND id <= ? \
-                     ORDER BY id LIMIT ?"
-                ),
-                &[
-                    Param::Int(after),
-                    Param::Int(upto),
-                    Param::Int(limit as i64),
-                ],
-                &mut |r| {
-                    tags::unpack_tag_ids_into(r.bytes(8)?, &mut tags)?;
-                    let row = IndexRowRef {
-                        id: r.int(0)?,
-                        title: r.str(1)?,
-                        title_original: r.str(2)?,
-                        page_count: r.int(3)? as u32,
-                        total_bytes: r.int(4)? as u64,
-                        added_at: r.int(5)?,
-                        posted_at: r.opt_int(6)?,
-                        trashed: r.opt_int(7)?.is_some(),
-                        tags: &tags,
-                    };
-                    last = Some(row.id);
-                    f(&row);
-                    Ok(())
-                },
-            )
-        })?;
-        Ok(last)
+    ) -> Result<()> {
+        self.db
+            .scan(|c| for_each_index_row(c, after, upto, i64::MAX, &mut f))
     }
 
     /// The index rows of these galleries (those that still exist).

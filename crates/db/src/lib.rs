@@ -11,6 +11,7 @@
 //! Queries are written once and run on both backends (see `sql.rs`); every value is a bound
 //! parameter. Callers (handlers, importers) never write SQL.
 
+mod accounts;
 mod baseline;
 mod changes;
 mod error;
@@ -25,6 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use accounts::{
+    Accounts, ApiKey, Collection, KeyScope, MAX_NAME, Progress, Role, Session, User, UserState,
+};
 pub use baseline::{BaselineQuery, BaselineResults};
 pub use changes::{Change, ChangeKind, Changes};
 pub use error::{Error, Result};
@@ -136,6 +140,19 @@ impl Db {
         }
     }
 
+    /// Runs `f` on a connection of its own for one long read (a scan of a whole table), whose
+    /// pages would otherwise fill a pooled connection's large page cache and stay there.
+    pub(crate) fn scan<T>(&self, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite { path, .. } => {
+                let mut conn = open_sqlite_connection(path)?;
+                conn.pragma_update(None, "cache_size", -8192)?;
+                f(&mut conn)
+            }
+            Backend::MySql { .. } => self.read(f),
+        }
+    }
+
     /// Runs `f` on a connection for reading.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
         match &self.backend {
@@ -233,6 +250,11 @@ impl Db {
     /// The change feed.
     pub fn changes(&self) -> Changes<'_> {
         Changes { db: self }
+    }
+
+    /// Users, sessions, API keys and each user's own state.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts { db: self }
     }
 }
 

@@ -6,7 +6,7 @@ use crate::sql::{Dialect, Param, Sql};
 use crate::{Db, now_ms};
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
@@ -18,6 +18,7 @@ const SQLITE: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_thumbnail_queue.sql"),
     ),
+    (4, include_str!("../migrations/sqlite/0004_accounts.sql")),
 ];
 const MYSQL: &[(i64, &str)] = &[
     (1, include_str!("../migrations/mysql/0001_init.sql")),
@@ -29,6 +30,7 @@ const MYSQL: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/mysql/0003_thumbnail_queue.sql"),
     ),
+    (4, include_str!("../migrations/mysql/0004_accounts.sql")),
 ];
 
 /// The statements of a migration file: comments removed, split at semicolons.

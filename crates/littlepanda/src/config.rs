@@ -20,6 +20,29 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub import: ImportSection,
     pub thumbnails: ThumbnailSection,
+    pub auth: AuthSection,
+}
+
+/// Accounts and sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    /// Lets visitors who are not signed in browse, search and read (never change anything).
+    pub anonymous_read: bool,
+    /// A session unused for this many days ends.
+    pub session_idle_days: u32,
+    /// Reverse proxies (addresses) whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            anonymous_read: false,
+            session_idle_days: 30,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 /// Importing archives and folders.
@@ -36,6 +59,8 @@ pub struct ImportSection {
     pub max_entries: usize,
     /// A folder watched by `serve`: archives dropped there are imported once they stop growing.
     pub watch: Option<PathBuf>,
+    /// Folders below which admins may import archives and folders already on the server's disk.
+    pub roots: Vec<PathBuf>,
 }
 
 /// Thumbnails of covers and pages.
@@ -59,6 +84,7 @@ impl Default for ImportSection {
             max_page_size: ByteSize(l.max_page_bytes),
             max_entries: l.max_entries,
             watch: None,
+            roots: Vec::new(),
         }
     }
 }
@@ -98,8 +124,13 @@ pub struct StoreConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSection {
-    /// Largest request body accepted.
+    /// Largest raw blob accepted in one request body.
     pub max_upload_size: ByteSize,
+    /// Largest archive uploaded for import (streamed to disk, never held in memory).
+    pub max_archive_upload_size: ByteSize,
+    /// PEM certificate chain and private key: serve HTTPS (both or neither).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -111,6 +142,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             import: ImportSection::default(),
             thumbnails: ThumbnailSection::default(),
+            auth: AuthSection::default(),
         }
     }
 }
@@ -128,6 +160,9 @@ impl Default for ServerSection {
     fn default() -> Self {
         Self {
             max_upload_size: ByteSize(256 << 20),
+            max_archive_upload_size: ByteSize(8 << 30),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -7,6 +7,7 @@ mod config;
 mod import_cmd;
 mod store_cmd;
 mod thumbnailer;
+mod user_cmd;
 mod watch;
 
 use std::net::SocketAddr;
@@ -124,6 +125,11 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        which: user_cmd::UserCommand,
+    },
     /// Measure LittlePanda against a baseline, side by side in one run.
     Bench {
         #[command(subcommand)]
@@ -220,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             import_cmd::remove(&config, &cli.data, &gallery, import_cmd::Removal::Purge)
         }
         Command::Gc => import_cmd::gc(&config, &cli.data),
+        Command::User { which } => user_cmd::run(which, &open_db(&config, &cli.data)?),
     }
 }
 
@@ -297,12 +304,42 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         seconds = started.elapsed().as_secs_f64(),
         "search index built"
     );
+    let has_admin = lib.db.accounts().has_admin()?;
+    if !config.listen.ip().is_loopback() && !has_admin {
+        anyhow::bail!(
+            "refusing to listen on {}: no admin account exists yet, so the first-run setup would \
+             be open to the network. Create one first with `littlepanda user add NAME --role admin`, \
+             or listen on 127.0.0.1 and use the setup page from this machine.",
+            config.listen
+        );
+    }
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+        (None, None) => None,
+        _ => anyhow::bail!("[server] tls_cert and tls_key go together: set both or neither"),
+    };
+    let auth = server::auth::AuthConfig {
+        anonymous_read: config.auth.anonymous_read,
+        session_idle: std::time::Duration::from_secs(
+            u64::from(config.auth.session_idle_days.max(1)) * 24 * 3600,
+        ),
+        trusted_proxies: config.auth.trusted_proxies.clone(),
+        tls: tls.is_some(),
+    };
+    let upload_dir = data.join("uploads");
+    // Uploads cut off by the last stop are of no use.
+    let _ = std::fs::remove_dir_all(&upload_dir);
+    std::fs::create_dir_all(&upload_dir)
+        .with_context(|| format!("creating {}", upload_dir.display()))?;
     let state = server::AppState {
-        blobs: lib.store.clone(),
         lpfs: Some(lib.store.clone()),
-        db: Some(lib.db.clone()),
         importer: Some(lib.importer.clone()),
         search: Some(live),
+        auth: Arc::new(auth),
+        upload_dir: Some(upload_dir),
+        max_upload_bytes: config.server.max_archive_upload_size.0,
+        import_roots: Arc::new(config.import.roots.clone()),
+        ..server::AppState::new(lib.store.clone(), lib.db.clone())
     };
     let lib = Arc::new(lib);
     let _thumbnailer = thumbnailer::start(lib.clone())?;
@@ -322,11 +359,27 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
         let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() {
-            tracing::warn!(%addr, "listening beyond this machine, and LittlePanda has no user accounts yet");
+        if !has_admin {
+            tracing::info!(
+                "no admin account yet: open http://{addr}/ on this machine to create one, or run \
+                 `littlepanda user add NAME --role admin`"
+            );
         }
-        tracing::info!("LittlePanda is serving http://{addr}/");
-        server::serve(listener, app, shutdown_signal()).await.context("serving")
+        match tls {
+            Some((cert, key)) => {
+                tracing::info!("LittlePanda is serving https://{addr}/");
+                let listener = listener.into_std()?;
+                server::serve_tls(listener, app, &cert, &key, shutdown_signal())
+                    .await
+                    .context("serving")
+            }
+            None => {
+                tracing::info!("LittlePanda is serving http://{addr}/");
+                server::serve(listener, app, shutdown_signal())
+                    .await
+                    .context("serving")
+            }
+        }
     })?;
     tracing::info!("stopped");
     Ok(())

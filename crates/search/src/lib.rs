@@ -9,5 +9,5 @@ pub mod reference;
 pub mod text;
 
 pub use index::{Index, Results, Suggestion, Viewer};
-pub use live::{Live, SearchError};
+pub use live::{Asker, Live, SearchError};
 pub use query::{ParseError, Query, parse};

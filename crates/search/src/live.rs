@@ -3,9 +3,10 @@
 //! (from this server or any other sharing the database). Every API asks through here, so results
 //! are the same whichever API asks.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use db::Db;
+use db::{Db, UserState};
 
 use crate::index::{Index, Results, Suggestion, Viewer};
 use crate::query::{ParseError, parse};
@@ -19,11 +20,20 @@ pub enum SearchError {
     Db(#[from] db::Error),
 }
 
+/// Who asks a search: whether they may search the trash, and which user they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Asker {
+    pub admin: bool,
+    pub user: Option<i64>,
+}
+
 /// The index behind a lock, with the database it follows.
 #[derive(Debug)]
 pub struct Live {
     db: Arc<Db>,
     index: RwLock<Index>,
+    /// Each user's state as last read, kept while its version is current.
+    states: Mutex<HashMap<i64, Arc<UserState>>>,
 }
 
 impl Live {
@@ -33,6 +43,7 @@ impl Live {
         Ok(Self {
             db,
             index: RwLock::new(index),
+            states: Mutex::default(),
         })
     }
 
@@ -51,16 +62,35 @@ impl Live {
         index.catch_up(&self.db)
     }
 
+    /// A user's state for `read`, `favorite` and `in:`, read again only when it changed.
+    fn state_of(&self, user: i64) -> db::Result<Arc<UserState>> {
+        let version = self.db.accounts().state_version(user)?;
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = states.get(&user)
+            && s.version == version
+        {
+            return Ok(s.clone());
+        }
+        let fresh = Arc::new(self.db.accounts().user_state(user)?);
+        states.insert(user, fresh.clone());
+        Ok(fresh)
+    }
+
     /// Answers a query in the language of `docs/search.md`: `limit` galleries from `offset`.
     pub fn search(
         &self,
         text: &str,
-        viewer: Viewer,
+        asker: Asker,
         offset: usize,
         limit: usize,
     ) -> Result<Results, SearchError> {
         let query = parse(text)?;
         self.refresh()?;
+        let state = asker.user.map(|u| self.state_of(u)).transpose()?;
+        let viewer = Viewer {
+            admin: asker.admin,
+            state: state.as_deref(),
+        };
         let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
         Ok(index.search(&query, viewer, offset, limit))
     }

@@ -95,6 +95,12 @@ pub enum Term {
     },
     Untagged,
     Trash,
+    /// `read`: galleries the viewer has opened (`unread` is its negation).
+    Read,
+    /// `favorite`: the viewer's favorites.
+    Favorite,
+    /// `in:name`: in one of the viewer's collections (a saved search's matches, for a saved one).
+    InCollection(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,6 +372,11 @@ impl Parser {
             return Ok(Some(Expr::Term(match value_folded.as_str() {
                 "untagged" if !exact => Term::Untagged,
                 "trash" if !exact => Term::Trash,
+                "read" if !exact => Term::Read,
+                "unread" if !exact => {
+                    return Ok(Some(Expr::Not(Box::new(Expr::Term(Term::Read)))));
+                }
+                "favorite" | "favorites" | "fav" if !exact => Term::Favorite,
                 _ => Term::Word(Pattern {
                     text: value_folded,
                     exact,
@@ -383,6 +394,12 @@ impl Parser {
         if let Some(field) = field {
             let (min, max) = range(field, &value_folded).map_err(|m| err(pos, m))?;
             return Ok(Some(Expr::Term(Term::Range { field, min, max })));
+        }
+        if ns == "in" {
+            if value_folded.is_empty() {
+                return Err(err(pos, "in: needs a collection name"));
+            }
+            return Ok(Some(Expr::Term(Term::InCollection(value_folded))));
         }
         if ns == "sort" {
             if self.sort.is_some() {

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use db::{IndexRow, TagName};
+use db::{IndexRow, TagName, UserState};
 
 use crate::query::{Expr, Field, Query, SortKey, Term};
 use crate::text::{fold, is_cjk};
@@ -62,12 +62,12 @@ impl Library {
         })
     }
 
-    fn matches(&self, g: &IndexRow, e: &Expr) -> bool {
+    fn matches(&self, g: &IndexRow, e: &Expr, state: Option<&UserState>, depth: u32) -> bool {
         match e {
             Expr::All => true,
-            Expr::And(all) => all.iter().all(|x| self.matches(g, x)),
-            Expr::Or(any) => any.iter().any(|x| self.matches(g, x)),
-            Expr::Not(x) => !self.matches(g, x),
+            Expr::And(all) => all.iter().all(|x| self.matches(g, x, state, depth)),
+            Expr::Or(any) => any.iter().any(|x| self.matches(g, x, state, depth)),
+            Expr::Not(x) => !self.matches(g, x, state, depth),
             Expr::Term(t) => match t {
                 Term::Word(p) => {
                     let direct: HashSet<i64> = self
@@ -104,17 +104,37 @@ impl Library {
                 }
                 Term::Untagged => g.tags.is_empty(),
                 Term::Trash => g.trashed,
+                Term::Read => state.is_some_and(|s| s.read.contains(&g.id)),
+                Term::Favorite => state.is_some_and(|s| s.favorites.contains(&g.id)),
+                Term::InCollection(name) => {
+                    let Some((_, saved, picked)) =
+                        state.and_then(|s| s.collections.iter().find(|c| fold(&c.0) == *name))
+                    else {
+                        return false;
+                    };
+                    match saved {
+                        None => picked.contains(&g.id),
+                        Some(text) if depth < 4 => crate::query::parse(text)
+                            .is_ok_and(|q| self.matches(g, &q.expr, state, depth + 1)),
+                        Some(_) => false,
+                    }
+                }
             },
         }
     }
 
     /// All matching gallery ids in the query's order (random order: by id).
     pub fn search(&self, q: &Query, admin: bool) -> Vec<i64> {
+        self.search_as(q, admin, None)
+    }
+
+    /// [`Library::search`] for a user with this state.
+    pub fn search_as(&self, q: &Query, admin: bool, state: Option<&UserState>) -> Vec<i64> {
         let with_trash = admin && q.expr.mentions_trash();
         let mut hits: Vec<&IndexRow> = self
             .galleries
             .iter()
-            .filter(|g| (with_trash || !g.trashed) && self.matches(g, &q.expr))
+            .filter(|g| (with_trash || !g.trashed) && self.matches(g, &q.expr, state, 0))
             .collect();
         let desc = q.sort.descending;
         let first_in = |g: &IndexRow, ns: &str| -> Option<String> {

@@ -180,7 +180,7 @@ fn both(
     admin: bool,
 ) -> Vec<&'static str> {
     let parsed = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
-    let got = index.search(&parsed, Viewer { admin }, 0, usize::MAX);
+    let got = index.search(&parsed, Viewer { admin, state: None }, 0, usize::MAX);
     let want = lib.search(&parsed, admin);
     assert_eq!(got.total as usize, want.len(), "{q}");
     if parsed.sort.key == search::query::SortKey::Random {
@@ -562,7 +562,7 @@ proptest! {
         for q in &queries {
             let parsed = parse(q).unwrap();
             for admin in [false, true] {
-                let got = index.search(&parsed, Viewer { admin }, 0, usize::MAX);
+                let got = index.search(&parsed, Viewer { admin, state: None }, 0, usize::MAX);
                 let want = lib.search(&parsed, admin);
                 prop_assert_eq!(&got.ids, &want, "{} (admin: {})", q, admin);
             }

@@ -28,6 +28,24 @@ pub enum ApiError {
     ThumbnailUnavailable(String),
     #[error("a stored blob is damaged; it is not served")]
     BlobDamaged(#[source] lpfs::Error),
+    #[error("sign in first")]
+    SignInRequired,
+    #[error("wrong name or password")]
+    WrongCredentials,
+    #[error("unknown or revoked API key")]
+    BadKey,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("missing or wrong CSRF token: reload the page and try again")]
+    CsrfRejected,
+    #[error("a request from another site was refused")]
+    CrossSite,
+    #[error("too many failed sign-ins: try again in {retry_after_s} s")]
+    TooManyAttempts { retry_after_s: i64 },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -46,6 +64,15 @@ impl ApiError {
             Self::BadQuery { .. } => "bad-query",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::BlobDamaged(_) => "blob-damaged",
+            Self::SignInRequired => "sign-in-required",
+            Self::WrongCredentials => "wrong-credentials",
+            Self::BadKey => "bad-api-key",
+            Self::Forbidden(_) => "forbidden",
+            Self::CsrfRejected => "csrf",
+            Self::CrossSite => "cross-site",
+            Self::TooManyAttempts { .. } => "too-many-attempts",
+            Self::NotFound(_) => "not-found",
+            Self::Conflict(_) => "conflict",
             Self::Internal(_) => "internal",
         }
     }
@@ -55,9 +82,16 @@ impl ApiError {
             Self::MalformedHash(_) | Self::BadRequest(_) | Self::BadQuery { .. } => {
                 StatusCode::BAD_REQUEST
             }
-            Self::BlobNotFound | Self::RouteNotFound | Self::ThumbnailUnavailable(_) => {
-                StatusCode::NOT_FOUND
+            Self::BlobNotFound
+            | Self::RouteNotFound
+            | Self::ThumbnailUnavailable(_)
+            | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::SignInRequired | Self::WrongCredentials | Self::BadKey => {
+                StatusCode::UNAUTHORIZED
             }
+            Self::Forbidden(_) | Self::CsrfRejected | Self::CrossSite => StatusCode::FORBIDDEN,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -71,6 +105,16 @@ impl From<lpfs::Error> for ApiError {
         match e {
             lpfs::Error::Corrupt { .. } => Self::BlobDamaged(e),
             lpfs::Error::Range { len, .. } => Self::RangeNotSatisfiable { len },
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<db::Error> for ApiError {
+    fn from(e: db::Error) -> Self {
+        match e {
+            db::Error::GalleryNotFound(id) => Self::NotFound(format!("no gallery {id}")),
+            db::Error::Invalid { .. } => Self::BadRequest(e.to_string()),
             other => Self::Internal(Box::new(other)),
         }
     }
@@ -95,6 +139,11 @@ impl IntoResponse for ApiError {
             body["position"] = (*position).into();
         }
         let mut response = (status, Json(body)).into_response();
+        if let Self::TooManyAttempts { retry_after_s } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+        }
         if let Self::RangeNotSatisfiable { len } = self
             && let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}"))
         {

@@ -4,12 +4,17 @@
 //! until shutdown. Handlers are thin: they parse, call the store, and map errors in one place
 //! ([`error::ApiError`]).
 
+pub mod accounts;
+pub mod auth;
 pub mod blobs;
 pub mod error;
+pub mod galleries;
+pub mod json;
 pub mod range;
 pub mod search;
 pub mod thumbnails;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Json;
@@ -17,11 +22,13 @@ use axum::Router;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, delete, get, head, patch, post, put};
 use lpfs::BlobStore;
 
+use crate::auth::{Access, AuthConfig, Gate, Rules};
 use crate::error::{ApiError, ErrorDetail};
 
 /// What every handler can reach.
@@ -31,17 +38,42 @@ pub struct AppState {
     /// The store's own statistics, when the blob store is a local LPFS store.
     pub lpfs: Option<Arc<lpfs::Store>>,
     /// The metadata database.
-    pub db: Option<Arc<db::Db>>,
-    /// Makes thumbnails on demand (and, later, imports uploads).
+    pub db: Arc<db::Db>,
+    /// Imports uploads and server paths, and makes thumbnails on demand.
     pub importer: Option<Arc<library::import::Importer>>,
     /// The search index, kept current from the database's change feed.
     pub search: Option<Arc<::search::Live>>,
+    /// Authentication settings.
+    pub auth: Arc<AuthConfig>,
+    /// Where uploads are staged while they arrive (on the same disk as the library).
+    pub upload_dir: Option<PathBuf>,
+    /// Largest upload accepted, in bytes.
+    pub max_upload_bytes: u64,
+    /// Folders below which admins may import from the server's own disk.
+    pub import_roots: Arc<Vec<PathBuf>>,
+}
+
+impl AppState {
+    /// A state with the defaults for everything but the store and the database.
+    pub fn new(blobs: Arc<dyn BlobStore>, db: Arc<db::Db>) -> Self {
+        Self {
+            blobs,
+            lpfs: None,
+            db,
+            importer: None,
+            search: None,
+            auth: Arc::new(AuthConfig::default()),
+            upload_dir: None,
+            max_upload_bytes: 4 << 30,
+            import_roots: Arc::new(Vec::new()),
+        }
+    }
 }
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// Largest request body accepted (a blob upload).
+    /// Largest request body accepted by routes that take the body whole (a blob upload).
     pub max_upload_bytes: usize,
 }
 
@@ -53,23 +85,230 @@ impl Default for ServerConfig {
     }
 }
 
+/// One route: method, path, who may use it, and its handler.
+struct Route {
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn r(method: Method, path: &'static str, access: Access, handler: MethodRouter<AppState>) -> Route {
+    Route {
+        method,
+        path,
+        access,
+        handler,
+    }
+}
+
+/// Every route the application has. The router is built from this list and nothing else, so
+/// each route carries an access rule by construction.
+fn routes() -> Vec<Route> {
+    use Access::{Admin, Edit, Own, Public, Read};
+    use Method as M;
+    vec![
+        r(M::GET, "/api/v1/health", Public, get(health)),
+        r(M::GET, "/api/v1/session", Public, get(accounts::session)),
+        r(M::POST, "/api/v1/login", Public, post(accounts::login)),
+        r(M::POST, "/api/v1/logout", Public, post(accounts::logout)),
+        r(M::POST, "/api/v1/setup", Public, post(accounts::setup)),
+        r(M::GET, "/api/v1/account", Own, get(accounts::account)),
+        r(
+            M::POST,
+            "/api/v1/account/password",
+            Own,
+            post(accounts::change_password),
+        ),
+        r(M::GET, "/api/v1/account/keys", Own, get(accounts::keys)),
+        r(
+            M::POST,
+            "/api/v1/account/keys",
+            Own,
+            post(accounts::create_key),
+        ),
+        r(
+            M::DELETE,
+            "/api/v1/account/keys/{id}",
+            Own,
+            delete(accounts::revoke_key),
+        ),
+        r(M::GET, "/api/v1/users", Admin, get(accounts::users)),
+        r(M::POST, "/api/v1/users", Admin, post(accounts::create_user)),
+        r(
+            M::PUT,
+            "/api/v1/users/{name}/role",
+            Admin,
+            put(accounts::set_role),
+        ),
+        r(
+            M::PUT,
+            "/api/v1/users/{name}/password",
+            Admin,
+            put(accounts::reset_password),
+        ),
+        r(
+            M::DELETE,
+            "/api/v1/users/{name}",
+            Admin,
+            delete(accounts::remove_user),
+        ),
+        r(M::GET, "/api/v1/store/stats", Admin, get(store_stats)),
+        r(M::POST, "/api/v1/store/compact", Admin, post(store_compact)),
+        r(M::PUT, "/api/v1/blobs", Edit, put(blobs::put_blob)),
+        r(M::GET, "/api/v1/blobs/{hash}", Read, get(blobs::get_blob)),
+        r(
+            M::HEAD,
+            "/api/v1/blobs/{hash}",
+            Read,
+            head(blobs::head_blob),
+        ),
+        r(
+            M::GET,
+            "/api/v1/thumbnails/{hash}",
+            Read,
+            get(thumbnails::get_thumbnail),
+        ),
+        r(M::GET, "/api/v1/search", Read, get(search::search)),
+        r(M::GET, "/api/v1/tags/suggest", Read, get(search::suggest)),
+        r(
+            M::GET,
+            "/api/v1/galleries/{id}",
+            Read,
+            get(galleries::gallery),
+        ),
+        r(
+            M::PATCH,
+            "/api/v1/galleries/{id}",
+            Edit,
+            patch(galleries::edit),
+        ),
+        r(
+            M::DELETE,
+            "/api/v1/galleries/{id}",
+            Admin,
+            delete(galleries::purge),
+        ),
+        r(
+            M::GET,
+            "/api/v1/galleries/{id}/pages",
+            Read,
+            get(galleries::pages),
+        ),
+        r(
+            M::PUT,
+            "/api/v1/galleries/{id}/tags",
+            Edit,
+            put(galleries::edit_tags),
+        ),
+        r(
+            M::POST,
+            "/api/v1/galleries/{id}/trash",
+            Edit,
+            post(galleries::trash),
+        ),
+        r(
+            M::POST,
+            "/api/v1/galleries/{id}/restore",
+            Edit,
+            post(galleries::restore),
+        ),
+        r(
+            M::GET,
+            "/api/v1/galleries/{id}/progress",
+            Own,
+            get(accounts::progress),
+        ),
+        r(
+            M::PUT,
+            "/api/v1/galleries/{id}/progress",
+            Own,
+            put(accounts::set_progress),
+        ),
+        r(
+            M::DELETE,
+            "/api/v1/galleries/{id}/progress",
+            Own,
+            delete(accounts::clear_progress),
+        ),
+        r(
+            M::PUT,
+            "/api/v1/galleries/{id}/favorite",
+            Own,
+            put(accounts::add_favorite),
+        ),
+        r(
+            M::DELETE,
+            "/api/v1/galleries/{id}/favorite",
+            Own,
+            delete(accounts::remove_favorite),
+        ),
+        r(
+            M::GET,
+            "/api/v1/collections",
+            Own,
+            get(accounts::collections),
+        ),
+        r(
+            M::POST,
+            "/api/v1/collections",
+            Own,
+            post(accounts::create_collection),
+        ),
+        r(
+            M::DELETE,
+            "/api/v1/collections/{id}",
+            Own,
+            delete(accounts::remove_collection),
+        ),
+        r(
+            M::PUT,
+            "/api/v1/collections/{id}/galleries/{gallery}",
+            Own,
+            put(accounts::add_to_collection),
+        ),
+        r(
+            M::DELETE,
+            "/api/v1/collections/{id}/galleries/{gallery}",
+            Own,
+            delete(accounts::remove_from_collection),
+        ),
+        r(M::POST, "/api/v1/uploads", Edit, post(galleries::upload)),
+        r(
+            M::POST,
+            "/api/v1/imports",
+            Admin,
+            post(galleries::import_server_path),
+        ),
+    ]
+}
+
+/// Every route's method, path and access rule (what the router is built from).
+pub fn route_table() -> Vec<(Method, &'static str, Access)> {
+    let mut rules = Rules::default();
+    for route in routes() {
+        rules.add(route.method, route.path, route.access);
+    }
+    rules.all()
+}
+
 /// The whole application.
 pub fn router(state: AppState, config: &ServerConfig) -> Router {
     let limit = config.max_upload_bytes;
-    Router::new()
-        .route("/api/v1/health", get(health))
-        .route("/api/v1/store/stats", get(store_stats))
-        .route("/api/v1/store/compact", post(store_compact))
-        .route("/api/v1/blobs", put(blobs::put_blob))
-        .route(
-            "/api/v1/blobs/{hash}",
-            get(blobs::get_blob).head(blobs::head_blob),
-        )
-        .route("/api/v1/thumbnails/{hash}", get(thumbnails::get_thumbnail))
-        .route("/api/v1/search", get(search::search))
-        .route("/api/v1/tags/suggest", get(search::suggest))
-        .fallback(|| async { ApiError::RouteNotFound })
+    let mut rules = Rules::default();
+    let mut app: Router<AppState> = Router::new();
+    for route in routes() {
+        rules.add(route.method, route.path, route.access);
+        app = app.route(route.path, route.handler);
+    }
+    let gate = Gate {
+        app: state.clone(),
+        rules: Arc::new(rules),
+        config: state.auth.clone(),
+    };
+    app.fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(gate, auth::guard))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(
             move |mut req: Request, next: Next| async move {
@@ -78,6 +317,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
             },
         ))
         .layer(middleware::from_fn(log_errors))
+        .layer(middleware::from_fn(auth::security_headers))
         .with_state(state)
 }
 
@@ -139,7 +379,31 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// [`serve`] over HTTPS (rustls), with a PEM certificate chain and private key.
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    app: Router,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    axum_server::from_tcp_rustls(listener, tls)?
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
 }

@@ -6,6 +6,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 /// Most galleries one page of results may ask for.
@@ -34,14 +35,16 @@ fn from_search(e: search::SearchError) -> ApiError {
 /// order, with how many match in all.
 pub async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let (Some(live), Some(db)) = (state.search.clone(), state.db.clone()) else {
+    let Some(live) = state.search.clone() else {
         return Err(ApiError::RouteNotFound);
     };
+    let db = state.db.clone();
     let limit = params.limit.unwrap_or(50).min(MAX_LIMIT);
-    let viewer = search::Viewer { admin: true };
+    let viewer = caller.asker();
     let (total, galleries) = tokio::task::spawn_blocking(move || {
         let found = live
             .search(&params.q, viewer, params.offset, limit)

@@ -17,9 +17,10 @@ pub async fn get_thumbnail(
     Path(hash): Path<String>,
 ) -> Result<Response, ApiError> {
     let image: BlobHash = hash.parse()?;
-    let (Some(db), Some(importer)) = (state.db.clone(), state.importer.clone()) else {
+    let Some(importer) = state.importer.clone() else {
         return Err(ApiError::RouteNotFound);
     };
+    let db = state.db.clone();
     let thumbnail = tokio::task::spawn_blocking(move || -> Result<BlobHash, ApiError> {
         let internal = |e: Box<dyn std::error::Error + Send + Sync>| ApiError::Internal(e);
         let state = db

@@ -13,22 +13,29 @@ use tower::ServiceExt;
 struct App {
     router: Router,
     store: Arc<Store>,
+    /// An admin's read-write API key, sent with every request.
+    key: String,
     _dir: tempfile::TempDir,
 }
 
 fn app_with(config: ServerConfig) -> App {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path(), lpfs::Options::default()).unwrap());
+    let store = Arc::new(Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+    let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
+    let admin = db
+        .accounts()
+        .create_user("admin", "unused", db::Role::Admin)
+        .unwrap();
+    let (_, key) =
+        server::auth::new_api_key(&db, admin.id, "tests", db::KeyScope::ReadWrite).unwrap();
     let state = AppState {
-        blobs: store.clone(),
         lpfs: Some(store.clone()),
-        db: None,
-        importer: None,
-        search: None,
+        ..AppState::new(store.clone(), db)
     };
     App {
         router: router(state, &config),
         store,
+        key,
         _dir: dir,
     }
 }
@@ -37,7 +44,11 @@ fn app() -> App {
     app_with(ServerConfig::default())
 }
 
-async fn send(app: &App, req: Request<Body>) -> (Response<Body>, Vec<u8>) {
+async fn send(app: &App, mut req: Request<Body>) -> (Response<Body>, Vec<u8>) {
+    req.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {}", app.key).parse().unwrap(),
+    );
     let response = app.router.clone().oneshot(req).await.unwrap();
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes().to_vec();

@@ -11,12 +11,17 @@ use server::{AppState, ServerConfig, router};
 use tower::ServiceExt;
 
 async fn get_json(app: &axum::Router, uri: &str) -> (StatusCode, serde_json::Value) {
-    let req = Request::get(uri).body(Body::empty()).unwrap();
+    let req = Request::get(uri)
+        .header("authorization", format!("Bearer {}", KEY.get().unwrap()))
+        .body(Body::empty())
+        .unwrap();
     let response = app.clone().oneshot(req).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&bytes).unwrap())
 }
+
+static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn titles(v: &serde_json::Value) -> Vec<String> {
     v["galleries"]
@@ -35,13 +40,16 @@ async fn search_answers_like_the_index_and_sees_writes() {
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
     library::synth::fill(&db, store.as_ref(), 300, 100, 7, |_| {}).unwrap();
     let live = Arc::new(search::Live::build(db.clone()).unwrap());
+    let admin = db
+        .accounts()
+        .create_user("admin", "unused", db::Role::Admin)
+        .unwrap();
+    let (_, key) = server::auth::new_api_key(&db, admin.id, "tests", db::KeyScope::Read).unwrap();
+    KEY.set(key).unwrap();
     let app = router(
         AppState {
-            blobs: store.clone(),
-            lpfs: Some(store.clone()),
-            db: Some(db.clone()),
-            importer: None,
             search: Some(live.clone()),
+            ..AppState::new(store.clone(), db.clone())
         },
         &ServerConfig::default(),
     );
@@ -57,7 +65,15 @@ async fn search_answers_like_the_index_and_sees_writes() {
         .0;
     let q = format!("{}:\"{}\"$ sort:title", popular.namespace, popular.name);
     let direct = live
-        .search(&q, search::Viewer { admin: true }, 0, 20)
+        .search(
+            &q,
+            search::Asker {
+                admin: true,
+                user: Some(admin.id),
+            },
+            0,
+            20,
+        )
         .unwrap();
     assert!(direct.total > 1);
     let (status, body) = get_json(

@@ -15,8 +15,15 @@ fn jpeg(w: u32, h: u32) -> Vec<u8> {
     library::import::thumb::jpeg_from_rgb(&pixels, w, h, 80).unwrap()
 }
 
-async fn get(app: &axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let req = Request::get(uri).body(Body::empty()).unwrap();
+async fn get(
+    app: &axum::Router,
+    key: &str,
+    uri: &str,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let req = Request::get(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
     let response = app.clone().oneshot(req).await.unwrap();
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes().to_vec();
@@ -46,19 +53,26 @@ async fn thumbnails_are_made_on_demand() {
     };
     let pages = db.galleries().pages(&g.public_id).unwrap();
     assert!(pages[0].thumbnail.is_none());
+    let reader = db
+        .accounts()
+        .create_user("reader", "unused", db::Role::Reader)
+        .unwrap();
+    let (_, key) = server::auth::new_api_key(&db, reader.id, "tests", db::KeyScope::Read).unwrap();
     let app = router(
         AppState {
-            blobs: store.clone(),
             lpfs: Some(store.clone()),
-            db: Some(db.clone()),
             importer: Some(Arc::new(importer)),
-            search: None,
+            ..AppState::new(store.clone(), db.clone())
         },
         &ServerConfig::default(),
     );
 
-    let (status, headers, _) =
-        get(&app, &format!("/api/v1/thumbnails/{}", pages[0].blob.hash)).await;
+    let (status, headers, _) = get(
+        &app,
+        &key,
+        &format!("/api/v1/thumbnails/{}", pages[0].blob.hash),
+    )
+    .await;
     assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
     let location = headers[header::LOCATION].to_str().unwrap().to_string();
@@ -66,28 +80,39 @@ async fn thumbnails_are_made_on_demand() {
         .thumbnail
         .unwrap();
     assert_eq!(location, format!("/api/v1/blobs/{made}"));
-    let (status, headers, body) = get(&app, &location).await;
+    let (status, headers, body) = get(&app, &key, &location).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "image/jpeg");
     assert_eq!(&body[..2], &[0xFF, 0xD8]);
     // Asked again: the same thumbnail, not a new one.
-    let (_, headers, _) = get(&app, &format!("/api/v1/thumbnails/{}", pages[0].blob.hash)).await;
+    let (_, headers, _) = get(
+        &app,
+        &key,
+        &format!("/api/v1/thumbnails/{}", pages[0].blob.hash),
+    )
+    .await;
     assert_eq!(headers[header::LOCATION].to_str().unwrap(), location);
 
     // No decoder for this one: a clear 404, and the image itself is still served.
-    let (status, _, body) = get(&app, &format!("/api/v1/thumbnails/{}", pages[1].blob.hash)).await;
+    let (status, _, body) = get(
+        &app,
+        &key,
+        &format!("/api/v1/thumbnails/{}", pages[1].blob.hash),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["code"], "thumbnail-unavailable", "{body}");
-    let (status, _, _) = get(&app, &format!("/api/v1/blobs/{}", pages[1].blob.hash)).await;
+    let (status, _, _) = get(&app, &key, &format!("/api/v1/blobs/{}", pages[1].blob.hash)).await;
     assert_eq!(status, StatusCode::OK);
     // Not a page image; not a hash.
     let (status, _, _) = get(
         &app,
+        &key,
         &format!("/api/v1/thumbnails/{}", lpfs::BlobHash::of(b"x")),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = get(&app, "/api/v1/thumbnails/not-a-hash").await;
+    let (status, _, _) = get(&app, &key, "/api/v1/thumbnails/not-a-hash").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }

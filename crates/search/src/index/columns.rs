@@ -1,0 +1,171 @@
+//! The index's columns of text: folded titles and each document's tags, each in one arena, and
+//! the sorting of documents by column.
+
+use super::Column;
+
+/// Folded titles in one string: per document the span of its title and of its original title.
+/// A changed title is appended; the arena is compacted when half of it is stale.
+#[derive(Debug, Default)]
+pub(super) struct Titles {
+    pub(super) text: String,
+    pub(super) spans: Vec<[u32; 4]>,
+    pub(super) live: usize,
+}
+
+impl Titles {
+    pub(super) fn title(&self, d: u32) -> &str {
+        let [a, b, _, _] = self.spans[d as usize];
+        &self.text[a as usize..b as usize]
+    }
+
+    pub(super) fn original(&self, d: u32) -> &str {
+        let [_, _, a, b] = self.spans[d as usize];
+        &self.text[a as usize..b as usize]
+    }
+
+    pub(super) fn set(&mut self, d: u32, title: &str, original: &str) {
+        let d = d as usize;
+        if self.spans.len() <= d {
+            self.spans.resize(d + 1, [0; 4]);
+        } else {
+            let [a, b, c, e] = self.spans[d];
+            self.live -= (b - a + e - c) as usize;
+        }
+        let a = self.text.len() as u32;
+        self.text.push_str(title);
+        let b = self.text.len() as u32;
+        self.text.push_str(original);
+        let e = self.text.len() as u32;
+        self.spans[d] = [a, b, b, e];
+        self.live += title.len() + original.len();
+        if self.text.len() > 1 << 20 && self.live * 2 < self.text.len() {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let mut text = String::with_capacity(self.live);
+        for span in &mut self.spans {
+            let [a, b, c, e] = *span;
+            let t = text.len() as u32;
+            text.push_str(&self.text[a as usize..b as usize]);
+            let m = text.len() as u32;
+            text.push_str(&self.text[c as usize..e as usize]);
+            *span = [t, m, m, text.len() as u32];
+        }
+        self.text = text;
+    }
+}
+
+/// The columns documents are sorted by, borrowed from an index or a build part.
+pub(super) struct Cols<'a> {
+    pub(super) titles: &'a Titles,
+    pub(super) gallery: &'a [i64],
+    pub(super) posted: &'a [i64],
+    pub(super) pages: &'a [u32],
+    pub(super) bytes: &'a [u64],
+}
+
+impl Cols<'_> {
+    /// `docs` sorted by a column, then by gallery id. Titles are first sorted by their first 16
+    /// bytes as one number (titles often share a start, such as an event and an artist, so this
+    /// settles most comparisons without reading the titles again), then runs of equal starts by
+    /// the whole title.
+    pub(super) fn sorted(&self, col: Column, mut docs: Vec<u32>) -> Vec<u32> {
+        if col != Column::Title {
+            docs.sort_unstable_by(|&a, &b| self.cmp(col, a, b));
+            return docs;
+        }
+        let mut keyed: Vec<(u128, u32)> = docs
+            .iter()
+            .map(|&d| {
+                let mut start = [0u8; 16];
+                let t = self.titles.title(d).as_bytes();
+                let n = t.len().min(16);
+                start[..n].copy_from_slice(&t[..n]);
+                (u128::from_be_bytes(start), d)
+            })
+            .collect();
+        keyed.sort_unstable_by_key(|&(k, _)| k);
+        docs.clear();
+        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let at = docs.len();
+            docs.extend(run.iter().map(|&(_, d)| d));
+            docs[at..].sort_unstable_by(|&a, &b| self.cmp(col, a, b));
+        }
+        docs
+    }
+
+    /// Compares two documents by a column, then by gallery id.
+    pub(super) fn cmp(&self, col: Column, a: u32, b: u32) -> std::cmp::Ordering {
+        let (i, j) = (a as usize, b as usize);
+        let by_key = match col {
+            Column::Title => self.titles.title(a).cmp(self.titles.title(b)),
+            Column::Posted => self.posted[i].cmp(&self.posted[j]),
+            Column::Pages => self.pages[i].cmp(&self.pages[j]),
+            Column::Size => self.bytes[i].cmp(&self.bytes[j]),
+        };
+        by_key.then_with(|| self.gallery[i].cmp(&self.gallery[j]))
+    }
+}
+
+/// Each document's tag ids, back to back in one list (a change appends; the list is compacted
+/// when half of it is stale), instead of an allocation per document.
+#[derive(Debug, Default)]
+pub(super) struct DocTags {
+    pub(super) ids: Vec<u32>,
+    /// Start and end of each document's tags in `ids`.
+    pub(super) spans: Vec<[u32; 2]>,
+    live: usize,
+}
+
+impl DocTags {
+    pub(super) fn of(&self, d: u32) -> &[u32] {
+        self.spans
+            .get(d as usize)
+            .map_or(&[], |&[a, b]| &self.ids[a as usize..b as usize])
+    }
+
+    /// Appends a new document's tags.
+    pub(super) fn push(&mut self, tags: impl IntoIterator<Item = u32>) {
+        let a = self.ids.len() as u32;
+        self.ids.extend(tags);
+        let b = self.ids.len() as u32;
+        self.spans.push([a, b]);
+        self.live += (b - a) as usize;
+    }
+
+    /// Replaces a document's tags (the document may be new).
+    pub(super) fn set(&mut self, d: u32, tags: &[u32]) {
+        let d = d as usize;
+        if self.spans.len() <= d {
+            self.spans.resize(d + 1, [0, 0]);
+        } else {
+            let [a, b] = self.spans[d];
+            self.live -= (b - a) as usize;
+        }
+        let a = self.ids.len() as u32;
+        self.ids.extend_from_slice(tags);
+        self.spans[d] = [a, self.ids.len() as u32];
+        self.live += tags.len();
+        if self.ids.len() > 1 << 20 && self.live * 2 < self.ids.len() {
+            let mut ids = Vec::with_capacity(self.live);
+            for span in &mut self.spans {
+                let [a, b] = *span;
+                let at = ids.len() as u32;
+                ids.extend_from_slice(&self.ids[a as usize..b as usize]);
+                *span = [at, ids.len() as u32];
+            }
+            self.ids = ids;
+        }
+    }
+
+    /// Appends another list's documents after these.
+    pub(super) fn append(&mut self, other: &DocTags) {
+        let base = self.ids.len() as u32;
+        self.ids.extend_from_slice(&other.ids);
+        self.spans
+            .extend(other.spans.iter().map(|s| s.map(|x| x + base)));
+        self.live += other.live;
+    }
+}

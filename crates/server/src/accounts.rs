@@ -1,0 +1,531 @@
+//! Signing in and out, first-run setup, the caller's own account (password, API keys), users (for
+//! admins), and each user's own state: reading progress, favorites and collections.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use db::{KeyScope, Role};
+
+use crate::AppState;
+use crate::auth::{self, Caller, Via};
+use crate::error::ApiError;
+use crate::json::JsonBody;
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+fn user_json(u: &db::User) -> serde_json::Value {
+    serde_json::json!({ "name": u.name, "role": u.role, "created_at": u.created_at })
+}
+
+// ---- Sessions -----------------------------------------------------------------------------------
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Credentials {
+    name: String,
+    password: String,
+}
+
+/// `POST /api/v1/login {name, password}`: starts a session (a cookie) and answers the CSRF token
+/// the app sends with every change.
+pub async fn login(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<Response, ApiError> {
+    let db = state.db.clone();
+    let config = state.auth.clone();
+    let (user, cookie, csrf) = blocking(move || {
+        let user = auth::sign_in(&db, &body.name, &body.password, caller.addr)?;
+        let (cookie, csrf) = auth::start_session(&db, user.id, &config, caller.https)?;
+        Ok((user, cookie, csrf))
+    })
+    .await?;
+    let mut response =
+        Json(serde_json::json!({ "user": user_json(&user), "csrf": csrf })).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// `POST /api/v1/logout`: ends the session on the server, and drops the cookie.
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    if let Via::Session { token_hash, .. } = caller.via {
+        let db = state.db.clone();
+        blocking(move || Ok(db.accounts().delete_session(&token_hash)?)).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, auth::end_session_cookie());
+    Ok(response)
+}
+
+/// `GET /api/v1/session`: who the caller is, the CSRF token of their session, and whether the
+/// first-run setup is waiting (and may be done from where they are).
+pub async fn session(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let db = state.db.clone();
+    let has_admin = blocking(move || Ok(db.accounts().has_admin()?)).await?;
+    let csrf = match &caller.via {
+        Via::Session { csrf, .. } => Some(csrf.clone()),
+        _ => None,
+    };
+    Ok(Json(serde_json::json!({
+        "user": caller.user.as_ref().map(user_json),
+        "csrf": csrf,
+        "setup_needed": !has_admin,
+        "setup_allowed_here": !has_admin && caller.addr.is_loopback(),
+        "anonymous_read": state.auth.anonymous_read,
+    }))
+    .into_response())
+}
+
+/// `POST /api/v1/setup {name, password}`: makes the first admin and signs them in. Only while no
+/// admin exists, and only from this machine (loopback).
+pub async fn setup(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<Credentials>,
+) -> Result<Response, ApiError> {
+    if !is_loopback(caller.addr) {
+        return Err(ApiError::Forbidden(
+            "the first-run setup works only from the server itself (127.0.0.1 or ::1)".into(),
+        ));
+    }
+    let db = state.db.clone();
+    let config = state.auth.clone();
+    let (user, cookie, csrf) = blocking(move || {
+        if db.accounts().has_admin()? {
+            return Err(ApiError::Forbidden("setup is done: an admin exists".into()));
+        }
+        let hash =
+            auth::hash_password(&body.password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let user = db.accounts().create_user(&body.name, &hash, Role::Admin)?;
+        let (cookie, csrf) = auth::start_session(&db, user.id, &config, caller.https)?;
+        Ok((user, cookie, csrf))
+    })
+    .await?;
+    let mut response = (
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "user": user_json(&user), "csrf": csrf })),
+    )
+        .into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+fn is_loopback(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        IpAddr::V4(v4) => v4.is_loopback(),
+    }
+}
+
+// ---- The caller's account -----------------------------------------------------------------------
+
+/// `GET /api/v1/account`.
+pub async fn account(caller: Caller) -> Result<Response, ApiError> {
+    Ok(Json(user_json(caller.user()?)).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+/// `POST /api/v1/account/password {current, new}`: ends every session of the account, then
+/// starts a new one for this caller (when they came with a session).
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.clone();
+    let db = state.db.clone();
+    let config = state.auth.clone();
+    let renewed = blocking(move || {
+        if !auth::verify_password(&body.current, &user.password_hash) {
+            return Err(ApiError::WrongCredentials);
+        }
+        let hash =
+            auth::hash_password(&body.new).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        db.accounts().set_password(&user.name, &hash)?;
+        match caller.via {
+            Via::Session { .. } => Ok(Some(auth::start_session(
+                &db,
+                user.id,
+                &config,
+                caller.https,
+            )?)),
+            _ => Ok(None),
+        }
+    })
+    .await?;
+    let mut response = match &renewed {
+        Some((_, csrf)) => Json(serde_json::json!({ "csrf": csrf })).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
+    if let Some((cookie, _)) = renewed {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// `GET /api/v1/account/keys`: the caller's API keys (never their secrets).
+pub async fn keys(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let db = state.db.clone();
+    let keys = blocking(move || Ok(db.accounts().keys(user)?)).await?;
+    Ok(Json(serde_json::json!({ "keys": keys })).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct NewKey {
+    name: String,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// `POST /api/v1/account/keys {name, scope: "read"|"read-write"}`: answers the key, once.
+pub async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewKey>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.clone();
+    let scope = match body.scope.as_deref().unwrap_or("read") {
+        "read" => KeyScope::Read,
+        "read-write" => KeyScope::ReadWrite,
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "scope {other:?}: use \"read\" or \"read-write\""
+            )));
+        }
+    };
+    // A key may do no more than whoever makes it: a key made with a read-only key reads.
+    if scope == KeyScope::ReadWrite
+        && matches!(
+            caller.via,
+            Via::Key {
+                scope: KeyScope::Read,
+                ..
+            }
+        )
+    {
+        return Err(ApiError::Forbidden(
+            "a read-only key cannot make a read-write key".into(),
+        ));
+    }
+    let db = state.db.clone();
+    let (id, key) = blocking(move || auth::new_api_key(&db, user.id, &body.name, scope)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": id, "key": key, "scope": scope })),
+    )
+        .into_response())
+}
+
+/// `DELETE /api/v1/account/keys/{id}`: revokes one of the caller's keys.
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let db = state.db.clone();
+    if blocking(move || Ok(db.accounts().revoke_key(user, id)?)).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound(format!("no API key {id} of yours")))
+    }
+}
+
+// ---- Users (admins) -----------------------------------------------------------------------------
+
+/// `GET /api/v1/users`.
+pub async fn users(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let db = state.db.clone();
+    let users = blocking(move || Ok(db.accounts().users()?)).await?;
+    let users: Vec<_> = users.iter().map(user_json).collect();
+    Ok(Json(serde_json::json!({ "users": users })).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct NewUser {
+    name: String,
+    password: String,
+    role: String,
+}
+
+/// `POST /api/v1/users {name, password, role}`.
+pub async fn create_user(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewUser>,
+) -> Result<Response, ApiError> {
+    let role: Role = body.role.parse()?;
+    let db = state.db.clone();
+    let user = blocking(move || {
+        let hash =
+            auth::hash_password(&body.password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        Ok(db.accounts().create_user(&body.name, &hash, role)?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct RoleChange {
+    role: String,
+}
+
+/// `PUT /api/v1/users/{name}/role {role}`.
+pub async fn set_role(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<RoleChange>,
+) -> Result<Response, ApiError> {
+    let role: Role = body.role.parse()?;
+    let db = state.db.clone();
+    blocking(move || Ok(db.accounts().set_role(&name, role)?)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct PasswordReset {
+    password: String,
+}
+
+/// `PUT /api/v1/users/{name}/password {password}`: sets a user's password, ending their sessions.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<PasswordReset>,
+) -> Result<Response, ApiError> {
+    let db = state.db.clone();
+    blocking(move || {
+        let hash =
+            auth::hash_password(&body.password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        Ok(db.accounts().set_password(&name, &hash)?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /api/v1/users/{name}`.
+pub async fn remove_user(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let db = state.db.clone();
+    blocking(move || Ok(db.accounts().remove_user(&name)?)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- Reading state ------------------------------------------------------------------------------
+
+fn gallery_id(db: &db::Db, public_id: &str) -> Result<i64, ApiError> {
+    Ok(db.galleries().id_of(public_id)?)
+}
+
+/// `GET /api/v1/galleries/{id}/progress`: where the caller is in a gallery (`null` if unopened).
+pub async fn progress(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(public_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let db = state.db.clone();
+    let p =
+        blocking(move || Ok(db.accounts().progress(user, gallery_id(&db, &public_id)?)?)).await?;
+    Ok(Json(serde_json::json!({ "progress": p })).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ProgressUpdate {
+    page: u32,
+    #[serde(default)]
+    finished: Option<bool>,
+}
+
+/// `PUT /api/v1/galleries/{id}/progress {page, finished?}` (pages count from 0; reaching the last
+/// page finishes the gallery unless `finished` says otherwise).
+pub async fn set_progress(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(public_id): Path<String>,
+    JsonBody(body): JsonBody<ProgressUpdate>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let db = state.db.clone();
+    blocking(move || {
+        let g = db.galleries().get(&public_id)?;
+        if body.page >= g.page_count.max(1) {
+            return Err(ApiError::BadRequest(format!(
+                "page {} is past the gallery's {} pages (pages count from 0)",
+                body.page, g.page_count
+            )));
+        }
+        let finished = body.finished.unwrap_or(body.page + 1 == g.page_count);
+        Ok(db
+            .accounts()
+            .set_progress(user, g.id, body.page, finished)?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /api/v1/galleries/{id}/progress`: marks the gallery unread again.
+pub async fn clear_progress(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(public_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let db = state.db.clone();
+    blocking(move || {
+        Ok(db
+            .accounts()
+            .clear_progress(user, gallery_id(&db, &public_id)?)?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn favorite(
+    state: AppState,
+    caller: Caller,
+    public_id: String,
+    on: bool,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let db = state.db.clone();
+    blocking(move || {
+        Ok(db
+            .accounts()
+            .set_favorite(user, gallery_id(&db, &public_id)?, on)?)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT /api/v1/galleries/{id}/favorite`.
+pub async fn add_favorite(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(public_id): Path<String>,
+) -> Result<Response, ApiError> {
+    favorite(state, caller, public_id, true).await
+}
+
+/// `DELETE /api/v1/galleries/{id}/favorite`.
+pub async fn remove_favorite(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(public_id): Path<String>,
+) -> Result<Response, ApiError> {
+    favorite(state, caller, public_id, false).await
+}
+
+/// `GET /api/v1/collections`: the caller's collections.
+pub async fn collections(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let db = state.db.clone();
+    let list = blocking(move || Ok(db.accounts().collections(user)?)).await?;
+    Ok(Json(serde_json::json!({ "collections": list })).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct NewCollection {
+    name: String,
+    /// A saved search; none for a hand-picked list.
+    #[serde(default)]
+    query: Option<String>,
+}
+
+/// `POST /api/v1/collections {name, query?}`.
+pub async fn create_collection(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewCollection>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    if let Some(q) = &body.query {
+        search::parse(q).map_err(|e| ApiError::BadQuery {
+            message: e.message,
+            position: e.position,
+        })?;
+    }
+    let db = state.db.clone();
+    let id = blocking(move || {
+        Ok(db
+            .accounts()
+            .create_collection(user, &body.name, body.query.as_deref())?)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+}
+
+/// `DELETE /api/v1/collections/{id}`.
+pub async fn remove_collection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let db = state.db.clone();
+    if blocking(move || Ok(db.accounts().remove_collection(user, id)?)).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound(format!("no collection {id} of yours")))
+    }
+}
+
+async fn collect(
+    state: AppState,
+    caller: Caller,
+    id: i64,
+    public_id: String,
+    inside: bool,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let db = state.db.clone();
+    let mine = blocking(move || {
+        let g = gallery_id(&db, &public_id)?;
+        Ok(db.accounts().set_in_collection(user, id, g, inside)?)
+    })
+    .await?;
+    if mine {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound(format!("no collection {id} of yours")))
+    }
+}
+
+/// `PUT /api/v1/collections/{id}/galleries/{gallery}`.
+pub async fn add_to_collection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, public_id)): Path<(i64, String)>,
+) -> Result<Response, ApiError> {
+    collect(state, caller, id, public_id, true).await
+}
+
+/// `DELETE /api/v1/collections/{id}/galleries/{gallery}`.
+pub async fn remove_from_collection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, public_id)): Path<(i64, String)>,
+) -> Result<Response, ApiError> {
+    collect(state, caller, id, public_id, false).await
+}

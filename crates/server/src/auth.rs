@@ -1,0 +1,686 @@
+//! Who is asking, and whether they may: sessions, API keys, roles, CSRF, and the one gate every
+//! request passes.
+//!
+//! Every route is registered with an [`Access`] rule (see `routes.rs`). The gate ([`guard`]) finds
+//! the caller (a session cookie, an API key, or nobody), looks up the rule of the route that
+//! matched, and refuses before the handler runs. A route that reached the router without a rule
+//! is refused to everyone: forgetting a rule fails closed.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use db::{KeyScope, Role, User};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Anyone, signed in or not (health, signing in and out, first-run setup).
+    Public,
+    /// Any signed-in user; anonymous callers too for reading, when anonymous reading is on.
+    Read,
+    /// Any signed-in user, acting on their own things (progress, favorites, keys, password).
+    Own,
+    /// Editors and admins: import, upload, tag, edit, trash.
+    Edit,
+    /// Admins: users, settings, server-path imports, purging, store maintenance.
+    Admin,
+}
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "lp_session";
+/// The header the app's own requests carry their session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The form field plain HTML forms carry it in.
+pub const CSRF_FIELD: &str = "_csrf";
+/// Shortest password accepted.
+pub const MIN_PASSWORD: usize = 8;
+
+/// Settings of authentication.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Lets callers who are not signed in read (never write).
+    pub anonymous_read: bool,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Whether the server itself speaks TLS (cookies are then `Secure`).
+    pub tls: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            anonymous_read: false,
+            session_idle: Duration::from_secs(30 * 24 * 3600),
+            trusted_proxies: Vec::new(),
+            tls: false,
+        }
+    }
+}
+
+/// How a caller proved who they are.
+#[derive(Debug, Clone)]
+pub enum Via {
+    Anonymous,
+    Session { token_hash: [u8; 32], csrf: String },
+    Key { id: i64, scope: KeyScope },
+}
+
+/// The caller of a request, as the gate found them; handlers take it from the request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: Option<User>,
+    pub via: Via,
+    /// The client's address (behind a trusted proxy, the address it forwarded for).
+    pub addr: IpAddr,
+    /// Whether the client reached us over HTTPS (directly or through a trusted proxy).
+    pub https: bool,
+}
+
+impl Caller {
+    /// The signed-in user, or a 401.
+    pub fn user(&self) -> Result<&User, ApiError> {
+        self.user.as_ref().ok_or(ApiError::SignInRequired)
+    }
+
+    /// The caller as search sees them.
+    pub fn asker(&self) -> search::Asker {
+        search::Asker {
+            admin: self.user.as_ref().is_some_and(|u| u.role == Role::Admin),
+            user: self.user.as_ref().map(|u| u.id),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or(ApiError::SignInRequired)
+    }
+}
+
+// ---- Secrets ------------------------------------------------------------------------------------
+
+/// Why a password cannot be used or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("a password needs at least {MIN_PASSWORD} characters")]
+    TooShort,
+    #[error("a password may be at most 1024 characters")]
+    TooLong,
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+/// An argon2id hash (PHC string) of a password, with a fresh salt.
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let n = password.chars().count();
+    if n < MIN_PASSWORD {
+        return Err(PasswordError::TooShort);
+    }
+    if n > 1024 {
+        return Err(PasswordError::TooLong);
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| PasswordError::Hashing(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hashing(e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::Hashing(e.to_string()))
+}
+
+/// Whether a password matches a stored hash (in constant time, as argon2 compares).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    if password.len() > 4096 {
+        return false;
+    }
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// A hash to check passwords against when the account does not exist, so that a wrong name
+/// takes as long as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("not the password of anyone").unwrap_or_default())
+}
+
+/// A new random secret: 32 bytes, base64url.
+pub fn random_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(e.to_string().into()))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// How a secret (session token, API key) is stored: its BLAKE3 hash.
+pub fn secret_hash(secret: &str) -> [u8; 32] {
+    *blake3::hash(secret.as_bytes()).as_bytes()
+}
+
+/// Makes a new API key for a user; answers its id and the key, which is never shown again.
+pub fn new_api_key(
+    db: &db::Db,
+    user: i64,
+    name: &str,
+    scope: KeyScope,
+) -> Result<(i64, String), ApiError> {
+    let key = format!("lp_{}", random_token()?);
+    let id = db
+        .accounts()
+        .create_key(user, name, &secret_hash(&key), scope)?;
+    Ok((id, key))
+}
+
+fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+// ---- The gate -----------------------------------------------------------------------------------
+
+/// Every route's rule, by method and path pattern.
+#[derive(Debug, Default)]
+pub struct Rules {
+    by_route: HashMap<(Method, &'static str), Access>,
+    paths: HashSet<&'static str>,
+}
+
+impl Rules {
+    pub fn add(&mut self, method: Method, path: &'static str, access: Access) {
+        self.by_route.insert((method, path), access);
+        self.paths.insert(path);
+    }
+
+    /// Every (method, path, access) registered.
+    pub fn all(&self) -> Vec<(Method, &'static str, Access)> {
+        let mut v: Vec<_> = self
+            .by_route
+            .iter()
+            .map(|((m, p), a)| (m.clone(), *p, *a))
+            .collect();
+        v.sort_by(|a, b| (a.1, a.0.as_str()).cmp(&(b.1, b.0.as_str())));
+        v
+    }
+}
+
+/// What the gate needs.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub app: AppState,
+    pub rules: Arc<Rules>,
+    pub config: Arc<AuthConfig>,
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The client's address and whether it came over HTTPS: the peer, unless the peer is a trusted
+/// proxy, whose `X-Forwarded-*` headers then say.
+fn client(req: &Request, config: &AuthConfig) -> (IpAddr, bool) {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    if !config.trusted_proxies.contains(&peer) {
+        return (peer, config.tls);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    // The rightmost address no trusted proxy added is the client.
+    let addr = forwarded
+        .iter()
+        .rev()
+        .find(|a| !config.trusted_proxies.contains(a))
+        .copied()
+        .unwrap_or(peer);
+    let https = config.tls
+        || req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    (addr, https)
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// The API key a request carries: `Authorization: Bearer KEY` (or LANraragi's base64 of the key),
+/// or, on the LANraragi-compatible routes only, `?key=KEY`.
+fn presented_key(req: &Request) -> Option<String> {
+    let decode = |s: &str| -> String {
+        let s = s.trim();
+        if s.starts_with("lp_") {
+            return s.to_string();
+        }
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .filter(|k| k.starts_with("lp_"))
+            .unwrap_or_else(|| s.to_string())
+    };
+    if let Some(v) = req.headers().get(header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| decode(token));
+    }
+    let path = req.uri().path();
+    if path.starts_with("/api/") && !path.starts_with("/api/v1/") {
+        return req.uri().query().and_then(|q| {
+            q.split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "key")
+                .map(|(_, v)| decode(&percent_decode(v)))
+        });
+    }
+    None
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a request was sent from another site: its `Origin` names another host, or the browser
+/// says so in `Sec-Fetch-Site`.
+fn cross_site(headers: &HeaderMap) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|s| s.eq_ignore_ascii_case("cross-site"))
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let origin_host = origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest)
+        .trim_end_matches('/');
+    !origin_host.eq_ignore_ascii_case(host)
+}
+
+/// Finds the caller of a request (a bad or expired session counts as nobody; a bad API key is an
+/// error, so that a client with a revoked key hears so).
+fn find_caller<'a>(
+    gate: &'a Gate,
+    req: &Request,
+) -> impl std::future::Future<Output = Result<Caller, ApiError>> + Send + 'a {
+    // Everything is taken from the request before the first wait (a request is not `Sync`).
+    let (addr, https) = client(req, &gate.config);
+    let key = presented_key(req);
+    let token = cookie(req.headers(), SESSION_COOKIE).map(str::to_owned);
+    lookup_caller(gate, addr, https, key, token)
+}
+
+async fn lookup_caller(
+    gate: &Gate,
+    addr: IpAddr,
+    https: bool,
+    key: Option<String>,
+    token: Option<String>,
+) -> Result<Caller, ApiError> {
+    let mut caller = Caller {
+        user: None,
+        via: Via::Anonymous,
+        addr,
+        https,
+    };
+    let db = gate.app.db.clone();
+    if let Some(key) = key {
+        let hash = secret_hash(&key);
+        let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+            let found = db.accounts().key(&hash)?;
+            if let Some((_, id, _)) = &found {
+                db.accounts().touch_key(*id)?;
+            }
+            Ok(found)
+        })
+        .await??;
+        let Some((user, id, scope)) = found else {
+            return Err(ApiError::BadKey);
+        };
+        caller.user = Some(user);
+        caller.via = Via::Key { id, scope };
+        return Ok(caller);
+    }
+    if let Some(token) = token {
+        let hash = secret_hash(&token);
+        let idle = gate.config.session_idle.as_millis() as i64;
+        let session = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+            let Some(s) = db.accounts().session(&hash)? else {
+                return Ok(None);
+            };
+            let now = db::now_ms();
+            if s.seen_at < now - idle {
+                db.accounts().delete_session(&hash)?;
+                return Ok(None);
+            }
+            // Noted at most once a minute: not a write per request.
+            if s.seen_at < now - 60_000 {
+                db.accounts().touch_session(&hash)?;
+            }
+            Ok(Some(s))
+        })
+        .await??;
+        if let Some(s) = session {
+            caller.user = Some(s.user);
+            caller.via = Via::Session {
+                token_hash: hash,
+                csrf: s.csrf,
+            };
+        }
+    }
+    Ok(caller)
+}
+
+/// Reads a small urlencoded form body for its CSRF field, and puts the body back.
+async fn form_csrf(req: Request) -> Result<(Request, Option<String>), ApiError> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Ok((req, None));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map_err(|_| ApiError::BadRequest("a form may be at most 64 KB".into()))?;
+    let token = std::str::from_utf8(&bytes).ok().and_then(|s| {
+        s.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == CSRF_FIELD)
+            .map(|(_, v)| percent_decode(v))
+    });
+    Ok((Request::from_parts(parts, Body::from(bytes)), token))
+}
+
+/// The gate: finds the caller, applies the route's rule and CSRF protection, and hands the caller
+/// to the handler.
+pub async fn guard(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    match check(&gate, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn check(gate: &Gate, req: Request) -> Result<Request, ApiError> {
+    let method = req.method().clone();
+    let Some(path) = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+    else {
+        // No route matched: the router answers 404 and nothing runs.
+        return Ok(req);
+    };
+    let access = match gate.rules.by_route.get(&(method.clone(), path.as_str())) {
+        Some(a) => *a,
+        // Another method of a known route: the router answers 405 and nothing runs.
+        None if gate.rules.paths.contains(path.as_str()) => return Ok(req),
+        None => {
+            tracing::error!(%method, %path, "a route without an access rule was refused");
+            return Err(ApiError::Forbidden("this route has no access rule".into()));
+        }
+    };
+    if !is_safe(&method) && cross_site(req.headers()) {
+        return Err(ApiError::CrossSite);
+    }
+    let lookup = find_caller(gate, &req);
+    let caller = lookup.await?;
+    let role = caller.user.as_ref().map(|u| u.role);
+    match (access, role) {
+        (Access::Public, _) => {}
+        (Access::Read, None) if gate.config.anonymous_read && is_safe(&method) => {}
+        (_, None) => return Err(ApiError::SignInRequired),
+        (Access::Read | Access::Own, Some(_)) => {}
+        (Access::Edit, Some(r)) if r >= Role::Editor => {}
+        (Access::Admin, Some(Role::Admin)) => {}
+        (Access::Edit, Some(_)) => {
+            return Err(ApiError::Forbidden(
+                "this needs an editor or an admin".into(),
+            ));
+        }
+        (Access::Admin, Some(_)) => return Err(ApiError::Forbidden("this needs an admin".into())),
+    }
+    let mut req = req;
+    if !is_safe(&method) {
+        match &caller.via {
+            Via::Key {
+                scope: KeyScope::Read,
+                ..
+            } => {
+                return Err(ApiError::Forbidden("this API key may only read".into()));
+            }
+            Via::Session { csrf, .. } => {
+                let header = req
+                    .headers()
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let presented = match header {
+                    Some(h) => Some(h),
+                    None => {
+                        let (r, field) = form_csrf(req).await?;
+                        req = r;
+                        field
+                    }
+                };
+                if !presented.is_some_and(|p| equal_in_constant_time(p.as_bytes(), csrf.as_bytes()))
+                {
+                    return Err(ApiError::CsrfRejected);
+                }
+            }
+            _ => {}
+        }
+    }
+    req.extensions_mut().insert(caller);
+    Ok(req)
+}
+
+/// Adds the security headers to every response.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
+        if !h.contains_key(name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "same-origin");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    response
+}
+
+// ---- Sessions -----------------------------------------------------------------------------------
+
+/// Starts a session for a user: answers the `Set-Cookie` value and the session's CSRF token.
+pub fn start_session(
+    db: &db::Db,
+    user: i64,
+    config: &AuthConfig,
+    https: bool,
+) -> Result<(HeaderValue, String), ApiError> {
+    let token = random_token()?;
+    let csrf = random_token()?;
+    db.accounts()
+        .create_session(&secret_hash(&token), user, &csrf)?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        config.session_idle.as_secs(),
+        if https { "; Secure" } else { "" }
+    );
+    let value = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    Ok((value, csrf))
+}
+
+/// A `Set-Cookie` value that removes the session cookie.
+pub fn end_session_cookie() -> HeaderValue {
+    HeaderValue::from_static("lp_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+// ---- Sign-in throttling -------------------------------------------------------------------------
+
+/// Failed sign-ins allowed before each further try must wait.
+const FREE_FAILURES: u32 = 5;
+/// The longest wait.
+const MAX_WAIT_MS: i64 = 15 * 60 * 1000;
+
+/// How long a subject must still wait before its next try, in ms (0: it may try now). The wait
+/// doubles with each failure past the free ones: 1 s, 2 s, 4 s … up to 15 minutes.
+fn wait_ms(failures: u32, last_at: i64, now: i64) -> i64 {
+    if failures < FREE_FAILURES {
+        return 0;
+    }
+    let wait = (1000i64 << (failures - FREE_FAILURES).min(20)).min(MAX_WAIT_MS);
+    (last_at + wait - now).max(0)
+}
+
+/// Checks a name and password, throttled per account and per client address. Answers the user.
+pub fn sign_in(db: &db::Db, name: &str, password: &str, addr: IpAddr) -> Result<User, ApiError> {
+    let subjects = [
+        format!("user:{}", name.trim().to_lowercase()),
+        format!("addr:{addr}"),
+    ];
+    let now = db::now_ms();
+    for s in &subjects {
+        if let Some((failures, last_at)) = db.accounts().failures(s)? {
+            let wait = wait_ms(failures, last_at, now);
+            if wait > 0 {
+                return Err(ApiError::TooManyAttempts {
+                    retry_after_s: (wait + 999) / 1000,
+                });
+            }
+        }
+    }
+    let user = db.accounts().user(name)?;
+    let ok = match &user {
+        Some(u) => verify_password(password, &u.password_hash),
+        None => {
+            verify_password(password, decoy_hash());
+            false
+        }
+    };
+    match user {
+        Some(u) if ok => {
+            db.accounts().clear_failures(&subjects[0])?;
+            db.accounts().clear_failures(&subjects[1])?;
+            Ok(u)
+        }
+        _ => {
+            db.accounts()
+                .record_failure(&[&subjects[0], &subjects[1]])?;
+            Err(ApiError::WrongCredentials)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_and_stop_growing() {
+        assert_eq!(wait_ms(4, 0, 0), 0);
+        assert_eq!(wait_ms(5, 0, 0), 1000);
+        assert_eq!(wait_ms(6, 0, 0), 2000);
+        assert_eq!(wait_ms(6, 0, 1500), 500);
+        assert_eq!(wait_ms(40, 0, 0), MAX_WAIT_MS);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%2Fb+c"), "a/b c");
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+
+    #[test]
+    fn passwords() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("correct horsf", &h));
+        assert!(!verify_password("x", "not a hash"));
+        assert!(matches!(
+            hash_password("short"),
+            Err(PasswordError::TooShort)
+        ));
+    }
+}
