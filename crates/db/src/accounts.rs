@@ -218,6 +218,37 @@ impl Accounts<'_> {
             .ok_or_else(|| Error::Decode(format!("user {name:?} vanished")))
     }
 
+    /// Makes the first admin, only if no admin exists (checked in the same transaction, so two
+    /// setups at once make one admin); answers `None` when one existed.
+    pub fn create_first_admin(&self, name: &str, password_hash: &str) -> Result<Option<User>> {
+        let name = check_name(name)?;
+        let made = self.db.write(|c| {
+            let sql = format!(
+                "SELECT id FROM users WHERE role = 2 LIMIT 1{}",
+                c.dialect().for_update()
+            );
+            if c.query_opt(&sql, &[])?.is_some() {
+                return Ok(false);
+            }
+            if c.query_opt("SELECT 1 FROM users WHERE name = ?", &[Param::Text(name)])?
+                .is_some()
+            {
+                return Err(Error::invalid("user name", format!("{name:?} is taken")));
+            }
+            c.exec(
+                "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                &[
+                    Param::Text(name),
+                    Param::Text(password_hash),
+                    Param::Int(Role::Admin.code()),
+                    Param::Int(now_ms()),
+                ],
+            )?;
+            Ok(true)
+        })?;
+        if made { self.user(name) } else { Ok(None) }
+    }
+
     /// A user by name.
     pub fn user(&self, name: &str) -> Result<Option<User>> {
         self.db.read(|c| {

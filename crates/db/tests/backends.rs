@@ -495,6 +495,107 @@ mod suite {
         assert_eq!(second[0].title, "b");
     }
 
+    pub fn accounts_sessions_keys_and_user_state(db: &Db) {
+        use db::{KeyScope, Role};
+        let acc = db.accounts();
+        assert!(!acc.has_admin().unwrap());
+        let root = acc.create_user("root", "$argon2id$x", Role::Admin).unwrap();
+        let kim = acc.create_user("Kim", "$argon2id$y", Role::Reader).unwrap();
+        assert!(acc.create_user("root", "h", Role::Reader).is_err());
+        assert!(acc.create_user("two words", "h", Role::Reader).is_err());
+        assert!(acc.create_user("", "h", Role::Reader).is_err());
+        assert!(acc.has_admin().unwrap());
+        assert_eq!(acc.user("Kim").unwrap().unwrap().role, Role::Reader);
+        // The last admin can be neither demoted nor removed.
+        assert!(acc.set_role("root", Role::Editor).is_err());
+        assert!(acc.remove_user("root").is_err());
+        acc.set_role("Kim", Role::Editor).unwrap();
+
+        // Sessions, found by the hash of their token; a new password ends them.
+        let token = [7u8; 32];
+        acc.create_session(&token, kim.id, "csrf-token").unwrap();
+        let s = acc.session(&token).unwrap().unwrap();
+        assert_eq!(
+            (s.user.name.as_str(), s.csrf.as_str()),
+            ("Kim", "csrf-token")
+        );
+        acc.touch_session(&token).unwrap();
+        acc.set_password("Kim", "$argon2id$z").unwrap();
+        assert!(acc.session(&token).unwrap().is_none());
+        acc.create_session(&token, kim.id, "c2").unwrap();
+        assert_eq!(acc.expire_sessions(db::now_ms() + 1).unwrap(), 1);
+
+        // API keys: scope, use, revocation only by their owner.
+        let key = [9u8; 32];
+        let id = acc
+            .create_key(kim.id, "phone", &key, KeyScope::Read)
+            .unwrap();
+        let (u, kid, scope) = acc.key(&key).unwrap().unwrap();
+        assert_eq!((u.id, kid, scope), (kim.id, id, KeyScope::Read));
+        acc.touch_key(id).unwrap();
+        assert!(acc.keys(kim.id).unwrap()[0].used_at.is_some());
+        assert!(!acc.revoke_key(root.id, id).unwrap());
+        assert!(acc.revoke_key(kim.id, id).unwrap());
+        assert!(acc.key(&key).unwrap().is_none());
+
+        // Failed sign-ins.
+        acc.record_failure(&["user:kim", "addr:::1"]).unwrap();
+        acc.record_failure(&["user:kim"]).unwrap();
+        assert_eq!(acc.failures("user:kim").unwrap().unwrap().0, 2);
+        acc.clear_failures("user:kim").unwrap();
+        assert!(acc.failures("user:kim").unwrap().is_none());
+
+        // Per-user state, each user's own; a purged gallery leaves no trace in it.
+        let g1 = new_id(db.galleries().create(&gallery("one", &[1], &[])).unwrap());
+        let g2 = new_id(db.galleries().create(&gallery("two", &[2], &[])).unwrap());
+        let (i1, i2) = (
+            db.galleries().id_of(&g1).unwrap(),
+            db.galleries().id_of(&g2).unwrap(),
+        );
+        let v0 = acc.state_version(kim.id).unwrap();
+        acc.set_progress(kim.id, i1, 4, false).unwrap();
+        acc.set_progress(kim.id, i1, 5, true).unwrap();
+        assert_eq!(acc.progress(kim.id, i1).unwrap().unwrap().page, 5);
+        assert!(acc.progress(root.id, i1).unwrap().is_none());
+        acc.set_favorite(kim.id, i2, true).unwrap();
+        acc.set_favorite(kim.id, i2, true).unwrap();
+        assert!(acc.is_favorite(kim.id, i2).unwrap());
+        assert!(!acc.is_favorite(root.id, i2).unwrap());
+        let list = acc.create_collection(kim.id, "Later", None).unwrap();
+        acc.create_collection(kim.id, "Saved", Some("artist:x"))
+            .unwrap();
+        assert!(acc.create_collection(kim.id, "Later", None).is_err());
+        assert!(acc.set_in_collection(kim.id, list, i1, true).unwrap());
+        assert!(acc.set_in_collection(kim.id, list, i2, true).unwrap());
+        assert!(!acc.set_in_collection(root.id, list, i1, true).unwrap());
+        let state = acc.user_state(kim.id).unwrap();
+        assert!(state.version > v0);
+        assert_eq!(state.read, [i1]);
+        assert_eq!(state.favorites, [i2]);
+        assert_eq!(
+            state.collections,
+            [
+                ("Later".to_string(), None, vec![i1, i2]),
+                ("Saved".to_string(), Some("artist:x".to_string()), vec![]),
+            ]
+        );
+        assert_eq!(acc.user_state(root.id).unwrap().read, Vec::<i64>::new());
+        let cols = acc.collections(kim.id).unwrap();
+        assert_eq!(cols[0].galleries, 2);
+        db.galleries().purge(&g2).unwrap();
+        let state = acc.user_state(kim.id).unwrap();
+        assert!(state.favorites.is_empty());
+        assert_eq!(state.collections[0].2, [i1]);
+        acc.clear_progress(kim.id, i1).unwrap();
+        assert!(acc.user_state(kim.id).unwrap().read.is_empty());
+        assert!(acc.remove_collection(kim.id, list).unwrap());
+        // Removing a user removes what was theirs.
+        acc.set_favorite(kim.id, i1, true).unwrap();
+        acc.remove_user("Kim").unwrap();
+        assert!(acc.user("Kim").unwrap().is_none());
+        assert_eq!(acc.users().unwrap().len(), 1);
+    }
+
     pub fn jobs_keep_state(db: &Db) {
         let id = db.jobs().create("import", "{\"path\":\"/x\"}").unwrap();
         assert_eq!(db.jobs().get(id).unwrap().state, JobState::Queued);
@@ -669,6 +770,7 @@ backend_suite!(
     listing_orders_and_pages,
     jobs_keep_state,
     the_sql_baseline_answers,
+    accounts_sessions_keys_and_user_state,
 );
 
 /// A library written by schema version 1 (gallery_tags keyed by gallery, with a by-tag index
@@ -700,6 +802,9 @@ fn a_version_1_library_keeps_its_tags_through_the_migration() {
          ALTER TABLE gt_v1 RENAME TO gallery_tags;
          CREATE INDEX gallery_tags_by_tag ON gallery_tags (tag_id, gallery_id);
          DROP INDEX blobs_needing_thumbnails;
+         DROP TABLE collection_items; DROP TABLE collections; DROP TABLE favorites;
+         DROP TABLE reading_progress; DROP TABLE login_failures; DROP TABLE api_keys;
+         DROP TABLE sessions; DROP TABLE users;
          DELETE FROM schema_version WHERE version >= 2;",
     )
     .unwrap();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{littlepanda, run, text};
+use common::{add_user, littlepanda, run, text};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -11,16 +11,45 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running server and the address it announced.
+/// A running server, the address it announced, and the session it is used with.
 struct Server {
     child: Child,
     addr: String,
+    /// Cookie and CSRF headers of an admin's session.
+    session: Vec<(String, String)>,
 }
 
 impl Server {
+    /// Starts a server and signs in as an admin (made first if there is none).
     fn start(data: &Path) -> Server {
+        if !text(&run(data, &["user", "list"]).stdout).contains("admin") {
+            let out = add_user(data, "admin", "admin", "admin-password");
+            assert!(out.status.success(), "{}", text(&out.stderr));
+        }
+        let mut server = Self::start_with(data, &["--listen", "127.0.0.1:0"]);
+        let (status, head, body) = server.request(
+            "POST",
+            "/api/v1/login",
+            &[("Content-Type", "application/json")],
+            br#"{"name":"admin","password":"admin-password"}"#,
+        );
+        assert_eq!(status, 200, "{}", text(&body));
+        let cookie = head
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_string();
+        let csrf = json(&body)["csrf"].as_str().unwrap().to_string();
+        server.session = vec![("Cookie".into(), cookie), ("X-CSRF-Token".into(), csrf)];
+        server
+    }
+
+    /// Starts `serve` with these arguments; answers once it announced its address.
+    fn start_with(data: &Path, args: &[&str]) -> Server {
         let mut child = littlepanda(data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("serve")
+            .args(args)
             .env("LITTLEPANDA_LOG", "info")
             .stderr(Stdio::piped())
             .spawn()
@@ -37,13 +66,21 @@ impl Server {
                 .next()
                 .expect("server output")
                 .expect("read server output");
-            if let Some(rest) = line.split("serving http://").nth(1) {
-                break rest.trim_end_matches('/').to_string();
+            if let Some(rest) = line.split("serving http").nth(1) {
+                break rest
+                    .trim_start_matches("s://")
+                    .trim_start_matches("://")
+                    .trim_end_matches('/')
+                    .to_string();
             }
         };
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, addr }
+        Server {
+            child,
+            addr,
+            session: Vec::new(),
+        }
     }
 
     /// One HTTP/1.1 request; answers (status, headers, body).
@@ -61,6 +98,9 @@ impl Server {
             body.len()
         );
         for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        for (k, v) in &self.session {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
@@ -335,4 +375,102 @@ fn a_bad_database_url_is_a_clear_error() {
         "the password leaked: {}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn users_from_the_command_line() {
+    let data = tempfile::tempdir().unwrap();
+    let out = add_user(data.path(), "root", "admin", "root-password");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = add_user(data.path(), "kim", "reader", "short");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("at least 8"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = add_user(data.path(), "kim", "reader", "kim-password");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = add_user(data.path(), "kim", "reader", "kim-password");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("taken"), "{}", text(&out.stderr));
+    let out = run(data.path(), &["user", "role", "kim", "editor"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list = text(&run(data.path(), &["user", "list"]).stdout);
+    assert!(
+        list.contains("kim\teditor") && list.contains("root\tadmin"),
+        "{list}"
+    );
+    // The last admin stays.
+    let out = run(data.path(), &["user", "remove", "root"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("last admin"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(data.path(), &["user", "role", "root", "reader"]);
+    assert!(!out.status.success());
+    let out = run(data.path(), &["user", "remove", "kim"]);
+    assert!(out.status.success());
+    assert!(!text(&run(data.path(), &["user", "list"]).stdout).contains("kim"));
+}
+
+#[test]
+fn serving_the_network_without_an_admin_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let out = run(data.path(), &["serve", "--listen", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no admin account exists") && err.contains("user add"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serves_https_with_the_configured_certificate() {
+    let data = tempfile::tempdir().unwrap();
+    let (cert, key) = (data.path().join("cert.pem"), data.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (apt install openssl) makes the test certificate");
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    std::fs::write(
+        data.path().join("littlepanda.toml"),
+        format!(
+            "[server]\ntls_cert = {:?}\ntls_key = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let server = Server::start_with(data.path(), &["--listen", "127.0.0.1:0"]);
+    let out = std::process::Command::new("curl")
+        .args(["-sk", "-D", "-"])
+        .arg(format!("https://{}/api/v1/health", server.addr))
+        .output()
+        .expect("curl (apt install curl) talks HTTPS to the server");
+    let answer = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(answer.contains("\"status\":\"ok\""), "{answer}");
+    assert!(
+        answer.to_lowercase().contains("content-security-policy"),
+        "{answer}"
+    );
+    // Plain HTTP to the TLS port gets nowhere.
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://{}/api/v1/health", server.addr))
+        .output()
+        .unwrap();
+    assert_ne!(text(&out.stdout), "200");
+    server.stop();
 }

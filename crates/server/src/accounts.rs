@@ -105,7 +105,11 @@ pub async fn setup(
         }
         let hash =
             auth::hash_password(&body.password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        let user = db.accounts().create_user(&body.name, &hash, Role::Admin)?;
+        // Checked again in the same transaction: two setups at once make one admin.
+        let user = db
+            .accounts()
+            .create_first_admin(&body.name, &hash)?
+            .ok_or_else(|| ApiError::Forbidden("setup is done: an admin exists".into()))?;
         let (cookie, csrf) = auth::start_session(&db, user.id, &config, caller.https)?;
         Ok((user, cookie, csrf))
     })
@@ -119,7 +123,7 @@ pub async fn setup(
     Ok(response)
 }
 
-fn is_loopback(addr: IpAddr) -> bool {
+pub(crate) fn is_loopback(addr: IpAddr) -> bool {
     match addr {
         IpAddr::V6(v6) => {
             v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())

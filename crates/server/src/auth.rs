@@ -244,10 +244,17 @@ fn is_safe(method: &Method) -> bool {
 /// The client's address and whether it came over HTTPS: the peer, unless the peer is a trusted
 /// proxy, whose `X-Forwarded-*` headers then say.
 fn client(req: &Request, config: &AuthConfig) -> (IpAddr, bool) {
+    // As axum's `ConnectInfo` extractor: the connection's, or the one a test set.
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        .map(|c| c.0)
+        .or_else(|| {
+            req.extensions()
+                .get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
+                .map(|m| m.0)
+        })
+        .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
     if !config.trusted_proxies.contains(&peer) {
         return (peer, config.tls);
     }

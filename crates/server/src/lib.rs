@@ -10,6 +10,7 @@ pub mod blobs;
 pub mod error;
 pub mod galleries;
 pub mod json;
+pub mod pages;
 pub mod range;
 pub mod search;
 pub mod thumbnails;
@@ -113,6 +114,8 @@ fn routes() -> Vec<Route> {
         r(M::POST, "/api/v1/login", Public, post(accounts::login)),
         r(M::POST, "/api/v1/logout", Public, post(accounts::logout)),
         r(M::POST, "/api/v1/setup", Public, post(accounts::setup)),
+        r(M::GET, "/setup", Public, get(pages::setup_page)),
+        r(M::POST, "/setup", Public, post(pages::setup_submit)),
         r(M::GET, "/api/v1/account", Own, get(accounts::account)),
         r(
             M::POST,
@@ -406,4 +409,55 @@ pub async fn serve_tls(
         .handle(handle)
         .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use tower::ServiceExt;
+
+    /// A route that reached a router without an access rule is refused to everyone, even admins.
+    #[tokio::test]
+    async fn a_route_without_a_rule_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Arc::new(lpfs::Store::open(&dir.path().join("s"), lpfs::Options::default()).unwrap());
+        let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
+        let admin = db
+            .accounts()
+            .create_user("root", "unused", db::Role::Admin)
+            .unwrap();
+        let (_, key) = auth::new_api_key(&db, admin.id, "t", db::KeyScope::ReadWrite).unwrap();
+        let state = AppState::new(store, db);
+        let mut rules = Rules::default();
+        rules.add(Method::GET, "/ruled", Access::Public);
+        let gate = Gate {
+            app: state.clone(),
+            rules: Arc::new(rules),
+            config: state.auth.clone(),
+        };
+        let app: Router = Router::new()
+            .route("/ruled", get(|| async { "fine" }))
+            .route("/forgotten", post(|| async { "should never run" }))
+            .layer(middleware::from_fn_with_state(gate, auth::guard))
+            .with_state(state);
+        let send = |method: &str, uri: &str| {
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", format!("Bearer {key}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let r = app.clone().oneshot(send("GET", "/ruled")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = app
+            .clone()
+            .oneshot(send("POST", "/forgotten"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
 }

@@ -53,14 +53,18 @@ struct Part {
     shard_at: Vec<usize>,
     /// Documents sorted by each column of `Column::ALL`.
     orders: [Vec<u32>; 4],
+    /// Each tag's documents (`tag_at[t]..tag_at[t + 1]` of `tag_docs`).
+    tag_docs: Vec<u32>,
+    tag_at: Vec<usize>,
 }
 
 impl Part {
     /// Reads the galleries with ids in `after + 1 ..= upto`.
-    fn read(db: &Db, after: i64, upto: i64) -> db::Result<Self> {
+    fn read(db: &Db, after: i64, upto: i64, tags: usize) -> db::Result<Self> {
         let mut p = Part::default();
         db.galleries().scan_index_rows(after, upto, |r| p.push(r))?;
         p.partition_notes();
+        p.gather_tag_docs(tags);
         let docs: Vec<u32> = (0..p.gallery.len() as u32).collect();
         let cols = p.cols();
         p.orders = Column::ALL.map(|col| cols.sorted(col, docs.clone()));
@@ -128,6 +132,34 @@ impl Part {
         self.shard_at = at;
     }
 
+    /// Gathers each tag's documents (a counting sort by tag; documents stay in order).
+    fn gather_tag_docs(&mut self, tags: usize) {
+        let mut at = vec![0usize; tags + 1];
+        for &t in self.tags.ids.iter().filter(|&&t| (t as usize) < tags) {
+            at[t as usize + 1] += 1;
+        }
+        for t in 0..tags {
+            at[t + 1] += at[t];
+        }
+        let mut next = at.clone();
+        let mut docs = vec![0u32; at[tags]];
+        for d in 0..self.gallery.len() as u32 {
+            for &t in self.tags.of(d).iter().filter(|&&t| (t as usize) < tags) {
+                docs[next[t as usize]] = d;
+                next[t as usize] += 1;
+            }
+        }
+        self.tag_docs = docs;
+        self.tag_at = at;
+    }
+
+    fn tag_slice(&self, t: u32) -> &[u32] {
+        match (self.tag_at.get(t as usize), self.tag_at.get(t as usize + 1)) {
+            (Some(&a), Some(&b)) => &self.tag_docs[a..b],
+            _ => &[],
+        }
+    }
+
     fn shard(&self, s: usize) -> &[u128] {
         &self.notes[self.shard_at[s]..self.shard_at[s + 1]]
     }
@@ -153,13 +185,19 @@ impl Index {
             ..Self::default()
         };
         index.load_tags(db)?;
+        let tags = index
+            .tags
+            .keys()
+            .copied()
+            .max()
+            .map_or(0, |t| t as usize + 1);
         let parts: Vec<Part> = match db.galleries().id_bounds()? {
             None => Vec::new(),
             Some((lo, hi)) => {
                 let mid = lo + (hi - lo) / 2;
                 std::thread::scope(|s| {
-                    let first = s.spawn(|| Part::read(db, lo - 1, mid));
-                    let second = Part::read(db, mid, hi);
+                    let first = s.spawn(|| Part::read(db, lo - 1, mid, tags));
+                    let second = Part::read(db, mid, hi, tags);
                     let first = first
                         .join()
                         .unwrap_or_else(|_| Err(db::Error::Decode("index reader failed".into())));
@@ -245,8 +283,19 @@ impl Index {
                         merge_by(acc, next, |&a, &b| cols.cmp(col, a, b).is_le())
                     })
             });
-            let buckets = this.bucketed();
-            let tag_postings = this.tag_postings_from_docs();
+            let [_, posted, pages, size] = &orders;
+            let buckets = this.bucketed([pages, size, posted]);
+            let tag_postings: Vec<(u32, RoaringBitmap)> = this
+                .tags
+                .keys()
+                .map(|&t| {
+                    let docs = parts
+                        .iter()
+                        .zip(&offsets)
+                        .flat_map(|(p, &o)| p.tag_slice(t).iter().map(move |d| d + o));
+                    (t, RoaringBitmap::from_sorted_iter(docs).unwrap_or_default())
+                })
+                .collect();
             let found: Vec<Vec<(Box<str>, RoaringBitmap)>> = groupers
                 .into_iter()
                 .map(|h| h.join().unwrap_or_default())
@@ -308,42 +357,6 @@ impl Index {
                 ));
             }
         }
-    }
-
-    /// Every tag's documents, from each document's tags (a counting sort by tag).
-    fn tag_postings_from_docs(&self) -> Vec<(u32, RoaringBitmap)> {
-        let max = self
-            .tags
-            .keys()
-            .copied()
-            .max()
-            .map_or(0, |t| t as usize + 1);
-        let mut at = vec![0usize; max + 1];
-        let known = |t: u32| (t as usize) < max;
-        for &t in self.doc_tags.ids.iter().filter(|&&t| known(t)) {
-            at[t as usize + 1] += 1;
-        }
-        for t in 0..max {
-            at[t + 1] += at[t];
-        }
-        let mut next = at.clone();
-        let mut lists = vec![0u32; at[max]];
-        for d in 0..self.gallery.len() as u32 {
-            for &t in self.doc_tags.of(d).iter().filter(|&&t| known(t)) {
-                lists[next[t as usize]] = d;
-                next[t as usize] += 1;
-            }
-        }
-        self.tags
-            .keys()
-            .map(|&t| {
-                let list = &lists[at[t as usize]..at[t as usize + 1]];
-                (
-                    t,
-                    RoaringBitmap::from_sorted_iter(list.iter().copied()).unwrap_or_default(),
-                )
-            })
-            .collect()
     }
 }
 

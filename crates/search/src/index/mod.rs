@@ -407,15 +407,14 @@ impl Index {
         }
     }
 
-    /// The number columns cut into buckets afresh.
-    fn bucketed(&self) -> [Buckets; 3] {
+    /// The number columns cut into buckets afresh, given the live documents sorted by pages, by
+    /// size and by posted date (so the values come sorted).
+    fn bucketed(&self, sorted: [&[u32]; 3]) -> [Buckets; 3] {
         [0, 1, 2].map(|c| {
-            let mut values: Vec<i64> = self
-                .alive
+            let values: Vec<i64> = sorted[c]
                 .iter()
-                .filter_map(|d| self.bucket_value(c, d))
+                .filter_map(|&d| self.bucket_value(c, d))
                 .collect();
-            values.sort_unstable();
             let mut b = Buckets::cut(&values);
             // Documents come in order: each goes at the end of its range's bitmap.
             for d in self.alive.iter() {
@@ -439,7 +438,7 @@ impl Index {
                 .into_iter()
                 .map(sorted)
                 .collect();
-            let buckets = self.bucketed();
+            let buckets = self.bucketed([&rest[1], &rest[2], &rest[0]]);
             (title.join(), rest, buckets)
         });
         let mut rest = rest.into_iter();
