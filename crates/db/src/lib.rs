@@ -140,6 +140,17 @@ impl Db {
         }
     }
 
+    /// Copies what the write-ahead log holds into the database file and empties the log (SQLite;
+    /// nothing to do on MySQL). A long bulk write leaves a full log behind; readers then look
+    /// pages up in it.
+    pub fn checkpoint(&self) -> Result<()> {
+        if let Backend::Sqlite { writer, .. } = &self.backend {
+            let conn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
     /// Runs `f` on a connection of its own for one long read (a scan of a whole table), whose
     /// pages would otherwise fill a pooled connection's large page cache and stay there.
     pub(crate) fn scan<T>(&self, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
@@ -271,6 +282,14 @@ impl Sql for SqliteTx<'_> {
     }
     fn query(&mut self, sql: &str, params: &[sql::Param<'_>]) -> Result<Vec<sql::Row>> {
         sql::sqlite_query(self.0, sql, params)
+    }
+    fn query_each(
+        &mut self,
+        sql: &str,
+        params: &[sql::Param<'_>],
+        f: &mut dyn FnMut(&sql::Row) -> Result<()>,
+    ) -> Result<()> {
+        sql::sqlite_query_each(self.0, sql, params, f)
     }
     fn last_insert_id(&mut self) -> Result<i64> {
         Ok(self.0.last_insert_rowid())

@@ -292,30 +292,49 @@ pub(crate) fn insert_each<'a, T, const W: usize>(
     Ok(())
 }
 
+/// Runs a query on a SQLite connection and calls `f` with each row, in one reused row buffer.
+pub(crate) fn sqlite_query_each(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Param<'_>],
+    f: &mut dyn FnMut(&Row) -> Result<()>,
+) -> Result<()> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = conn.prepare_cached(sql)?;
+    let n = stmt.column_count();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut row = Row(vec![Val::Null; n]);
+    while let Some(r) = rows.next()? {
+        for (i, v) in row.0.iter_mut().enumerate() {
+            match r.get_ref(i)? {
+                ValueRef::Null => *v = Val::Null,
+                ValueRef::Integer(x) => *v = Val::Int(x),
+                ValueRef::Real(x) => *v = Val::Real(x),
+                ValueRef::Text(b) | ValueRef::Blob(b) => match v {
+                    Val::Bytes(buf) => {
+                        buf.clear();
+                        buf.extend_from_slice(b);
+                    }
+                    _ => *v = Val::Bytes(b.to_vec()),
+                },
+            }
+        }
+        f(&row)?;
+    }
+    Ok(())
+}
+
 /// Runs a query on a SQLite connection and reads all its rows.
 pub(crate) fn sqlite_query(
     conn: &rusqlite::Connection,
     sql: &str,
     params: &[Param<'_>],
 ) -> Result<Vec<Row>> {
-    use rusqlite::types::ValueRef;
-    let mut stmt = conn.prepare_cached(sql)?;
-    let n = stmt.column_count();
-    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
     let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let mut vals = Vec::with_capacity(n);
-        for i in 0..n {
-            vals.push(match r.get_ref(i)? {
-                ValueRef::Null => Val::Null,
-                ValueRef::Integer(v) => Val::Int(v),
-                ValueRef::Real(v) => Val::Real(v),
-                ValueRef::Text(t) => Val::Bytes(t.to_vec()),
-                ValueRef::Blob(b) => Val::Bytes(b.to_vec()),
-            });
-        }
-        out.push(Row(vals));
-    }
+    sqlite_query_each(conn, sql, params, &mut |r| {
+        out.push(r.clone());
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -343,29 +362,7 @@ impl Sql for rusqlite::Connection {
         params: &[Param<'_>],
         f: &mut dyn FnMut(&Row) -> Result<()>,
     ) -> Result<()> {
-        use rusqlite::types::ValueRef;
-        let mut stmt = self.prepare_cached(sql)?;
-        let n = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
-        let mut row = Row(vec![Val::Null; n]);
-        while let Some(r) = rows.next()? {
-            for (i, v) in row.0.iter_mut().enumerate() {
-                match r.get_ref(i)? {
-                    ValueRef::Null => *v = Val::Null,
-                    ValueRef::Integer(x) => *v = Val::Int(x),
-                    ValueRef::Real(x) => *v = Val::Real(x),
-                    ValueRef::Text(b) | ValueRef::Blob(b) => match v {
-                        Val::Bytes(buf) => {
-                            buf.clear();
-                            buf.extend_from_slice(b);
-                        }
-                        _ => *v = Val::Bytes(b.to_vec()),
-                    },
-                }
-            }
-            f(&row)?;
-        }
-        Ok(())
+        sqlite_query_each(self, sql, params, f)
     }
 
     fn exec_rows(&mut self, sql: &str, width: usize, params: &[Param<'_>]) -> Result<()> {

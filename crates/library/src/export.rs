@@ -3,7 +3,9 @@
 
 use db::{Gallery, Page, ReadingDirection};
 
-fn escape(s: &str) -> String {
+/// Text made safe inside XML or HTML (markup characters as entities; control characters XML
+/// cannot carry dropped).
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -9,21 +9,7 @@ use crate::AppState;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 
-/// Text made safe to put in HTML.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use library::export::escape;
 
 fn page(title: &str, body: &str) -> String {
     format!(
