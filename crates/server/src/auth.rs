@@ -471,8 +471,18 @@ async fn form_csrf(req: Request) -> Result<(Request, Option<String>), ApiError> 
 /// The gate: finds the caller, applies the route's rule and CSRF protection, and hands the caller
 /// to the handler.
 pub async fn guard(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+    // A page (not the API) asked for without signing in leads to the sign-in page, and back.
+    let page = is_safe(req.method()) && !req.uri().path().starts_with("/api/");
+    let back = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
     match check(&gate, req).await {
         Ok(req) => next.run(req).await,
+        Err(ApiError::SignInRequired) if page => {
+            let to = format!("/login?next={}", crate::web::encode(&back));
+            axum::response::Redirect::to(&to).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }

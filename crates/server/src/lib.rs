@@ -14,6 +14,7 @@ pub mod pages;
 pub mod range;
 pub mod search;
 pub mod thumbnails;
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -115,6 +116,14 @@ fn routes() -> Vec<Route> {
         r(M::POST, "/api/v1/logout", Public, post(accounts::logout)),
         r(M::POST, "/api/v1/setup", Public, post(accounts::setup)),
         r(M::GET, "/setup", Public, get(pages::setup_page)),
+        r(M::GET, "/login", Public, get(web::login_page)),
+        r(M::POST, "/login", Public, post(web::login_submit)),
+        r(M::POST, "/logout", Public, post(web::logout_submit)),
+        r(M::GET, "/assets/{name}", Public, get(web::asset)),
+        r(M::GET, "/", Read, get(web::grid)),
+        r(M::GET, "/help/search", Read, get(web::search_help)),
+        r(M::GET, "/g/{id}", Read, get(web::gallery)),
+        r(M::GET, "/g/{id}/read", Read, get(web::reader)),
         r(M::POST, "/setup", Public, post(pages::setup_submit)),
         r(M::GET, "/api/v1/account", Own, get(accounts::account)),
         r(

@@ -226,7 +226,14 @@ async fn every_state_changing_route_refuses_strangers_and_readers() {
         .collect();
     assert_eq!(
         open,
-        ["/api/v1/login", "/api/v1/logout", "/api/v1/setup", "/setup"]
+        [
+            "/api/v1/login",
+            "/api/v1/logout",
+            "/api/v1/setup",
+            "/login",
+            "/logout",
+            "/setup"
+        ]
     );
     for (method, path, access) in &table {
         let uri = concrete(path, &gallery);
@@ -235,7 +242,14 @@ async fn every_state_changing_route_refuses_strangers_and_readers() {
             // Reading is for signed-in users unless anonymous reading is on.
             if *access != Access::Public {
                 let a = app.send(method.clone(), &uri, &Auth::Nobody, None).await;
-                assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+                if path.starts_with("/api/") {
+                    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{method} {path}");
+                } else {
+                    // Pages lead to the sign-in page instead.
+                    assert_eq!(a.status, StatusCode::SEE_OTHER, "{method} {path}");
+                    let to = a.headers[header::LOCATION].to_str().unwrap();
+                    assert!(to.starts_with("/login?next="), "{method} {path}: {to}");
+                }
             }
             continue;
         }

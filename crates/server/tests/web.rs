@@ -1,0 +1,327 @@
+//! The web app's pages over the router: sign-in and back, the grid with search and paging, a
+//! gallery, the reader, assets; nothing inline for the CSP to refuse, and titles escaped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use server::{AppState, ServerConfig, router};
+use tower::ServiceExt;
+
+struct Site {
+    router: axum::Router,
+    db: Arc<db::Db>,
+    live: Arc<search::Live>,
+    _dir: tempfile::TempDir,
+}
+
+fn site() -> Site {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(lpfs::Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+    let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
+    library::synth::fill(&db, store.as_ref(), 50, 50, 9, |_| {}).unwrap();
+    let hash = server::auth::hash_password("reader-password").unwrap();
+    db.accounts()
+        .create_user("reader", &hash, db::Role::Reader)
+        .unwrap();
+    let live = Arc::new(search::Live::build(db.clone()).unwrap());
+    let state = AppState {
+        search: Some(live.clone()),
+        ..AppState::new(store, db.clone())
+    };
+    let router = router(state, &ServerConfig::default())
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+    Site {
+        router,
+        db,
+        live,
+        _dir: dir,
+    }
+}
+
+async fn get(site: &Site, uri: &str, cookie: Option<&str>) -> (StatusCode, HeaderMap, String) {
+    let mut req = Request::get(uri).header(header::HOST, "panda.test");
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    send(site, req.body(Body::empty()).unwrap()).await
+}
+
+async fn send(site: &Site, req: Request<Body>) -> (StatusCode, HeaderMap, String) {
+    let response = site.router.clone().oneshot(req).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+async fn post_form(
+    site: &Site,
+    uri: &str,
+    body: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut req = Request::post(uri)
+        .header(header::HOST, "panda.test")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    send(site, req.body(Body::from(body.to_string())).unwrap()).await
+}
+
+async fn sign_in(site: &Site) -> String {
+    let (status, headers, _) = post_form(
+        site,
+        "/login",
+        "name=reader&password=reader-password&next=%2Fg%2Fx",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/g/x");
+    headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// No inline script, style or handler for the CSP to refuse.
+fn assert_nothing_inline(html: &str) {
+    assert!(
+        !html.contains("<script>") && !html.contains("<script type=\"module\">"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(" style=") && !html.contains("<style"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(" onclick=") && !html.contains(" onload="),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn signing_in_leads_back_and_out() {
+    let site = site();
+    let (status, headers, _) = get(&site, "/g/abc?x=1", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/login?next=%2Fg%2Fabc%3Fx%3D1");
+    let (status, _, html) = get(&site, "/login?next=%2Fg%2Fabc", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("value=\"/g/abc\""), "{html}");
+    assert_nothing_inline(&html);
+    let (status, _, html) = post_form(
+        &site,
+        "/login",
+        "name=reader&password=wrong-one&next=%2F",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("wrong name or password"), "{html}");
+    // Only this site's paths are followed after signing in.
+    let (_, headers, _) = post_form(
+        &site,
+        "/login",
+        "name=reader&password=reader-password&next=https%3A%2F%2Fevil.example",
+        None,
+    )
+    .await;
+    assert_eq!(headers[header::LOCATION], "/");
+    let cookie = sign_in(&site).await;
+    let (status, _, html) = get(&site, "/", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Signing out is a form with the session's token.
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let (status, _, _) = post_form(&site, "/logout", "", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no token, no sign-out");
+    let (status, headers, _) =
+        post_form(&site, "/logout", &format!("_csrf={csrf}"), Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/login");
+    let (status, _, _) = get(&site, "/", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_grid_searches_and_pages() {
+    let site = site();
+    let cookie = sign_in(&site).await;
+    let (status, headers, html) = get(&site, "/", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_nothing_inline(&html);
+    assert_eq!(html.matches("class=\"card\"").count(), 40);
+    assert!(html.contains("50 galleries"));
+    assert!(html.contains("loading=\"lazy\""));
+    assert!(
+        html.contains("rel=\"next\" href=\"/?q=&page=2\""),
+        "numbered pages"
+    );
+    let (_, _, page2) = get(&site, "/?q=&page=2", Some(&cookie)).await;
+    assert_eq!(page2.matches("class=\"card\"").count(), 10);
+    // A search: the same galleries the index answers, in its order.
+    let tag = site
+        .db
+        .tags()
+        .counts()
+        .unwrap()
+        .into_iter()
+        .max_by_key(|c| c.1)
+        .unwrap()
+        .0;
+    let q = format!("{}:\"{}\"$", tag.namespace, tag.name);
+    let want = site
+        .live
+        .search(
+            &q,
+            search::Asker {
+                admin: false,
+                user: None,
+            },
+            0,
+            40,
+        )
+        .unwrap();
+    let (_, _, html) = get(
+        &site,
+        &format!("/?q={}", server::web::encode(&q)),
+        Some(&cookie),
+    )
+    .await;
+    let ids: Vec<String> = html
+        .split("<a class=\"card\" href=\"/g/")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect();
+    let want_ids: Vec<String> = site
+        .db
+        .galleries()
+        .summaries(&want.ids)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.public_id)
+        .collect();
+    assert_eq!(ids, want_ids);
+    assert!(
+        html.contains(&format!("value=\"{}\"", q.replace('"', "&quot;"))),
+        "the query stays in the box"
+    );
+    // A bad query says what and where, in the page.
+    let (status, _, html) = get(&site, "/?q=%28unclosed", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("role=\"alert\"") && html.contains("at character"),
+        "{html}"
+    );
+    let (_, _, html) = get(&site, "/?q=zzzznothing", Some(&cookie)).await;
+    assert!(html.contains("Nothing matches"));
+}
+
+#[tokio::test]
+async fn a_gallery_and_its_reader() {
+    let site = site();
+    let cookie = sign_in(&site).await;
+    let ids = site
+        .live
+        .search("", search::Asker::default(), 0, 1)
+        .unwrap()
+        .ids;
+    let g = site.db.galleries().summaries(&ids).unwrap().remove(0);
+    site.db
+        .galleries()
+        .set_titles(&g.public_id, "<script>alert(1)</script> & more", "")
+        .unwrap();
+    let (status, _, html) = get(&site, &format!("/g/{}", g.public_id), Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_nothing_inline(&html);
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"));
+    assert!(!html.contains("<script>alert"));
+    assert!(html.contains(&format!("href=\"/g/{}/read?page=0\"", g.public_id)));
+    assert_eq!(html.matches("class=\"tag\"").count(), g.tags.len());
+    let pages = site.db.galleries().pages(&g.public_id).unwrap();
+    assert_eq!(html.matches("/read?page=").count(), pages.len() + 1);
+
+    let (status, _, html) = get(
+        &site,
+        &format!("/g/{}/read?page=0", g.public_id),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_nothing_inline(&html);
+    assert!(html.contains(&format!("src=\"/api/v1/blobs/{}\"", pages[0].blob.hash)));
+    assert!(html.contains(&format!("data-next=\"/g/{}/read?page=1\"", g.public_id)));
+    assert!(
+        html.contains(&format!("/api/v1/blobs/{}", pages[3].blob.hash)),
+        "preloads 3 ahead"
+    );
+    assert!(html.contains("data-progress="));
+    assert!(html.contains("<meta name=\"csrf\""));
+    // Past the end: the last page.
+    let (status, headers, _) = get(
+        &site,
+        &format!("/g/{}/read?page=99999", g.public_id),
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers[header::LOCATION],
+        format!("/g/{}/read?page={}", g.public_id, pages.len() - 1)
+    );
+    let (status, _, _) = get(&site, "/g/not-a-gallery", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn assets_are_served_immutable_under_hashed_names() {
+    let site = site();
+    let cookie = sign_in(&site).await;
+    let (_, _, html) = get(&site, "/", Some(&cookie)).await;
+    for (attr, ext, kind) in [
+        ("href=\"/assets/app.", ".css", "text/css"),
+        ("src=\"/assets/reader.", ".js", "text/javascript"),
+    ] {
+        let rest = html.split(attr).nth(1).unwrap();
+        let name = format!(
+            "{}{}",
+            &attr[attr.find("/assets/").unwrap()..attr.len()],
+            &rest[..rest.find(ext).unwrap() + ext.len()]
+        );
+        let (status, headers, body) = get(&site, &name, None).await;
+        assert_eq!(status, StatusCode::OK, "{name}");
+        assert!(headers["content-type"].to_str().unwrap().starts_with(kind));
+        assert!(
+            headers["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        assert!(!body.is_empty());
+    }
+    let (status, _, _) = get(&site, "/assets/app.0000.css", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
