@@ -266,6 +266,62 @@ async fn sign_in_browse_search_and_read_in_chromium() {
     assert_eq!(title, "Zephyrine Holiday Diary");
     let tags = client.find_all(Locator::Css("a.tag")).await.unwrap();
     assert!(!tags.is_empty(), "the name's artist and language are tags");
+    // Add two tags with the form, then remove one with its ×.
+    let add = client.find(Locator::Css("input[name=add]")).await.unwrap();
+    add.send_keys("misc:browser test, female:glasses")
+        .await
+        .unwrap();
+    add.send_keys(&Key::Enter.to_string()).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css(
+            "button[aria-label='Remove misc:browser test']",
+        ))
+        .await
+        .unwrap();
+    let tag_names = |lib: &Library| -> Vec<String> {
+        lib.db
+            .tags()
+            .of_gallery(&lib.gallery)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tag.to_string())
+            .collect()
+    };
+    assert!(tag_names(&lib).contains(&"female:glasses".to_string()));
+    client
+        .find(Locator::Css(
+            "button[aria-label='Remove misc:browser test']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tag_names(&lib).contains(&"misc:browser test".to_string()) {
+        assert!(Instant::now() < deadline, "the × did not remove the tag");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    url_ends_with(&client, &format!("/g/{}", lib.gallery)).await;
+    // The new tag finds it in search.
+    client
+        .goto(&format!("{base}/?q=female%3Aglasses%24"))
+        .await
+        .unwrap();
+    let found = client.find_all(Locator::Css("a.card")).await.unwrap();
+    let hrefs: Vec<String> = {
+        let mut v = Vec::new();
+        for c in &found {
+            v.push(c.attr("href").await.unwrap().unwrap_or_default());
+        }
+        v
+    };
+    assert!(hrefs.contains(&format!("/g/{}", lib.gallery)), "{hrefs:?}");
+    client
+        .goto(&format!("{base}/g/{}", lib.gallery))
+        .await
+        .unwrap();
     shoot(&client, "gallery").await;
 
     // Read to the last page with the keyboard, and back.

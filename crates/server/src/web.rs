@@ -16,6 +16,7 @@ use library::export::escape;
 use crate::AppState;
 use crate::auth::{self, Caller, Via};
 use crate::error::ApiError;
+use db::Role;
 
 /// Every string the pages show, in one place.
 mod text {
@@ -41,6 +42,13 @@ mod text {
     pub const POSTED: &str = "Posted";
     pub const SIZE: &str = "Size";
     pub const GALLERIES: &str = "galleries";
+    pub const ADD_TAGS: &str = "Add tags";
+    pub const ADD_TAGS_PLACEHOLDER: &str = "ns:tag, ns:tag";
+    pub const REMOVE: &str = "Remove";
+    pub const TRASH: &str = "Move to the trash";
+    pub const RESTORE: &str = "Restore from the trash";
+    pub const IN_TRASH: &str = "This gallery is in the trash.";
+    pub const BACK_TO: &str = "Back";
 }
 
 // ---- Assets -------------------------------------------------------------------------------------
@@ -453,20 +461,58 @@ pub async fn gallery(
     for t in &g.tags {
         by_ns.entry(&t.tag.namespace).or_default().push(&t.tag.name);
     }
+    let editor = caller.user.as_ref().is_some_and(|u| u.role >= Role::Editor);
+    let csrf = csrf_field(&caller);
     let mut tags = String::from("<dl class=\"tags\">");
     for (ns, names) in by_ns {
         tags.push_str(&format!("<dt>{}</dt><dd>", escape(ns)));
         for n in names {
             let q = format!("{ns}:\"{n}\"$");
             tags.push_str(&format!(
-                "<a class=\"tag\" href=\"/?q={}\">{}</a>",
+                "<span class=\"tag-item\"><a class=\"tag\" href=\"/?q={}\">{}</a>",
                 encode(&q),
                 escape(n)
             ));
+            if editor {
+                let full = escape(&format!("{ns}:{n}"));
+                tags.push_str(&format!(
+                    "<form class=\"inline\" method=\"post\" action=\"/g/{id}/tags\">{csrf}\
+                     <input type=\"hidden\" name=\"remove\" value=\"{full}\">\
+                     <button class=\"tag-remove plain\" type=\"submit\" aria-label=\"{remove} {full}\">×</button></form>",
+                    remove = text::REMOVE,
+                ));
+            }
+            tags.push_str("</span>");
         }
         tags.push_str("</dd>");
     }
     tags.push_str("</dl>");
+    let (edit, trash_note) = if editor {
+        let (action, label) = if g.trashed_at.is_some() {
+            ("restore", text::RESTORE)
+        } else {
+            ("trash", text::TRASH)
+        };
+        (
+            format!(
+                "<form class=\"add-tags\" method=\"post\" action=\"/g/{id}/tags\">{csrf}\
+                 <label class=\"visually-hidden\" for=\"add\">{add}</label>\
+                 <input id=\"add\" name=\"add\" placeholder=\"{placeholder}\" autocomplete=\"off\">\
+                 <button type=\"submit\">{add}</button></form>\
+                 <form class=\"inline\" method=\"post\" action=\"/g/{id}/{action}\">{csrf}\
+                 <button class=\"plain\" type=\"submit\">{label}</button></form>",
+                add = text::ADD_TAGS,
+                placeholder = text::ADD_TAGS_PLACEHOLDER,
+            ),
+            if g.trashed_at.is_some() {
+                format!("<p role=\"status\">{}</p>", text::IN_TRASH)
+            } else {
+                String::new()
+            },
+        )
+    } else {
+        (String::new(), String::new())
+    };
     let (read_label, read_page) = match progress {
         Some(p) if !p.finished && p.page > 0 => (text::CONTINUE, p.page),
         _ => (text::READ, 0),
@@ -497,9 +543,9 @@ pub async fn gallery(
     }
     thumbs.push_str("</div>");
     let body = format!(
-        "<div class=\"gallery-head\">{cover}<div><h1>{title}</h1>{original}\
+        "<div class=\"gallery-head\">{cover}<div>{trash_note}<h1>{title}</h1>{original}\
          <p>{pages} {pages_word} · {size_word}: {size}<br>{added_word}: {added}{posted}</p>{tags}\
-         <div class=\"actions\"><a class=\"button\" href=\"/g/{id}/read?page={read_page}\">{read_label}</a></div>\
+         <div class=\"actions\"><a class=\"button\" href=\"/g/{id}/read?page={read_page}\">{read_label}</a>{edit}</div>\
          </div></div>{thumbs}",
         title = escape(&g.title),
         pages = g.page_count,
@@ -510,6 +556,82 @@ pub async fn gallery(
         added = date(g.added_at),
     );
     Ok(layout(&caller, &g.title, "", &body, "").into_response())
+}
+
+/// A page that says what went wrong, with a way back.
+fn problem(caller: &Caller, status: StatusCode, message: &str, back: &str) -> Response {
+    let body = format!(
+        "<p role=\"alert\">{}</p><p><a class=\"button plain\" href=\"{}\">{}</a></p>",
+        escape(message),
+        escape(back),
+        text::BACK_TO
+    );
+    (status, layout(caller, message, "", &body, "")).into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct TagForm {
+    #[serde(default)]
+    add: String,
+    #[serde(default)]
+    remove: String,
+}
+
+/// `POST /g/{id}/tags` (a form): adds `ns:tag, ns:tag` and/or removes one tag, then back.
+pub async fn tags_submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(public_id): Path<String>,
+    Form(form): Form<TagForm>,
+) -> Result<Response, ApiError> {
+    let back = format!("/g/{}", encode(&public_id));
+    let parse = |text: &str| -> Result<Vec<db::TagName>, String> {
+        if text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        db::TagName::parse_list(text).map_err(|e| e.to_string())
+    };
+    let (add, remove) = match (parse(&form.add), parse(&form.remove)) {
+        (Ok(a), Ok(r)) => (a, r),
+        (Err(e), _) | (_, Err(e)) => {
+            return Ok(problem(&caller, StatusCode::BAD_REQUEST, &e, &back));
+        }
+    };
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
+        db.galleries().id_of(&public_id)?;
+        if !add.is_empty() {
+            db.tags().add(&public_id, &add, db::TagSource::User)?;
+        }
+        if !remove.is_empty() {
+            db.tags().remove(&public_id, &remove)?;
+        }
+        Ok(())
+    })
+    .await??;
+    Ok(Redirect::to(&back).into_response())
+}
+
+/// `POST /g/{id}/trash` (a form).
+pub async fn trash_submit(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let back = format!("/g/{}", encode(&public_id));
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || db.galleries().trash(&public_id)).await??;
+    Ok(Redirect::to(&back).into_response())
+}
+
+/// `POST /g/{id}/restore` (a form).
+pub async fn restore_submit(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let back = format!("/g/{}", encode(&public_id));
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || db.galleries().restore(&public_id)).await??;
+    Ok(Redirect::to(&back).into_response())
 }
 
 // ---- The reader ---------------------------------------------------------------------------------

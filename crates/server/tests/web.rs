@@ -325,3 +325,153 @@ async fn assets_are_served_immutable_under_hashed_names() {
     let (status, _, _) = get(&site, "/assets/app.0000.css", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn editors_tag_and_trash_from_the_gallery_page_and_readers_cannot() {
+    let site = site();
+    let hash = server::auth::hash_password("editor-password").unwrap();
+    site.db
+        .accounts()
+        .create_user("editor", &hash, db::Role::Editor)
+        .unwrap();
+    let (_, headers, _) = post_form(
+        &site,
+        "/login",
+        "name=editor&password=editor-password",
+        None,
+    )
+    .await;
+    let editor = headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let ids = site
+        .live
+        .search("", search::Asker::default(), 0, 1)
+        .unwrap()
+        .ids;
+    let g = site
+        .db
+        .galleries()
+        .summaries(&ids)
+        .unwrap()
+        .remove(0)
+        .public_id;
+    let page = format!("/g/{g}");
+    let (_, _, html) = get(&site, &page, Some(&editor)).await;
+    assert_nothing_inline(&html);
+    assert!(
+        html.contains("action=\"/g/") && html.contains("name=\"add\""),
+        "{html}"
+    );
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let form = |body: String| {
+        let site = &site;
+        let editor = editor.clone();
+        let uri = format!("/g/{g}/tags");
+        async move { post_form(site, &uri, &body, Some(&editor)).await }
+    };
+    let (status, headers, _) = form(format!(
+        "_csrf={csrf}&add=misc%3Aweb-added%2C+female%3Aweb+two"
+    ))
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], page);
+    let names = |db: &db::Db| -> Vec<String> {
+        db.tags()
+            .of_gallery(&g)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tag.to_string())
+            .collect()
+    };
+    assert!(names(&site.db).contains(&"misc:web-added".to_string()));
+    assert!(names(&site.db).contains(&"female:web two".to_string()));
+    let (_, _, html) = get(&site, &page, Some(&editor)).await;
+    assert!(
+        html.contains("aria-label=\"Remove misc:web-added\""),
+        "a × per tag"
+    );
+    let (status, _, _) = form(format!("_csrf={csrf}&remove=misc%3Aweb-added")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(!names(&site.db).contains(&"misc:web-added".to_string()));
+    // A bad tag: a page that says why, nothing changed.
+    let before = names(&site.db);
+    let (status, _, html) = form(format!("_csrf={csrf}&add=a%24b%3Ax")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("role=\"alert\""));
+    assert_eq!(names(&site.db), before);
+    // Without the token: refused.
+    let (status, _, _) = form("add=misc%3Asneaky".into()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Trash and restore.
+    let (status, _, _) = post_form(
+        &site,
+        &format!("/g/{g}/trash"),
+        &format!("_csrf={csrf}"),
+        Some(&editor),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(site.db.galleries().get(&g).unwrap().trashed_at.is_some());
+    let (_, _, html) = get(&site, &page, Some(&editor)).await;
+    assert!(
+        html.contains("in the trash")
+            && html.contains("action=\"/g/")
+            && html.contains("/restore\"")
+    );
+    let (status, _, _) = post_form(
+        &site,
+        &format!("/g/{g}/restore"),
+        &format!("_csrf={csrf}"),
+        Some(&editor),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(site.db.galleries().get(&g).unwrap().trashed_at.is_none());
+
+    // A reader sees no edit controls, and the forms are refused to them.
+    let reader = sign_in(&site).await;
+    let (_, _, html) = get(&site, &page, Some(&reader)).await;
+    assert!(
+        !html.contains("name=\"add\"")
+            && !html.contains("tag-remove")
+            && !html.contains("/trash\"")
+    );
+    let reader_csrf = {
+        let (_, _, grid) = get(&site, "/", Some(&reader)).await;
+        grid.split("name=\"_csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let (status, _, _) = post_form(
+        &site,
+        &format!("/g/{g}/tags"),
+        &format!("_csrf={reader_csrf}&add=misc%3Areader"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = post_form(
+        &site,
+        &format!("/g/{g}/trash"),
+        &format!("_csrf={reader_csrf}"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(site.db.galleries().get(&g).unwrap().trashed_at.is_none());
+    assert!(!names(&site.db).contains(&"misc:reader".to_string()));
+}
