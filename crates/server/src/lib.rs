@@ -125,6 +125,7 @@ fn routes() -> Vec<Route> {
         r(M::GET, "/g/{id}", Read, get(web::gallery)),
         r(M::GET, "/g/{id}/read", Read, get(web::reader)),
         r(M::POST, "/g/{id}/tags", Edit, post(web::tags_submit)),
+        r(M::POST, "/g/{id}/favorite", Own, post(web::favorite_submit)),
         r(M::POST, "/g/{id}/trash", Edit, post(web::trash_submit)),
         r(M::POST, "/g/{id}/restore", Edit, post(web::restore_submit)),
         r(M::POST, "/setup", Public, post(pages::setup_submit)),

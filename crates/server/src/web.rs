@@ -49,6 +49,9 @@ mod text {
     pub const RESTORE: &str = "Restore from the trash";
     pub const IN_TRASH: &str = "This gallery is in the trash.";
     pub const BACK_TO: &str = "Back";
+    pub const FAVORITE: &str = "Add to favorites";
+    pub const UNFAVORITE: &str = "Remove from favorites";
+    pub const FAVORITES: &str = "Favorites";
 }
 
 // ---- Assets -------------------------------------------------------------------------------------
@@ -152,6 +155,7 @@ fn layout(caller: &Caller, title: &str, query: &str, body: &str, body_class: &st
          <input id=\"q\" type=\"search\" name=\"q\" value=\"{query}\" placeholder=\"{placeholder}\">\
          <button type=\"submit\">{search}</button></form>\
          <a class=\"button plain\" href=\"/?q=sort%3Arandom\">{random}</a>\
+         <a class=\"button plain\" href=\"/?q=favorite\">{favorites}</a>\
          <a class=\"button plain\" href=\"/help/search\">{help}</a>{account}</header>\
          <main>{body}</main></body></html>\n",
         title = escape(title),
@@ -162,6 +166,7 @@ fn layout(caller: &Caller, title: &str, query: &str, body: &str, body_class: &st
         query = escape(query),
         placeholder = escape(text::SEARCH_PLACEHOLDER),
         random = text::RANDOM,
+        favorites = text::FAVORITES,
         help = text::SEARCH_HELP,
     ))
 }
@@ -440,16 +445,20 @@ pub async fn gallery(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let user = caller.user.as_ref().map(|u| u.id);
-    let (g, pages, progress) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let g = db.galleries().get(&public_id)?;
-        let pages = db.galleries().pages(&public_id)?;
-        let progress = match user {
-            Some(u) => db.accounts().progress(u, g.id)?,
-            None => None,
-        };
-        Ok((g, pages, progress))
-    })
-    .await??;
+    let (g, pages, progress, favorite) =
+        tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+            let g = db.galleries().get(&public_id)?;
+            let pages = db.galleries().pages(&public_id)?;
+            let (progress, favorite) = match user {
+                Some(u) => (
+                    db.accounts().progress(u, g.id)?,
+                    db.accounts().is_favorite(u, g.id)?,
+                ),
+                None => (None, false),
+            };
+            Ok((g, pages, progress, favorite))
+        })
+        .await??;
     let id = escape(&g.public_id);
     let cover = g.cover.map_or(String::new(), |c| {
         format!(
@@ -487,6 +496,20 @@ pub async fn gallery(
         tags.push_str("</dd>");
     }
     tags.push_str("</dl>");
+    let favorite_form = if caller.user.is_some() {
+        let (value, label) = if favorite {
+            ("0", text::UNFAVORITE)
+        } else {
+            ("1", text::FAVORITE)
+        };
+        format!(
+            "<form class=\"inline\" method=\"post\" action=\"/g/{id}/favorite\">{csrf}\
+             <input type=\"hidden\" name=\"on\" value=\"{value}\">\
+             <button class=\"plain\" type=\"submit\" aria-pressed=\"{favorite}\">{label}</button></form>"
+        )
+    } else {
+        String::new()
+    };
     let (edit, trash_note) = if editor {
         let (action, label) = if g.trashed_at.is_some() {
             ("restore", text::RESTORE)
@@ -545,7 +568,7 @@ pub async fn gallery(
     let body = format!(
         "<div class=\"gallery-head\">{cover}<div>{trash_note}<h1>{title}</h1>{original}\
          <p>{pages} {pages_word} · {size_word}: {size}<br>{added_word}: {added}{posted}</p>{tags}\
-         <div class=\"actions\"><a class=\"button\" href=\"/g/{id}/read?page={read_page}\">{read_label}</a>{edit}</div>\
+         <div class=\"actions\"><a class=\"button\" href=\"/g/{id}/read?page={read_page}\">{read_label}</a>{favorite_form}{edit}</div>\
          </div></div>{thumbs}",
         title = escape(&g.title),
         pages = g.page_count,
@@ -607,6 +630,30 @@ pub async fn tags_submit(
             db.tags().remove(&public_id, &remove)?;
         }
         Ok(())
+    })
+    .await??;
+    Ok(Redirect::to(&back).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct FavoriteForm {
+    on: String,
+}
+
+/// `POST /g/{id}/favorite` (a form, `on=1` or `on=0`): the caller's own favorite.
+pub async fn favorite_submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(public_id): Path<String>,
+    Form(form): Form<FavoriteForm>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let back = format!("/g/{}", encode(&public_id));
+    let on = form.on == "1";
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
+        let id = db.galleries().id_of(&public_id)?;
+        Ok(db.accounts().set_favorite(user, id, on)?)
     })
     .await??;
     Ok(Redirect::to(&back).into_response())

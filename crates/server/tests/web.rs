@@ -475,3 +475,69 @@ async fn editors_tag_and_trash_from_the_gallery_page_and_readers_cannot() {
     assert!(site.db.galleries().get(&g).unwrap().trashed_at.is_none());
     assert!(!names(&site.db).contains(&"misc:reader".to_string()));
 }
+
+#[tokio::test]
+async fn favorites_from_the_gallery_page_are_each_users_own() {
+    let site = site();
+    let reader = sign_in(&site).await;
+    let ids = site
+        .live
+        .search("", search::Asker::default(), 0, 1)
+        .unwrap()
+        .ids;
+    let g = site
+        .db
+        .galleries()
+        .summaries(&ids)
+        .unwrap()
+        .remove(0)
+        .public_id;
+    let (_, _, html) = get(&site, &format!("/g/{g}"), Some(&reader)).await;
+    assert!(html.contains("aria-pressed=\"false\""), "{html}");
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let (status, _, _) = post_form(
+        &site,
+        &format!("/g/{g}/favorite"),
+        &format!("_csrf={csrf}&on=1"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = get(&site, &format!("/g/{g}"), Some(&reader)).await;
+    assert!(html.contains("aria-pressed=\"true\""));
+    let (_, _, grid) = get(&site, "/?q=favorite", Some(&reader)).await;
+    assert_eq!(grid.matches("class=\"card\"").count(), 1);
+    assert!(grid.contains(&format!("href=\"/g/{g}\"")));
+    // Another user's favorites are their own.
+    let hash = server::auth::hash_password("other-password").unwrap();
+    site.db
+        .accounts()
+        .create_user("other", &hash, db::Role::Reader)
+        .unwrap();
+    let (_, headers, _) =
+        post_form(&site, "/login", "name=other&password=other-password", None).await;
+    let other = headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, _, grid) = get(&site, "/?q=favorite", Some(&other)).await;
+    assert!(grid.contains("Nothing matches"));
+    let (status, _, _) = post_form(
+        &site,
+        &format!("/g/{g}/favorite"),
+        &format!("_csrf={csrf}&on=0"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, grid) = get(&site, "/?q=favorite", Some(&reader)).await;
+    assert!(grid.contains("Nothing matches"));
+}
