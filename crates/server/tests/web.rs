@@ -541,3 +541,108 @@ async fn favorites_from_the_gallery_page_are_each_users_own() {
     let (_, _, grid) = get(&site, "/?q=favorite", Some(&reader)).await;
     assert!(grid.contains("Nothing matches"));
 }
+
+#[tokio::test]
+async fn the_account_page_makes_and_revokes_keys_and_changes_the_password() {
+    let site = site();
+    let reader = sign_in(&site).await;
+    let other_session = sign_in(&site).await;
+    let (status, _, html) = get(&site, "/account", Some(&reader)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_nothing_inline(&html);
+    assert!(html.contains("No keys yet."));
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    // A key, shown once, that works as a bearer key.
+    let (status, _, html) = post_form(
+        &site,
+        "/account/keys",
+        &format!("_csrf={csrf}&name=tablet+app&scope=read"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = html
+        .split("<code class=\"new-key\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_string();
+    assert!(key.starts_with("lp_"), "{key}");
+    let req = Request::get("/api/v1/account")
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = send(&site, req).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, html) = get(&site, "/account", Some(&reader)).await;
+    assert!(
+        html.contains("tablet app") && !html.contains(&key),
+        "listed, never shown again"
+    );
+    let id = html
+        .split("action=\"/account/keys/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap()
+        .to_string();
+    let (status, _, _) = post_form(
+        &site,
+        &format!("/account/keys/{id}/revoke"),
+        &format!("_csrf={csrf}"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let req = Request::get("/api/v1/account")
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = send(&site, req).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The password: a wrong current one or differing new ones change nothing.
+    let (status, _, html) = post_form(
+        &site,
+        "/account/password",
+        &format!("_csrf={csrf}&current=wrong-password&new=brand-new-pw&again=brand-new-pw"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("wrong name or password"));
+    let (status, _, html) = post_form(
+        &site,
+        "/account/password",
+        &format!("_csrf={csrf}&current=reader-password&new=brand-new-pw&again=other-new-pw"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("differ"));
+    let (status, headers, _) = post_form(
+        &site,
+        "/account/password",
+        &format!("_csrf={csrf}&current=reader-password&new=brand-new-pw&again=brand-new-pw"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let renewed = headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, _, html) = get(&site, "/account?done=password", Some(&renewed)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("password is changed"));
+    for old in [&reader, &other_session] {
+        let (status, _, _) = get(&site, "/account", Some(old)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "the old sessions ended");
+    }
+}
