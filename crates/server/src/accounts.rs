@@ -9,16 +9,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use db::{KeyScope, Role};
 
-use crate::AppState;
 use crate::auth::{self, Caller, Via};
 use crate::error::ApiError;
 use crate::json::JsonBody;
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await?
-}
+use crate::{AppState, blocking};
 
 fn user_json(u: &db::User) -> serde_json::Value {
     serde_json::json!({ "name": u.name, "role": u.role, "created_at": u.created_at })
@@ -55,10 +49,7 @@ pub async fn login(
 
 /// `POST /api/v1/logout`: ends the session on the server, and drops the cookie.
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    if let Via::Session { token_hash, .. } = caller.via {
-        let db = state.db.clone();
-        blocking(move || Ok(db.accounts().delete_session(&token_hash)?)).await?;
-    }
+    auth::end_session(&state.db, &caller).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
@@ -152,27 +143,11 @@ pub async fn change_password(
     caller: Caller,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let user = caller.user()?.clone();
     let db = state.db.clone();
     let config = state.auth.clone();
-    let renewed = blocking(move || {
-        if !auth::verify_password(&body.current, &user.password_hash) {
-            return Err(ApiError::WrongCredentials);
-        }
-        let hash =
-            auth::hash_password(&body.new).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        db.accounts().set_password(&user.name, &hash)?;
-        match caller.via {
-            Via::Session { .. } => Ok(Some(auth::start_session(
-                &db,
-                user.id,
-                &config,
-                caller.https,
-            )?)),
-            _ => Ok(None),
-        }
-    })
-    .await?;
+    let renewed =
+        blocking(move || auth::change_password(&db, &caller, &body.current, &body.new, &config))
+            .await?;
     let mut response = match &renewed {
         Some((_, csrf)) => Json(serde_json::json!({ "csrf": csrf })).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),

@@ -606,6 +606,36 @@ pub fn start_session(
     Ok((value, csrf))
 }
 
+/// Ends the caller's session on the server, if they came with one.
+pub async fn end_session(db: &Arc<db::Db>, caller: &Caller) -> Result<(), ApiError> {
+    if let Via::Session { token_hash, .. } = caller.via {
+        let db = db.clone();
+        crate::blocking(move || Ok(db.accounts().delete_session(&token_hash)?)).await?;
+    }
+    Ok(())
+}
+
+/// Checks the current password and sets a new one, which ends every session of the account;
+/// a caller who came with a session gets a new one (its cookie and CSRF token).
+pub fn change_password(
+    db: &db::Db,
+    caller: &Caller,
+    current: &str,
+    new: &str,
+    config: &AuthConfig,
+) -> Result<Option<(HeaderValue, String)>, ApiError> {
+    let user = caller.user()?;
+    if !verify_password(current, &user.password_hash) {
+        return Err(ApiError::WrongCredentials);
+    }
+    let hash = hash_password(new).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    db.accounts().set_password(&user.name, &hash)?;
+    match caller.via {
+        Via::Session { .. } => Ok(Some(start_session(db, user.id, config, caller.https)?)),
+        _ => Ok(None),
+    }
+}
+
 /// A `Set-Cookie` value that removes the session cookie.
 pub fn end_session_cookie() -> HeaderValue {
     HeaderValue::from_static("lp_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")

@@ -11,15 +11,9 @@ use axum::response::{IntoResponse, Response};
 use db::{TagName, TagSource};
 use library::import::{ImportOptions, Outcome, Quiet};
 
-use crate::AppState;
 use crate::error::ApiError;
 use crate::json::JsonBody;
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await?
-}
+use crate::{AppState, blocking};
 
 /// `GET /api/v1/galleries/{id}`: a gallery with its tags.
 pub async fn gallery(

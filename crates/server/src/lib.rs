@@ -72,6 +72,13 @@ impl AppState {
     }
 }
 
+/// Runs database or store work on a blocking thread.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await?
+}
+
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

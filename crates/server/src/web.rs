@@ -310,10 +310,7 @@ pub async fn logout_submit(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    if let Via::Session { token_hash, .. } = caller.via {
-        let db = state.db.clone();
-        tokio::task::spawn_blocking(move || db.accounts().delete_session(&token_hash)).await??;
-    }
+    auth::end_session(&state.db, &caller).await?;
     let mut response = Redirect::to("/login").into_response();
     response
         .headers_mut()
@@ -848,7 +845,7 @@ pub async fn password_submit(
     caller: Caller,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, ApiError> {
-    let user = caller.user()?.clone();
+    caller.user()?;
     if form.new != form.again {
         return account_page(
             &state,
@@ -861,29 +858,30 @@ pub async fn password_submit(
     }
     let db = state.db.clone();
     let config = state.auth.clone();
-    let https = caller.https;
-    let changed =
-        tokio::task::spawn_blocking(move || -> Result<Result<HeaderValue, String>, ApiError> {
-            if !auth::verify_password(&form.current, &user.password_hash) {
-                return Ok(Err(ApiError::WrongCredentials.to_string()));
-            }
-            let hash = match auth::hash_password(&form.new) {
-                Ok(h) => h,
-                Err(e) => return Ok(Err(e.to_string())),
-            };
-            db.accounts().set_password(&user.name, &hash)?;
-            Ok(Ok(auth::start_session(&db, user.id, &config, https)?.0))
-        })
-        .await??;
+    let asker = caller.clone();
+    let changed = crate::blocking(move || {
+        auth::change_password(&db, &asker, &form.current, &form.new, &config)
+    })
+    .await;
     match changed {
-        Ok(cookie) => {
+        Ok(Some((cookie, _))) => {
             let mut response = Redirect::to("/account?done=password").into_response();
             response.headers_mut().insert(header::SET_COOKIE, cookie);
             Ok(response)
         }
-        Err(message) => {
-            account_page(&state, &caller, StatusCode::BAD_REQUEST, &message, None).await
+        // Sent with an API key: there is no session to renew.
+        Ok(None) => Ok(Redirect::to("/account?done=password").into_response()),
+        Err(e @ (ApiError::WrongCredentials | ApiError::BadRequest(_))) => {
+            account_page(
+                &state,
+                &caller,
+                StatusCode::BAD_REQUEST,
+                &e.to_string(),
+                None,
+            )
+            .await
         }
+        Err(e) => Err(e),
     }
 }
 
