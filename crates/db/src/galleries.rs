@@ -1249,13 +1249,17 @@ impl Galleries<'_> {
     pub fn thumbnail_of(&self, image: &BlobHash) -> Result<Option<ThumbnailState>> {
         self.db.read(|c| {
             let Some(r) = c.query_opt(
-                "SELECT b.format, b.width, b.height, b.bytes, b.thumb_state, t.hash FROM blobs b \
-                 LEFT JOIN blobs t ON t.id = b.thumb_id WHERE b.hash = ? AND b.kind = 1",
+                "SELECT b.format, b.width, b.height, b.bytes, b.thumb_state, t.hash, b.kind FROM blobs b \
+                 LEFT JOIN blobs t ON t.id = b.thumb_id WHERE b.hash = ? AND b.kind IN (1, 3)",
                 &[Param::Blob(&image.0)],
             )?
             else {
                 return Ok(None);
             };
+            // A cropped cover is made at thumbnail size: it is its own thumbnail.
+            if r.int(6)? == 3 {
+                return Ok(Some(ThumbnailState::Made(*image)));
+            }
             if let Some(t) = r.opt_blob(5)? {
                 return Ok(Some(ThumbnailState::Made(hash_of(t)?)));
             }

@@ -16,7 +16,8 @@ pub enum JobState {
 }
 
 impl JobState {
-    fn as_str(self) -> &'static str {
+    /// The state as stored (and as shown in job listings).
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
             Self::Running => "running",
@@ -147,6 +148,25 @@ impl Jobs<'_> {
             let rows = c.query(
                 &format!("SELECT {COLUMNS} FROM jobs WHERE state = ? ORDER BY id LIMIT ?"),
                 &[Param::Text(state.as_str()), Param::Int(limit as i64)],
+            )?;
+            rows.iter().map(job).collect()
+        })
+    }
+
+    /// The latest jobs of `kinds`, newest first.
+    pub fn recent(&self, kinds: &[&str], limit: usize) -> Result<Vec<Job>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.db.read(|c| {
+            let mut params: Vec<Param<'_>> = kinds.iter().map(|k| Param::Text(k)).collect();
+            params.push(Param::Int(limit as i64));
+            let rows = c.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM jobs WHERE kind IN {} ORDER BY id DESC LIMIT ?",
+                    crate::sql::placeholders(kinds.len())
+                ),
+                &params,
             )?;
             rows.iter().map(job).collect()
         })

@@ -1,7 +1,70 @@
 //! What a gallery exports with its pages: a ComicInfo.xml of LittlePanda's metadata, so that
 //! nothing is locked in (readers such as Komga, Kavita and LANraragi read it, and so does import).
 
+use std::io::{Seek, Write};
+
 use db::{Gallery, Page, ReadingDirection};
+use lpfs::BlobStore;
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("page {page} ({hash}) is missing from the image store")]
+    Missing { page: u32, hash: lpfs::BlobHash },
+    #[error("the image store: {0}")]
+    Store(#[from] lpfs::Error),
+    #[error("writing the archive: {0}")]
+    Zip(#[from] zip::result::ZipError),
+    #[error("writing the archive: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Writes `g` into `zip` as a cbz: its pages byte for byte (stored: images do not compress),
+/// named by position, then a ComicInfo.xml of its metadata. The caller finishes the zip.
+pub fn write_cbz<W: Write + Seek>(
+    zip: &mut zip::ZipWriter<W>,
+    g: &Gallery,
+    pages: &[Page],
+    store: &dyn BlobStore,
+) -> Result<(), ExportError> {
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(false);
+    let width = pages.len().to_string().len().max(3);
+    for p in pages {
+        let bytes = store.get(&p.blob.hash)?.ok_or(ExportError::Missing {
+            page: p.position + 1,
+            hash: p.blob.hash,
+        })?;
+        let ext = extension(p.blob.format, &p.name);
+        zip.start_file(format!("{:0width$}.{ext}", p.position + 1), stored)?;
+        zip.write_all(&bytes)?;
+    }
+    zip.start_file(
+        "ComicInfo.xml",
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated),
+    )?;
+    zip.write_all(comic_info(g, pages).as_bytes())?;
+    Ok(())
+}
+
+/// The file extension a page is exported with: its format's, or (for a format LittlePanda does
+/// not know) a tidy version of its original one.
+fn extension(format: db::ImageFormat, name: &str) -> String {
+    match format {
+        db::ImageFormat::Jpeg => "jpg".into(),
+        db::ImageFormat::Png => "png".into(),
+        db::ImageFormat::Gif => "gif".into(),
+        db::ImageFormat::Webp => "webp".into(),
+        db::ImageFormat::Avif => "avif".into(),
+        db::ImageFormat::Bmp => "bmp".into(),
+        db::ImageFormat::Other => name
+            .rsplit_once('.')
+            .map(|(_, e)| e.chars().filter(char::is_ascii_alphanumeric).take(8).collect())
+            .filter(|e: &String| !e.is_empty())
+            .unwrap_or_else(|| "bin".into()),
+    }
+}
 
 /// Text made safe inside XML or HTML (markup characters as entities; control characters XML
 /// cannot carry dropped).

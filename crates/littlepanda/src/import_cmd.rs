@@ -314,28 +314,7 @@ pub fn export(config: &Config, data: &Path, gallery: &str, to: &Path) -> anyhow:
         std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let written = (|| -> anyhow::Result<()> {
         let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
-        let stored = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            .large_file(false);
-        let width = pages.len().to_string().len().max(3);
-        for p in &pages {
-            let bytes = lib.store.get(&p.blob.hash)?.with_context(|| {
-                format!(
-                    "page {} ({}) is missing from the image store",
-                    p.position + 1,
-                    p.blob.hash
-                )
-            })?;
-            let ext = export_extension(p.blob.format, &p.name);
-            zip.start_file(format!("{:0width$}.{ext}", p.position + 1), stored)?;
-            zip.write_all(&bytes)?;
-        }
-        zip.start_file(
-            "ComicInfo.xml",
-            zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Deflated),
-        )?;
-        zip.write_all(library::export::comic_info(&g, &pages).as_bytes())?;
+        library::export::write_cbz(&mut zip, &g, &pages, lib.store.as_ref())?;
         let mut inner = zip.finish()?;
         inner.flush()?;
         inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;
@@ -352,27 +331,6 @@ pub fn export(config: &Config, data: &Path, gallery: &str, to: &Path) -> anyhow:
         to.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn export_extension(format: db::ImageFormat, name: &str) -> String {
-    match format {
-        db::ImageFormat::Jpeg => "jpg".into(),
-        db::ImageFormat::Png => "png".into(),
-        db::ImageFormat::Gif => "gif".into(),
-        db::ImageFormat::Webp => "webp".into(),
-        db::ImageFormat::Avif => "avif".into(),
-        db::ImageFormat::Bmp => "bmp".into(),
-        db::ImageFormat::Other => name
-            .rsplit_once('.')
-            .map(|(_, e)| {
-                e.chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(8)
-                    .collect()
-            })
-            .filter(|e: &String| !e.is_empty())
-            .unwrap_or_else(|| "bin".into()),
-    }
 }
 
 /// `trash`, `restore`, `purge`.

@@ -350,11 +350,16 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
     let http = server::ServerConfig {
         max_upload_bytes: config.server.max_upload_size.0 as usize,
     };
-    let app = server::router(state, &http);
+    let app = server::router(state.clone(), &http);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // Imports from the server's disk that the last stop interrupted run again.
+        let resumed = server::jobs::resume(&state).context("resuming import jobs")?;
+        if resumed > 0 {
+            tracing::info!(resumed, "interrupted import jobs resumed");
+        }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;

@@ -40,6 +40,8 @@ pub enum Access {
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "lp_session";
+/// The cookie that keeps the theme picked with the toggle (not a secret).
+pub const THEME_COOKIE: &str = "lp_theme";
 /// The header the app's own requests carry their session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The form field plain HTML forms carry it in.
@@ -88,6 +90,8 @@ pub struct Caller {
     pub addr: IpAddr,
     /// Whether the client reached us over HTTPS (directly or through a trusted proxy).
     pub https: bool,
+    /// The theme the client picked (`light` or `dark`), or none to follow the system.
+    pub theme: Option<&'static str>,
 }
 
 impl Caller {
@@ -381,7 +385,16 @@ fn find_caller<'a>(
     let (addr, https) = client(req, &gate.config);
     let key = presented_key(req);
     let token = cookie(req.headers(), SESSION_COOKIE).map(str::to_owned);
-    lookup_caller(gate, addr, https, key, token)
+    let theme = match cookie(req.headers(), THEME_COOKIE) {
+        Some("light") => Some("light"),
+        Some("dark") => Some("dark"),
+        _ => None,
+    };
+    async move {
+        let mut caller = lookup_caller(gate, addr, https, key, token).await?;
+        caller.theme = theme;
+        Ok(caller)
+    }
 }
 
 async fn lookup_caller(
@@ -396,6 +409,7 @@ async fn lookup_caller(
         via: Via::Anonymous,
         addr,
         https,
+        theme: None,
     };
     let db = gate.app.db.clone();
     if let Some(key) = key {

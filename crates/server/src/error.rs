@@ -120,6 +120,18 @@ impl From<db::Error> for ApiError {
     }
 }
 
+impl From<library::import::ImportError> for ApiError {
+    fn from(e: library::import::ImportError) -> Self {
+        use library::import::ImportError as E;
+        match e {
+            E::Db(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Invalid(m) => Self::BadRequest(m),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         Self::Internal(Box::new(e))

@@ -6,7 +6,7 @@ use std::path::{Path as FsPath, PathBuf};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use db::{TagName, TagSource};
 use library::import::{ImportOptions, Outcome, Quiet};
@@ -123,17 +123,151 @@ pub async fn purge(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let released = purge_gallery(&state, public_id).await?;
+    Ok(Json(serde_json::json!({ "released_images": released })).into_response())
+}
+
+/// Deletes a gallery for good and then the images nothing else uses; answers how many.
+pub(crate) async fn purge_gallery(state: &AppState, public_id: String) -> Result<usize, ApiError> {
     let db = state.db.clone();
     let blobs = state.blobs.clone();
-    let released = blocking(move || {
+    blocking(move || {
         let released = db.galleries().purge(&public_id)?;
         for h in &released {
             blobs.delete(h)?;
         }
         Ok(released.len())
     })
+    .await
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct OrderChange {
+    /// The current positions (from 0), in the new order.
+    order: Vec<u32>,
+}
+
+/// `PUT /api/v1/galleries/{id}/order {order: [2, 0, 1, …]}`: the pages in a new order.
+pub async fn reorder(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    JsonBody(body): JsonBody<OrderChange>,
+) -> Result<Response, ApiError> {
+    let db = state.db.clone();
+    blocking(move || Ok(db.galleries().reorder_pages(&public_id, &body.order)?)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CoverChange {
+    /// The page (from 0).
+    page: u32,
+    /// A part of it, as shares of its width and height, to cut out as the cover.
+    crop: Option<library::import::Crop>,
+}
+
+/// `PUT /api/v1/galleries/{id}/cover {page, crop?: {x, y, w, h}}`: a page, or a part of one, as
+/// the cover.
+pub async fn cover(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    JsonBody(body): JsonBody<CoverChange>,
+) -> Result<Response, ApiError> {
+    set_cover(&state, public_id, body.page, body.crop).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Makes page `page` the cover, or the `crop` part of it.
+pub(crate) async fn set_cover(
+    state: &AppState,
+    public_id: String,
+    page: u32,
+    crop: Option<library::import::Crop>,
+) -> Result<(), ApiError> {
+    let db = state.db.clone();
+    let importer = state.importer.clone();
+    blocking(move || match crop {
+        None => Ok(db.galleries().set_cover_page(&public_id, page)?),
+        Some(part) => {
+            let importer = importer.ok_or(ApiError::RouteNotFound)?;
+            importer.set_cropped_cover(&public_id, page, part)?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// A `Write` that hands what is written, in chunks, to the response body being sent.
+struct BodyWriter {
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+}
+
+impl std::io::Write for BodyWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tx
+            .blocking_send(Ok(bytes::Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client left"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A file name for the `Content-Disposition` header: ASCII with the awkward characters replaced,
+/// and the title itself in `filename*` (RFC 6266).
+fn attachment(title: &str, ext: &str) -> String {
+    let ascii: String = title
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || " -_.()[]".contains(c) { c } else { '_' })
+        .take(150)
+        .collect();
+    let encoded: String = format!("{title}.{ext}")
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("attachment; filename=\"{}.{ext}\"; filename*=UTF-8''{encoded}", ascii.trim())
+}
+
+/// `GET /api/v1/galleries/{id}/cbz`: the gallery as a cbz (pages byte for byte and a
+/// ComicInfo.xml), streamed as it is written: nothing is buffered whole.
+pub async fn download(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let db = state.db.clone();
+    let (g, pages) = blocking(move || {
+        Ok((db.galleries().get(&public_id)?, db.galleries().pages(&public_id)?))
+    })
     .await?;
-    Ok(Json(serde_json::json!({ "released_images": released })).into_response())
+    let disposition = attachment(&g.title, "cbz");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let store = state.blobs.clone();
+    tokio::task::spawn_blocking(move || {
+        let failed = tx.clone();
+        let sink = std::io::BufWriter::with_capacity(256 << 10, BodyWriter { tx });
+        let mut zip = zip::ZipWriter::new_stream(sink);
+        let written = library::export::write_cbz(&mut zip, &g, &pages, store.as_ref())
+            .and_then(|()| Ok(zip.finish()?))
+            .and_then(|mut inner| Ok(std::io::Write::flush(&mut inner)?));
+        if let Err(e) = written {
+            // The client sees the download fail rather than a cut archive that looks whole.
+            tracing::error!(gallery = %g.public_id, "download: {e}");
+            let _ = failed.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.comicbook+zip"));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
 }
 
 fn outcome_json(o: Outcome) -> serde_json::Value {
@@ -230,7 +364,24 @@ pub async fn upload(
     }
     let results = {
         let state = state.clone();
-        blocking(move || import_path(&state, &path)).await?
+        blocking(move || {
+            let results = match import_path(&state, &path) {
+                Ok(r) => r,
+                Err(ApiError::BadRequest(why)) => {
+                    crate::jobs::record_upload(&state, &name, 1, vec![format!("{name}: {why}")])?;
+                    return Err(ApiError::BadRequest(why));
+                }
+                Err(e) => return Err(e),
+            };
+            let failures: Vec<String> = results
+                .iter()
+                .filter(|r| r["status"] == "failed")
+                .map(|r| format!("{name}: {}", r["error"].as_str().unwrap_or_default()))
+                .collect();
+            crate::jobs::record_upload(&state, &name, results.len() as u64, failures)?;
+            Ok(results)
+        })
+        .await?
     };
     drop(staged);
     Ok(Json(serde_json::json!({ "results": results })).into_response())
@@ -251,36 +402,45 @@ pub struct ServerImport {
 }
 
 /// `POST /api/v1/imports {path}`: imports an archive or folder on the server, which must lie
-/// below one of the configured import roots (after resolving `..` and links).
+/// below one of the configured import roots (after resolving `..` and links). The import runs
+/// in the background: the answer (202) names its job, which `GET /api/v1/jobs` and
+/// `GET /api/v1/jobs/events` follow.
 pub async fn import_server_path(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<ServerImport>,
 ) -> Result<Response, ApiError> {
+    let job = start_server_import(&state, body.path).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "job": job })),
+    )
+        .into_response())
+}
+
+/// Checks that `path` lies below an import root and starts its import; answers the job's id.
+pub(crate) async fn start_server_import(state: &AppState, path: String) -> Result<i64, ApiError> {
     let roots = state.import_roots.clone();
-    let results = {
-        let state = state.clone();
-        blocking(move || {
-            if roots.is_empty() {
-                return Err(ApiError::Forbidden(
-                    "no import roots are configured ([import] roots in the config)".into(),
-                ));
-            }
-            let path = std::fs::canonicalize(&body.path)
-                .map_err(|e| ApiError::BadRequest(format!("{}: {e}", body.path)))?;
-            let inside = roots
-                .iter()
-                .any(|r| std::fs::canonicalize(r).is_ok_and(|root| path.starts_with(&root)));
-            if !inside {
-                return Err(ApiError::Forbidden(format!(
-                    "{} is not below an import root",
-                    path.display()
-                )));
-            }
-            import_path(&state, &path)
-        })
-        .await?
-    };
-    Ok(Json(serde_json::json!({ "results": results })).into_response())
+    let state = state.clone();
+    blocking(move || {
+        if roots.is_empty() {
+            return Err(ApiError::Forbidden(
+                "no import roots are configured ([import] roots in the config)".into(),
+            ));
+        }
+        let resolved = std::fs::canonicalize(&path)
+            .map_err(|e| ApiError::BadRequest(format!("{path}: {e}")))?;
+        let inside = roots
+            .iter()
+            .any(|r| std::fs::canonicalize(r).is_ok_and(|root| resolved.starts_with(&root)));
+        if !inside {
+            return Err(ApiError::Forbidden(format!(
+                "{} is not below an import root",
+                resolved.display()
+            )));
+        }
+        crate::jobs::start_import(&state, resolved)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod blobs;
 pub mod error;
 pub mod galleries;
+pub mod jobs;
 pub mod json;
 pub mod pages;
 pub mod range;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub max_upload_bytes: u64,
     /// Folders below which admins may import from the server's own disk.
     pub import_roots: Arc<Vec<PathBuf>>,
+    /// Where import jobs tell their progress.
+    pub jobs: Arc<jobs::JobHub>,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
             upload_dir: None,
             max_upload_bytes: 4 << 30,
             import_roots: Arc::new(Vec::new()),
+            jobs: jobs::hub(),
         }
     }
 }
@@ -149,6 +153,25 @@ fn routes() -> Vec<Route> {
         ),
         r(M::POST, "/g/{id}/trash", Edit, post(web::trash_submit)),
         r(M::POST, "/g/{id}/restore", Edit, post(web::restore_submit)),
+        r(M::POST, "/g/{id}/title", Edit, post(web::title_submit)),
+        r(M::GET, "/manage", Edit, get(web::manage)),
+        r(M::POST, "/batch/tags", Edit, post(web::batch_tags)),
+        r(M::POST, "/batch/trash", Edit, post(web::batch_trash)),
+        r(M::POST, "/batch/collect", Own, post(web::batch_collect)),
+        r(M::POST, "/manage/import", Admin, post(web::import_submit)),
+        r(M::GET, "/manage/trash", Edit, get(web::trash)),
+        r(M::GET, "/manage/tags", Edit, get(web::tag_tools)),
+        r(M::POST, "/manage/tags", Edit, post(web::tag_tools_submit)),
+        r(M::GET, "/manage/storage", Admin, get(web::storage)),
+        r(M::POST, "/manage/compact", Admin, post(web::compact_submit)),
+        r(M::GET, "/manage/users", Admin, get(web::users)),
+        r(M::POST, "/manage/users", Admin, post(web::users_submit)),
+        r(M::GET, "/sw.js", Public, get(web::service_worker)),
+        r(M::GET, "/manifest.webmanifest", Public, get(web::manifest)),
+        r(M::POST, "/g/{id}/order", Edit, post(web::order_submit)),
+        r(M::GET, "/g/{id}/cover", Edit, get(web::crop_page)),
+        r(M::POST, "/g/{id}/cover", Edit, post(web::cover_submit)),
+        r(M::POST, "/g/{id}/purge", Admin, post(web::purge_submit)),
         r(M::POST, "/setup", Public, post(pages::setup_submit)),
         r(M::GET, "/api/v1/account", Own, get(accounts::account)),
         r(
@@ -233,6 +256,24 @@ fn routes() -> Vec<Route> {
             get(galleries::pages),
         ),
         r(
+            M::GET,
+            "/api/v1/galleries/{id}/cbz",
+            Read,
+            get(galleries::download),
+        ),
+        r(
+            M::PUT,
+            "/api/v1/galleries/{id}/order",
+            Edit,
+            put(galleries::reorder),
+        ),
+        r(
+            M::PUT,
+            "/api/v1/galleries/{id}/cover",
+            Edit,
+            put(galleries::cover),
+        ),
+        r(
             M::PUT,
             "/api/v1/galleries/{id}/tags",
             Edit,
@@ -311,6 +352,8 @@ fn routes() -> Vec<Route> {
             delete(accounts::remove_from_collection),
         ),
         r(M::POST, "/api/v1/uploads", Edit, post(galleries::upload)),
+        r(M::GET, "/api/v1/jobs", Edit, get(jobs::list)),
+        r(M::GET, "/api/v1/jobs/events", Edit, get(jobs::events)),
         r(
             M::POST,
             "/api/v1/imports",

@@ -214,7 +214,7 @@ async fn the_grid_searches_and_pages() {
     let ids: Vec<String> = html
         .split("<a class=\"card\" href=\"/g/")
         .skip(1)
-        .map(|s| s.split('"').next().unwrap().to_string())
+        .map(|s| s.split(['"', '?']).next().unwrap().to_string())
         .collect();
     let want_ids: Vec<String> = site
         .db
@@ -273,12 +273,29 @@ async fn a_gallery_and_its_reader() {
     assert_eq!(status, StatusCode::OK);
     assert_nothing_inline(&html);
     assert!(html.contains(&format!("src=\"/api/v1/blobs/{}\"", pages[0].blob.hash)));
-    assert!(html.contains(&format!("data-next=\"/g/{}/read?page=1\"", g.public_id)));
-    assert!(
-        html.contains(&format!("/api/v1/blobs/{}", pages[3].blob.hash)),
-        "preloads 3 ahead"
+    assert!(html.contains(&format!(
+        "rel=\"next\" href=\"/g/{}/read?page=1\"",
+        g.public_id
+    )));
+    // The reader's data: every page (so the module reads on without reloading), the progress URL.
+    let data = html
+        .split("<script type=\"application/json\" id=\"reader-data\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .expect("the reader's data");
+    let data: serde_json::Value = serde_json::from_str(data).unwrap();
+    let hashes: Vec<String> = data["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = pages.iter().map(|p| p.blob.hash.to_string()).collect();
+    assert_eq!(hashes, want);
+    assert_eq!(
+        data["progress"],
+        format!("/api/v1/galleries/{}/progress", g.public_id)
     );
-    assert!(html.contains("data-progress="));
     assert!(html.contains("<meta name=\"csrf\""));
     // Past the end: the last page.
     let (status, headers, _) = get(
@@ -512,7 +529,7 @@ async fn favorites_from_the_gallery_page_are_each_users_own() {
     assert!(html.contains("aria-pressed=\"true\""));
     let (_, _, grid) = get(&site, "/?q=favorite", Some(&reader)).await;
     assert_eq!(grid.matches("class=\"card\"").count(), 1);
-    assert!(grid.contains(&format!("href=\"/g/{g}\"")));
+    assert!(grid.contains(&format!("href=\"/g/{g}?q=favorite&amp;i=0\"")));
     // Another user's favorites are their own.
     let hash = server::auth::hash_password("other-password").unwrap();
     site.db

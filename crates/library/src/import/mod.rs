@@ -23,7 +23,7 @@ use lpfs::{BlobHash, BlobStore};
 
 use crate::format::{self, ARCHIVE_SNIFF_LEN, ArchiveKind};
 use archive::{Visitor, Want};
-pub use thumb::{ThumbConfig, ThumbError, Thumbnail};
+pub use thumb::{Crop, ThumbConfig, ThumbError, Thumbnail};
 
 /// Caps that keep a hostile archive from exhausting memory, disk or time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -581,6 +581,44 @@ impl Importer {
             })
         })?;
         Ok(waiting.len())
+    }
+
+    /// Makes the `part` of page `position` the gallery's cover (cut and scaled to thumbnail size),
+    /// and deletes the cropped cover it replaces. Answers the new cover's hash.
+    pub fn set_cropped_cover(
+        &self,
+        public_id: &str,
+        position: u32,
+        part: thumb::Crop,
+    ) -> Result<BlobHash, ImportError> {
+        let pages = self.db.galleries().pages(public_id)?;
+        let page = pages.get(position as usize).ok_or_else(|| {
+            ImportError::Invalid(format!(
+                "page {} is past the gallery's {} pages",
+                position + 1,
+                pages.len()
+            ))
+        })?;
+        let bytes = self.store.get(&page.blob.hash)?.ok_or_else(|| {
+            ImportError::Invalid("the page's image is missing from the image store".into())
+        })?;
+        let cover = thumb::crop(&bytes, page.blob.format, part, &self.thumbnails)
+            .map_err(|e| ImportError::Invalid(format!("the cover cannot be cut: {e}")))?;
+        let put = self.store.put(&cover.jpeg)?;
+        let released = self.db.galleries().set_cover_image(
+            public_id,
+            &BlobInfo {
+                hash: put.hash,
+                format: ImageFormat::Jpeg,
+                width: cover.width,
+                height: cover.height,
+                bytes: cover.jpeg.len() as u64,
+            },
+        )?;
+        for h in &released {
+            self.store.delete(h)?;
+        }
+        Ok(put.hash)
     }
 
     /// Makes and records the thumbnail of an image; answers a warning when none could be made.
