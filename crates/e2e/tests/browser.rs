@@ -1,8 +1,11 @@
 //! The web app in a real browser: Debian's Chromium, headless, driven through chromedriver.
-//! Signs in, finds a gallery in the grid and by search, opens it, reads it to the end with the
-//! keyboard and back, and checks the reading progress was saved. Screenshots of the grid, the
-//! gallery and the reader at phone (390×844) and desktop (1440×900) sizes go to
-//! `target/screenshots/` in every run.
+//! The whole flow of a library's first day: the first-run admin, an archive uploaded from the
+//! manage page (its job seen live), the grid, the gallery, tags added and removed, search,
+//! reading to the end with the keyboard and by swiping (touch), right-to-left and two-page modes,
+//! pages reordered, a page made the cover and a cover cropped, trash and restore, and a reader
+//! account that sees no edit controls and is refused when it calls them. Screenshots of the
+//! grid, the gallery, the reader and the manage page at phone (390×844) and desktop (1440×900)
+//! sizes go to `target/screenshots/` in every run.
 //!
 //! Needs `chromium` and `chromium-driver` (apt); `.ci/run` installs them. Without them this test
 //! fails and says so: it never passes without a browser.
@@ -14,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, TouchActions};
 use fantoccini::{Client, ClientBuilder, Locator, key::Key};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -81,8 +85,7 @@ async fn browser(webdriver: &str, profile: &std::path::Path) -> Client {
         .expect("a Chromium session through chromedriver")
 }
 
-fn jpeg(seed: u8) -> Vec<u8> {
-    let (w, h) = (600u32, 850u32);
+fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
     let pixels: Vec<u8> = (0..w * h)
         .flat_map(|i| {
             let (x, y) = (i % w, i / w);
@@ -96,14 +99,18 @@ fn jpeg(seed: u8) -> Vec<u8> {
     library::import::thumb::jpeg_from_rgb(&pixels, w, h, 85).unwrap()
 }
 
-/// A library with one imported gallery of four pages, and an admin.
+/// A library of 30 synthetic galleries and no account yet, and an archive to upload: six pages,
+/// the fourth of them wide (a spread).
 struct Library {
     db: Arc<db::Db>,
     store: Arc<lpfs::Store>,
     live: Arc<search::Live>,
-    gallery: String,
-    _dir: tempfile::TempDir,
+    archive: PathBuf,
+    dir: tempfile::TempDir,
 }
+
+const PAGES: usize = 6;
+const WIDE: usize = 3;
 
 fn library() -> Library {
     let dir = tempfile::tempdir().unwrap();
@@ -115,35 +122,23 @@ fn library() -> Library {
         .path()
         .join("(C99) [Mori Kanata] Zephyrine Holiday Diary [English].cbz");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
-    for i in 0..4u8 {
+    for i in 0..PAGES {
+        let (w, h) = if i == WIDE { (1200, 850) } else { (600, 850) };
         zip.start_file(
             format!("{:02}.jpg", i + 1),
             zip::write::SimpleFileOptions::default(),
         )
         .unwrap();
-        zip.write_all(&jpeg(i * 60)).unwrap();
+        zip.write_all(&jpeg(w, h, i as u8 * 40)).unwrap();
     }
     zip.finish().unwrap();
-    let importer = library::import::Importer::new(store.clone(), db.clone());
-    let source = importer.discover(&archive).unwrap().remove(0);
-    let library::import::Outcome::Imported(g) = importer.import(
-        &source,
-        &library::import::ImportOptions::default(),
-        &library::import::Quiet,
-    ) else {
-        panic!("the test archive did not import");
-    };
-    let hash = server::auth::hash_password("admin-password").unwrap();
-    db.accounts()
-        .create_user("admin", &hash, db::Role::Admin)
-        .unwrap();
     let live = Arc::new(search::Live::build(db.clone()).unwrap());
     Library {
         db,
         store,
         live,
-        gallery: g.public_id,
-        _dir: dir,
+        archive,
+        dir,
     }
 }
 
@@ -159,34 +154,139 @@ fn screenshots() -> PathBuf {
 async fn shoot(client: &Client, name: &str) {
     for (w, h, size) in [(390, 844, "phone"), (1440, 900, "desktop")] {
         client.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
         let png = client.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a screenshot");
         std::fs::write(screenshots().join(format!("{name}-{size}.png")), png).unwrap();
     }
 }
 
+/// The path and query of the page the browser is on.
+async fn here(client: &Client) -> String {
+    let url = client.current_url().await.unwrap();
+    format!(
+        "{}{}",
+        url.path(),
+        url.query().map_or(String::new(), |q| format!("?{q}"))
+    )
+}
+
 async fn url_ends_with(client: &Client, tail: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let url = client.current_url().await.unwrap();
-        let here = format!(
-            "{}{}",
-            url.path(),
-            url.query().map_or(String::new(), |q| format!("?{q}"))
-        );
-        if here.ends_with(tail) {
+        let now = here(client).await;
+        if now.ends_with(tail) {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let text = js(client, "return document.body.innerText;").await;
+            panic!("expected a URL ending in {tail}, at {now}: {text}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The reader's page, from its URL.
+async fn reader_page(client: &Client) -> usize {
+    let now = here(client).await;
+    now.split("page=")
+        .nth(1)
+        .and_then(|p| p.split('&').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no page in {now}"))
+}
+
+async fn reader_at(client: &Client, page: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = reader_page(client).await;
+        if now == page {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "expected a URL ending in {tail}, at {here}"
+            "the reader is at page {now}, not {page}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
+async fn js(client: &Client, script: &str) -> serde_json::Value {
+    client.execute(script, vec![]).await.unwrap()
+}
+
+/// Waits until `script` (an expression) is true in the page.
+async fn until(client: &Client, what: &str, script: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if js(client, &format!("return !!({script});")).await == serde_json::json!(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "waited in vain for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn key(client: &Client, k: Key) {
+    client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys(&k.to_string())
+        .await
+        .unwrap();
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn sign_in(client: &Client, base: &str, name: &str, password: &str) {
+    client.goto(&format!("{base}/login")).await.unwrap();
+    fill(client, "input[name=name]", name).await;
+    fill(client, "input[name=password]", password).await;
+    click(client, "form.login button[type=submit]").await;
+    url_ends_with(client, "/").await;
+}
+
+/// A swipe across the reader's page with one finger (touch events, as on a phone).
+async fn swipe(client: &Client, from_x: f64, to_x: f64) {
+    let finger = TouchActions::new("finger".into())
+        .then(PointerAction::MoveTo {
+            duration: None,
+            x: from_x,
+            y: 400.0,
+        })
+        .then(PointerAction::Down { button: 0 })
+        .then(PointerAction::MoveTo {
+            duration: Some(Duration::from_millis(150)),
+            x: (from_x + to_x) / 2.0,
+            y: 405.0,
+        })
+        .then(PointerAction::MoveTo {
+            duration: Some(Duration::from_millis(150)),
+            x: to_x,
+            y: 410.0,
+        })
+        .then(PointerAction::Up { button: 0 });
+    client.perform_actions(finger).await.unwrap();
+    client.release_actions().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_browse_search_and_read_in_chromium() {
+async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     let lib = library();
     let state = server::AppState {
         lpfs: Some(lib.store.clone()),
@@ -195,6 +295,7 @@ async fn sign_in_browse_search_and_read_in_chromium() {
             lib.db.clone(),
         ))),
         search: Some(lib.live.clone()),
+        upload_dir: Some(lib.dir.path().join("uploads")),
         ..server::AppState::new(lib.store.clone(), lib.db.clone())
     };
     let app = server::router(state, &server::ServerConfig::default());
@@ -211,174 +312,363 @@ async fn sign_in_browse_search_and_read_in_chromium() {
     let client = browser(&webdriver, profile.path()).await;
     client.set_window_size(1440, 900).await.unwrap();
 
-    // Not signed in: the grid leads to the sign-in page, and back after it.
+    // ---- First run: the admin is made on the setup page, and signed in.
+    client.goto(&format!("{base}/setup")).await.unwrap();
+    fill(&client, "input[name=name]", "admin").await;
+    fill(&client, "input[name=password]", "admin-password").await;
+    fill(&client, "input[name=again]", "admin-password").await;
+    click(&client, "button[type=submit]").await;
+    until(
+        &client,
+        "the admin signed in",
+        "document.body.innerText.includes('admin is the administrator and is signed in')",
+    )
+    .await;
+    assert!(lib.db.accounts().has_admin().unwrap());
+
+    // ---- Upload from the manage page: per-file progress, and the job appears live.
+    client.goto(&format!("{base}/manage")).await.unwrap();
+    until(&client, "the upload zone", "!document.querySelector('[data-upload]').hidden").await;
+    assert!(
+        js(&client, "return document.querySelectorAll('table.jobs tr[data-job]').length;").await
+            == serde_json::json!(0)
+    );
+    client
+        .find(Locator::Css("[data-upload] input[type=file]"))
+        .await
+        .unwrap()
+        .send_keys(&lib.archive.display().to_string())
+        .await
+        .unwrap();
+    until(
+        &client,
+        "the upload to finish",
+        "document.querySelector('ol.uploads li.done, ol.uploads li.failed')",
+    )
+    .await;
+    let row = js(&client, "return document.querySelector('ol.uploads li').textContent;").await;
+    assert!(
+        js(&client, "return !!document.querySelector('ol.uploads li.done progress');").await
+            == serde_json::json!(true),
+        "the upload failed: {row}"
+    );
+    until(
+        &client,
+        "the upload's job, told by the event stream",
+        "document.querySelector('table.jobs tr[data-job].done')",
+    )
+    .await;
+    shoot(&client, "manage").await;
+    client.set_window_size(1440, 900).await.unwrap();
+    let gallery = lib
+        .db
+        .galleries()
+        .list(&db::ListQuery {
+            limit: 100,
+            ..db::ListQuery::default()
+        })
+        .unwrap()
+        .into_iter()
+        .find(|g| g.title == "Zephyrine Holiday Diary")
+        .expect("the uploaded gallery")
+        .public_id;
+
+    // ---- The grid: 31 covers, the new one first (newest first).
     client.goto(&format!("{base}/")).await.unwrap();
-    url_ends_with(&client, "/login?next=%2F").await;
-    client
-        .find(Locator::Css("input[name=name]"))
-        .await
-        .unwrap()
-        .send_keys("admin")
-        .await
-        .unwrap();
-    let password = client
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap();
-    password.send_keys("admin-password").await.unwrap();
-    client
-        .find(Locator::Css("form.login button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    url_ends_with(&client, "/").await;
-
-    // The grid: covers of every gallery; the imported one among them.
-    let cards = client.find_all(Locator::Css("a.card")).await.unwrap();
-    assert_eq!(cards.len(), 31);
+    let cells = client.find_all(Locator::Css(".grid > .cell")).await.unwrap();
+    assert_eq!(cells.len(), 31);
+    let first = js(&client, "return document.querySelector('.grid .card .title').textContent;").await;
+    assert_eq!(first, "Zephyrine Holiday Diary");
     shoot(&client, "grid").await;
+    client.set_window_size(1440, 900).await.unwrap();
 
-    // Search finds it (the box keeps the query).
+    // ---- Search finds it (the box keeps the query); open it.
     let q = client.find(Locator::Css("input[name=q]")).await.unwrap();
     q.send_keys("zephyrine holiday").await.unwrap();
     q.send_keys(&Key::Enter.to_string()).await.unwrap();
     url_ends_with(&client, "?q=zephyrine+holiday").await;
     let cards = client.find_all(Locator::Css("a.card")).await.unwrap();
     assert_eq!(cards.len(), 1, "the search finds the one gallery");
-    assert!(
-        cards[0]
-            .text()
-            .await
-            .unwrap()
-            .contains("Zephyrine Holiday Diary")
-    );
     cards[0].click().await.unwrap();
-    url_ends_with(&client, &format!("/g/{}", lib.gallery)).await;
-    let title = client
-        .find(Locator::Css("h1"))
+    url_ends_with(&client, &format!("/g/{gallery}?q=zephyrine%20holiday&i=0")).await;
+    let title = client.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+    assert_eq!(title, "Zephyrine Holiday Diary");
+
+    // ---- Tags: two added in one go, one removed with its ×; search finds the other.
+    fill(&client, "input[name=add]", "misc:browser test, female:glasses").await;
+    client
+        .find(Locator::Css("input[name=add]"))
         .await
         .unwrap()
-        .text()
+        .send_keys(&Key::Enter.to_string())
         .await
         .unwrap();
-    assert_eq!(title, "Zephyrine Holiday Diary");
-    let tags = client.find_all(Locator::Css("a.tag")).await.unwrap();
-    assert!(!tags.is_empty(), "the name's artist and language are tags");
-    // Add two tags with the form, then remove one with its ×.
-    let add = client.find(Locator::Css("input[name=add]")).await.unwrap();
-    add.send_keys("misc:browser test, female:glasses")
-        .await
-        .unwrap();
-    add.send_keys(&Key::Enter.to_string()).await.unwrap();
     client
         .wait()
-        .for_element(Locator::Css(
-            "button[aria-label='Remove misc:browser test']",
-        ))
+        .for_element(Locator::Css("button[aria-label='Remove misc:browser test']"))
         .await
         .unwrap();
     let tag_names = |lib: &Library| -> Vec<String> {
         lib.db
             .tags()
-            .of_gallery(&lib.gallery)
+            .of_gallery(&gallery)
             .unwrap()
             .into_iter()
             .map(|t| t.tag.to_string())
             .collect()
     };
     assert!(tag_names(&lib).contains(&"female:glasses".to_string()));
-    client
-        .find(Locator::Css(
-            "button[aria-label='Remove misc:browser test']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, "button[aria-label='Remove misc:browser test']").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while tag_names(&lib).contains(&"misc:browser test".to_string()) {
         assert!(Instant::now() < deadline, "the × did not remove the tag");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    url_ends_with(&client, &format!("/g/{}", lib.gallery)).await;
-    // The new tag finds it in search.
-    client
-        .goto(&format!("{base}/?q=female%3Aglasses%24"))
-        .await
-        .unwrap();
-    let found = client.find_all(Locator::Css("a.card")).await.unwrap();
-    let hrefs: Vec<String> = {
-        let mut v = Vec::new();
-        for c in &found {
-            v.push(c.attr("href").await.unwrap().unwrap_or_default());
-        }
-        v
-    };
-    assert!(hrefs.contains(&format!("/g/{}", lib.gallery)), "{hrefs:?}");
-    client
-        .goto(&format!("{base}/g/{}", lib.gallery))
-        .await
-        .unwrap();
+    client.goto(&format!("{base}/?q=female%3Aglasses%24")).await.unwrap();
+    let hrefs = js(
+        &client,
+        "return [...document.querySelectorAll('a.card')].map((a) => a.getAttribute('href'));",
+    )
+    .await;
+    assert!(
+        hrefs.to_string().contains(&format!("/g/{gallery}?")),
+        "{hrefs}"
+    );
+    client.goto(&format!("{base}/g/{gallery}")).await.unwrap();
     shoot(&client, "gallery").await;
+    client.set_window_size(1440, 900).await.unwrap();
 
-    // Read to the last page with the keyboard, and back.
-    client
-        .find(Locator::Css(".actions a.button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    // ---- Read to the end with the keyboard; the URL follows each page.
+    click(&client, ".actions a.button").await;
     url_ends_with(&client, "/read?page=0").await;
-    for page in 1..=3 {
-        // Each page is a new document: the key goes to this one's body.
-        let body = client.find(Locator::Css("body")).await.unwrap();
-        body.send_keys(&Key::Right.to_string()).await.unwrap();
-        url_ends_with(&client, &format!("/read?page={page}")).await;
+    until(&client, "the reader module", "document.querySelector('.reader.live')").await;
+    for page in 1..PAGES {
+        key(&client, Key::Right).await;
+        reader_at(&client, page).await;
     }
-    let bar = client
-        .find(Locator::Css(".reader-bar"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(bar.contains("Page 4 / 4"), "{bar}");
-    // The image shown is the page's own, decoded by the browser.
-    let loaded = client
-        .execute(
-            "const img = document.querySelector('.reader-page img'); \
-             return img.complete && img.naturalWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(loaded, serde_json::json!(600), "the page image loaded");
+    let count = js(&client, "return document.querySelector('.reader-count').textContent;").await;
+    assert_eq!(count, format!("Page {PAGES} / {PAGES}"));
+    until(
+        &client,
+        "the last page's image",
+        "(() => { const i = document.querySelector('.reader-stage img'); return i.complete && i.naturalWidth === 600; })()",
+    )
+    .await;
+    // One more: the end, with the way back.
+    key(&client, Key::Right).await;
+    until(&client, "the end panel", "!document.querySelector('.reader-end').hidden").await;
+    key(&client, Key::Escape).await;
     shoot(&client, "reader").await;
-    let body = client.find(Locator::Css("body")).await.unwrap();
-    body.send_keys(&Key::Left.to_string()).await.unwrap();
-    url_ends_with(&client, "/read?page=2").await;
-    let body = client.find(Locator::Css("body")).await.unwrap();
-    body.send_keys(&Key::Home.to_string()).await.unwrap();
-    url_ends_with(&client, "/read?page=0").await;
-    // Every page shown was saved as where the admin is; the last is page 0 now.
+    client.set_window_size(1440, 900).await.unwrap();
+    // Where the admin is was saved: the last page, finished; then the first page again.
     let admin = lib.db.accounts().user("admin").unwrap().unwrap();
-    let id = lib.db.galleries().id_of(&lib.gallery).unwrap();
+    let id = lib.db.galleries().id_of(&gallery).unwrap();
+    let saved = |page: u32, finished: bool| {
+        let lib = &lib;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let p = lib.db.accounts().progress(admin.id, id).unwrap();
+                if p.is_some_and(|p| p.page == page && p.finished == finished) {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "expected page {page} (finished: {finished}) saved, found {p:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    saved(PAGES as u32 - 1, true).await;
+    key(&client, Key::Home).await;
+    reader_at(&client, 0).await;
+    saved(0, false).await;
+
+    // ---- Swiping on a phone: right to left turns forward, left to right back.
+    client.set_window_size(390, 844).await.unwrap();
+    swipe(&client, 320.0, 60.0).await;
+    reader_at(&client, 1).await;
+    swipe(&client, 60.0, 320.0).await;
+    reader_at(&client, 0).await;
+    client.set_window_size(1440, 900).await.unwrap();
+
+    // ---- Right to left: the left arrow reads on.
+    click(&client, "[data-settings]").await;
+    click(&client, "input[name=dir][value=rtl]").await;
+    until(&client, "right-to-left", "document.querySelector('.reader-stage.dir-rtl')").await;
+    key(&client, Key::Left).await;
+    reader_at(&client, 1).await;
+    // ---- Two pages: the cover alone, then pairs, the wide page alone; right to left, the
+    // first of a pair is on the right.
+    click(&client, "input[name=mode][value=double]").await;
+    click(&client, "[data-settings]").await;
+    key(&client, Key::Home).await;
+    reader_at(&client, 0).await;
+    assert_eq!(
+        js(&client, "return document.querySelectorAll('.reader-stage img').length;").await,
+        1,
+        "the cover alone"
+    );
+    key(&client, Key::Left).await;
+    reader_at(&client, 1).await;
+    let spread = js(
+        &client,
+        "const imgs = [...document.querySelectorAll('.reader-stage img')];          return imgs.map((i) => [Number(i.dataset.page), i.getBoundingClientRect().left]);",
+    )
+    .await;
+    let spread = spread.as_array().unwrap();
+    assert_eq!(spread.len(), 2, "a pair: {spread:?}");
+    assert_eq!((spread[0][0].as_u64(), spread[1][0].as_u64()), (Some(1), Some(2)));
+    assert!(
+        spread[0][1].as_f64() > spread[1][1].as_f64(),
+        "right to left, page 2 is on the right of page 3: {spread:?}"
+    );
+    key(&client, Key::Left).await;
+    reader_at(&client, WIDE).await;
+    assert_eq!(
+        js(&client, "return document.querySelectorAll('.reader-stage img').length;").await,
+        1,
+        "the wide page alone"
+    );
+    shoot(&client, "reader-double").await;
+    client.set_window_size(1440, 900).await.unwrap();
+    // Back to one page, left to right, for what follows.
+    click(&client, "[data-settings]").await;
+    click(&client, "input[name=mode][value=single]").await;
+    click(&client, "input[name=dir][value=ltr]").await;
+    click(&client, "[data-settings]").await;
+
+    // ---- Reorder pages with the keyboard (Alt+←), then save.
+    let before = lib.db.galleries().pages(&gallery).unwrap();
+    client.goto(&format!("{base}/g/{gallery}")).await.unwrap();
+    let second = client
+        .find(Locator::Css(".thumbs.editable li[data-page='1']"))
+        .await
+        .unwrap();
+    second.send_keys(&format!("{}{}", Key::Alt, Key::Left)).await.unwrap();
+    until(
+        &client,
+        "page 2 moved first",
+        "document.querySelector('.thumbs.editable li').dataset.page === '1'",
+    )
+    .await;
+    click(&client, "form.pages-form p > button[type=submit]").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let p = lib.db.accounts().progress(admin.id, id).unwrap();
-        if p.is_some_and(|p| p.page == 0) {
+        let after = lib.db.galleries().pages(&gallery).unwrap();
+        if after[0].blob.hash == before[1].blob.hash {
+            assert_eq!(after[1].blob.hash, before[0].blob.hash);
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the reader saved no progress: {p:?}"
-        );
+        assert!(Instant::now() < deadline, "the new order was not saved");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // ---- A page as the cover, then a cover cropped out of a page by dragging.
+    url_ends_with(&client, &format!("/g/{gallery}")).await;
+    click(&client, "button[aria-label='Make this page the cover (Page 4)']").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lib.db.galleries().get(&gallery).unwrap().cover_page != 3 {
+        assert!(Instant::now() < deadline, "the cover page was not set");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    url_ends_with(&client, &format!("/g/{gallery}")).await;
+    click(&client, "a[aria-label='Cut a cover from this page (Page 1)']").await;
+    url_ends_with(&client, "/cover?page=0").await;
+    let image = client.find(Locator::Css("[data-cropper] img")).await.unwrap();
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: image.clone(),
+            duration: None,
+            x: -60.0,
+            y: -80.0,
+        })
+        .then(PointerAction::Down { button: 0 })
+        .then(PointerAction::MoveToElement {
+            element: image.clone(),
+            duration: Some(Duration::from_millis(200)),
+            x: 60.0,
+            y: 80.0,
+        })
+        .then(PointerAction::Up { button: 0 });
+    client.perform_actions(drag).await.unwrap();
+    client.release_actions().await.unwrap();
+    let w = js(&client, "return Number(document.querySelector('.crop-form input[name=w]').value);").await;
+    let w = w.as_f64().unwrap();
+    assert!(w > 5.0 && w < 95.0, "the drag drew the crop: {w}%");
+    let page_hashes: Vec<_> = lib
+        .db
+        .galleries()
+        .pages(&gallery)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.blob.hash)
+        .collect();
+    click(&client, ".crop-form button[type=submit]").await;
+    url_ends_with(&client, &format!("/g/{gallery}")).await;
+    let cover = lib.db.galleries().get(&gallery).unwrap().cover.unwrap();
+    assert!(!page_hashes.contains(&cover), "the cover is a cut-out, not a page");
+    until(
+        &client,
+        "the cropped cover shown",
+        "(() => { const i = document.querySelector('.gallery-head > img'); return i.complete && i.naturalWidth > 0; })()",
+    )
+    .await;
+
+    // ---- Trash, then restore from the trash page.
+    click(&client, "form[action$='/trash'] button").await;
+    until(&client, "the trash note", "document.querySelector('.gallery-head .note')").await;
+    client.goto(&format!("{base}/?q=zephyrine")).await.unwrap();
+    assert!(client.find_all(Locator::Css("a.card")).await.unwrap().is_empty());
+    client.goto(&format!("{base}/manage/trash")).await.unwrap();
+    click(&client, "ul.trash form[action$='/restore'] button").await;
+    url_ends_with(&client, "/manage/trash?done=restored").await;
+    assert!(lib.db.galleries().get(&gallery).unwrap().trashed_at.is_none());
+    client.goto(&format!("{base}/?q=zephyrine")).await.unwrap();
+    assert_eq!(client.find_all(Locator::Css("a.card")).await.unwrap().len(), 1);
+
+    // ---- A reader account, made on the users page: no edit controls, and refused when it
+    // calls them anyway.
+    client.goto(&format!("{base}/manage/users")).await.unwrap();
+    let add = "form[action='/manage/users'] input[name=action][value=add]";
+    assert!(client.find(Locator::Css(add)).await.is_ok());
+    fill(&client, "form:has(input[value=add]) input[name=name]", "reader").await;
+    fill(&client, "form:has(input[value=add]) input[name=password]", "reader-password").await;
+    click(&client, "form:has(input[value=add]) button[type=submit]").await;
+    url_ends_with(&client, "/manage/users?done=saved").await;
+    assert_eq!(
+        lib.db.accounts().user("reader").unwrap().unwrap().role,
+        db::Role::Reader
+    );
+    click(&client, "form[action='/logout'] button").await;
+    url_ends_with(&client, "/login").await;
+    sign_in(&client, &base, "reader", "reader-password").await;
+    client.goto(&format!("{base}/g/{gallery}")).await.unwrap();
+    for edit in [
+        "input[name=add]",
+        ".tag-remove",
+        "form.pages-form",
+        "form[action$='/trash']",
+        "form[action$='/purge']",
+        "details.edit-title",
+        "a[href='/manage']",
+    ] {
+        assert!(
+            client.find_all(Locator::Css(edit)).await.unwrap().is_empty(),
+            "a reader sees {edit}"
+        );
+    }
+    let refused = js(
+        &client,
+        &format!(
+            "const csrf = document.querySelector('meta[name=csrf]').content;              const form = (path) => fetch(path, {{ method: 'POST', headers: {{ 'x-csrf-token': csrf,                'content-type': 'application/x-www-form-urlencoded' }}, body: 'add=misc:sneaky', redirect: 'manual' }});              const api = fetch('/api/v1/galleries/{gallery}/tags', {{ method: 'PUT', headers: {{ 'x-csrf-token': csrf,                'content-type': 'application/json' }}, body: JSON.stringify({{ add: ['misc:sneaky'] }}) }});              return Promise.all([form('/g/{gallery}/tags'), form('/g/{gallery}/trash'), api, fetch('/manage')])                .then((rs) => rs.map((r) => r.status));"
+        ),
+    )
+    .await;
+    assert_eq!(refused, serde_json::json!([403, 403, 403, 403]));
+    assert!(!tag_names(&lib).contains(&"misc:sneaky".to_string()));
+    assert!(lib.db.galleries().get(&gallery).unwrap().trashed_at.is_none());
 
     client.close().await.unwrap();
     let _ = stop.send(());

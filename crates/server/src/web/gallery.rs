@@ -212,7 +212,7 @@ fn page_grid(id: &str, pages: &[db::Page], editor: bool, csrf: &str, origin: &Or
         ));
         if editor {
             html.push_str(&format!(
-                "<span class=\"page-tools\"><label><span class=\"visually-hidden\">{position} {human}</span>\
+                "<span class=\"page-tools\"><input type=\"hidden\" name=\"p\" value=\"{n}\"><label><span class=\"visually-hidden\">{position} {human}</span>\
                  <input class=\"at\" type=\"number\" name=\"at\" value=\"{human}\" min=\"1\" max=\"{count}\" required></label>\
                  <button class=\"plain\" type=\"submit\" formaction=\"/g/{id}/cover\" formnovalidate name=\"page\" value=\"{n}\" \
                   aria-label=\"{make_cover} ({page_word} {human})\">{cover_word}</button>\
@@ -266,22 +266,31 @@ pub async fn title_submit(
     }
 }
 
-/// The page order a form asks for: the `at` fields, one per page in the current order, each the
-/// position (from 1) that page moves to. Ties keep the current order.
+/// The page order a form asks for. Each page sends `p` (its current position, from 0) and then
+/// `at` (the position it moves to, from 1), in the order the pages are on screen; ties keep that
+/// order. Without JavaScript the screen order is the current one and the typed numbers decide;
+/// with it, dragging changes the screen order and renumbers.
 fn order_from_form(fields: &[(String, String)]) -> Result<Vec<u32>, String> {
+    let number = |v: &str| -> Result<u32, String> {
+        v.trim()
+            .parse()
+            .map_err(|_| format!("{v:?} is not a page number"))
+    };
+    let mut pages = Vec::new();
     let mut at = Vec::new();
     for (k, v) in fields {
-        if k == "at" {
-            let n: u32 = v
-                .trim()
-                .parse()
-                .map_err(|_| format!("{v:?} is not a page number"))?;
-            at.push(n);
+        match k.as_str() {
+            "p" => pages.push(number(v)?),
+            "at" => at.push(number(v)?),
+            _ => {}
         }
     }
-    let mut order: Vec<u32> = (0..at.len() as u32).collect();
-    order.sort_by_key(|&i| (at[i as usize], i));
-    Ok(order)
+    if pages.len() != at.len() {
+        return Err("each page needs its new number".into());
+    }
+    let mut screen: Vec<usize> = (0..pages.len()).collect();
+    screen.sort_by_key(|&i| (at[i], i));
+    Ok(screen.into_iter().map(|i| pages[i]).collect())
 }
 
 /// `POST /g/{id}/order` (a form of `at` fields, as [`page_grid`] makes).
