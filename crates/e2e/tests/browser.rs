@@ -328,9 +328,18 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
 
     // ---- Upload from the manage page: per-file progress, and the job appears live.
     client.goto(&format!("{base}/manage")).await.unwrap();
-    until(&client, "the upload zone", "!document.querySelector('[data-upload]').hidden").await;
+    until(
+        &client,
+        "the upload zone",
+        "!document.querySelector('[data-upload]').hidden",
+    )
+    .await;
     assert!(
-        js(&client, "return document.querySelectorAll('table.jobs tr[data-job]').length;").await
+        js(
+            &client,
+            "return document.querySelectorAll('table.jobs tr[data-job]').length;"
+        )
+        .await
             == serde_json::json!(0)
     );
     client
@@ -346,9 +355,17 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         "document.querySelector('ol.uploads li.done, ol.uploads li.failed')",
     )
     .await;
-    let row = js(&client, "return document.querySelector('ol.uploads li').textContent;").await;
+    let row = js(
+        &client,
+        "return document.querySelector('ol.uploads li').textContent;",
+    )
+    .await;
     assert!(
-        js(&client, "return !!document.querySelector('ol.uploads li.done progress');").await
+        js(
+            &client,
+            "return !!document.querySelector('ol.uploads li.done progress');"
+        )
+        .await
             == serde_json::json!(true),
         "the upload failed: {row}"
     );
@@ -375,9 +392,16 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
 
     // ---- The grid: 31 covers, the new one first (newest first).
     client.goto(&format!("{base}/")).await.unwrap();
-    let cells = client.find_all(Locator::Css(".grid > .cell")).await.unwrap();
+    let cells = client
+        .find_all(Locator::Css(".grid > .cell"))
+        .await
+        .unwrap();
     assert_eq!(cells.len(), 31);
-    let first = js(&client, "return document.querySelector('.grid .card .title').textContent;").await;
+    let first = js(
+        &client,
+        "return document.querySelector('.grid .card .title').textContent;",
+    )
+    .await;
     assert_eq!(first, "Zephyrine Holiday Diary");
     shoot(&client, "grid").await;
     client.set_window_size(1440, 900).await.unwrap();
@@ -391,11 +415,22 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     assert_eq!(cards.len(), 1, "the search finds the one gallery");
     cards[0].click().await.unwrap();
     url_ends_with(&client, &format!("/g/{gallery}?q=zephyrine%20holiday&i=0")).await;
-    let title = client.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+    let title = client
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(title, "Zephyrine Holiday Diary");
 
     // ---- Tags: two added in one go, one removed with its ×; search finds the other.
-    fill(&client, "input[name=add]", "misc:browser test, female:glasses").await;
+    fill(
+        &client,
+        "input[name=add]",
+        "misc:browser test, female:glasses",
+    )
+    .await;
     client
         .find(Locator::Css("input[name=add]"))
         .await
@@ -405,7 +440,9 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         .unwrap();
     client
         .wait()
-        .for_element(Locator::Css("button[aria-label='Remove misc:browser test']"))
+        .for_element(Locator::Css(
+            "button[aria-label='Remove misc:browser test']",
+        ))
         .await
         .unwrap();
     let tag_names = |lib: &Library| -> Vec<String> {
@@ -424,7 +461,10 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         assert!(Instant::now() < deadline, "the × did not remove the tag");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    client.goto(&format!("{base}/?q=female%3Aglasses%24")).await.unwrap();
+    client
+        .goto(&format!("{base}/?q=female%3Aglasses%24"))
+        .await
+        .unwrap();
     let hrefs = js(
         &client,
         "return [...document.querySelectorAll('a.card')].map((a) => a.getAttribute('href'));",
@@ -441,12 +481,21 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     // ---- Read to the end with the keyboard; the URL follows each page.
     click(&client, ".actions a.button").await;
     url_ends_with(&client, "/read?page=0").await;
-    until(&client, "the reader module", "document.querySelector('.reader.live')").await;
+    until(
+        &client,
+        "the reader module",
+        "document.querySelector('.reader.live')",
+    )
+    .await;
     for page in 1..PAGES {
         key(&client, Key::Right).await;
         reader_at(&client, page).await;
     }
-    let count = js(&client, "return document.querySelector('.reader-count').textContent;").await;
+    let count = js(
+        &client,
+        "return document.querySelector('.reader-count').textContent;",
+    )
+    .await;
     assert_eq!(count, format!("Page {PAGES} / {PAGES}"));
     until(
         &client,
@@ -456,7 +505,12 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     .await;
     // One more: the end, with the way back.
     key(&client, Key::Right).await;
-    until(&client, "the end panel", "!document.querySelector('.reader-end').hidden").await;
+    until(
+        &client,
+        "the end panel",
+        "!document.querySelector('.reader-end').hidden",
+    )
+    .await;
     key(&client, Key::Escape).await;
     shoot(&client, "reader").await;
     client.set_window_size(1440, 900).await.unwrap();
@@ -496,7 +550,12 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     // ---- Right to left: the left arrow reads on.
     click(&client, "[data-settings]").await;
     click(&client, "input[name=dir][value=rtl]").await;
-    until(&client, "right-to-left", "document.querySelector('.reader-stage.dir-rtl')").await;
+    until(
+        &client,
+        "right-to-left",
+        "document.querySelector('.reader-stage.dir-rtl')",
+    )
+    .await;
     key(&client, Key::Left).await;
     reader_at(&client, 1).await;
     // ---- Two pages: the cover alone, then pairs, the wide page alone; right to left, the
@@ -506,7 +565,11 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     key(&client, Key::Home).await;
     reader_at(&client, 0).await;
     assert_eq!(
-        js(&client, "return document.querySelectorAll('.reader-stage img').length;").await,
+        js(
+            &client,
+            "return document.querySelectorAll('.reader-stage img').length;"
+        )
+        .await,
         1,
         "the cover alone"
     );
@@ -519,7 +582,10 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     .await;
     let spread = spread.as_array().unwrap();
     assert_eq!(spread.len(), 2, "a pair: {spread:?}");
-    assert_eq!((spread[0][0].as_u64(), spread[1][0].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (spread[0][0].as_u64(), spread[1][0].as_u64()),
+        (Some(1), Some(2))
+    );
     assert!(
         spread[0][1].as_f64() > spread[1][1].as_f64(),
         "right to left, page 2 is on the right of page 3: {spread:?}"
@@ -527,7 +593,11 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     key(&client, Key::Left).await;
     reader_at(&client, WIDE).await;
     assert_eq!(
-        js(&client, "return document.querySelectorAll('.reader-stage img').length;").await,
+        js(
+            &client,
+            "return document.querySelectorAll('.reader-stage img').length;"
+        )
+        .await,
         1,
         "the wide page alone"
     );
@@ -546,7 +616,10 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         .find(Locator::Css(".thumbs.editable li[data-page='1']"))
         .await
         .unwrap();
-    second.send_keys(&format!("{}{}", Key::Alt, Key::Left)).await.unwrap();
+    second
+        .send_keys(&format!("{}{}", Key::Alt, Key::Left))
+        .await
+        .unwrap();
     until(
         &client,
         "page 2 moved first",
@@ -567,16 +640,27 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
 
     // ---- A page as the cover, then a cover cropped out of a page by dragging.
     url_ends_with(&client, &format!("/g/{gallery}")).await;
-    click(&client, "button[aria-label='Make this page the cover (Page 4)']").await;
+    click(
+        &client,
+        "button[aria-label='Make this page the cover (Page 4)']",
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while lib.db.galleries().get(&gallery).unwrap().cover_page != 3 {
         assert!(Instant::now() < deadline, "the cover page was not set");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     url_ends_with(&client, &format!("/g/{gallery}")).await;
-    click(&client, "a[aria-label='Cut a cover from this page (Page 1)']").await;
+    click(
+        &client,
+        "a[aria-label='Cut a cover from this page (Page 1)']",
+    )
+    .await;
     url_ends_with(&client, "/cover?page=0").await;
-    let image = client.find(Locator::Css("[data-cropper] img")).await.unwrap();
+    let image = client
+        .find(Locator::Css("[data-cropper] img"))
+        .await
+        .unwrap();
     let drag = MouseActions::new("mouse".into())
         .then(PointerAction::MoveToElement {
             element: image.clone(),
@@ -594,7 +678,11 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         .then(PointerAction::Up { button: 0 });
     client.perform_actions(drag).await.unwrap();
     client.release_actions().await.unwrap();
-    let w = js(&client, "return Number(document.querySelector('.crop-form input[name=w]').value);").await;
+    let w = js(
+        &client,
+        "return Number(document.querySelector('.crop-form input[name=w]').value);",
+    )
+    .await;
     let w = w.as_f64().unwrap();
     assert!(w > 5.0 && w < 95.0, "the drag drew the crop: {w}%");
     let page_hashes: Vec<_> = lib
@@ -608,7 +696,10 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     click(&client, ".crop-form button[type=submit]").await;
     url_ends_with(&client, &format!("/g/{gallery}")).await;
     let cover = lib.db.galleries().get(&gallery).unwrap().cover.unwrap();
-    assert!(!page_hashes.contains(&cover), "the cover is a cut-out, not a page");
+    assert!(
+        !page_hashes.contains(&cover),
+        "the cover is a cut-out, not a page"
+    );
     until(
         &client,
         "the cropped cover shown",
@@ -618,23 +709,54 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
 
     // ---- Trash, then restore from the trash page.
     click(&client, "form[action$='/trash'] button").await;
-    until(&client, "the trash note", "document.querySelector('.gallery-head .note')").await;
+    until(
+        &client,
+        "the trash note",
+        "document.querySelector('.gallery-head .note')",
+    )
+    .await;
     client.goto(&format!("{base}/?q=zephyrine")).await.unwrap();
-    assert!(client.find_all(Locator::Css("a.card")).await.unwrap().is_empty());
+    assert!(
+        client
+            .find_all(Locator::Css("a.card"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     client.goto(&format!("{base}/manage/trash")).await.unwrap();
     click(&client, "ul.trash form[action$='/restore'] button").await;
     url_ends_with(&client, "/manage/trash?done=restored").await;
-    assert!(lib.db.galleries().get(&gallery).unwrap().trashed_at.is_none());
+    assert!(
+        lib.db
+            .galleries()
+            .get(&gallery)
+            .unwrap()
+            .trashed_at
+            .is_none()
+    );
     client.goto(&format!("{base}/?q=zephyrine")).await.unwrap();
-    assert_eq!(client.find_all(Locator::Css("a.card")).await.unwrap().len(), 1);
+    assert_eq!(
+        client.find_all(Locator::Css("a.card")).await.unwrap().len(),
+        1
+    );
 
     // ---- A reader account, made on the users page: no edit controls, and refused when it
     // calls them anyway.
     client.goto(&format!("{base}/manage/users")).await.unwrap();
     let add = "form[action='/manage/users'] input[name=action][value=add]";
     assert!(client.find(Locator::Css(add)).await.is_ok());
-    fill(&client, "form:has(input[value=add]) input[name=name]", "reader").await;
-    fill(&client, "form:has(input[value=add]) input[name=password]", "reader-password").await;
+    fill(
+        &client,
+        "form:has(input[value=add]) input[name=name]",
+        "reader",
+    )
+    .await;
+    fill(
+        &client,
+        "form:has(input[value=add]) input[name=password]",
+        "reader-password",
+    )
+    .await;
     click(&client, "form:has(input[value=add]) button[type=submit]").await;
     url_ends_with(&client, "/manage/users?done=saved").await;
     assert_eq!(
@@ -655,7 +777,11 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         "a[href='/manage']",
     ] {
         assert!(
-            client.find_all(Locator::Css(edit)).await.unwrap().is_empty(),
+            client
+                .find_all(Locator::Css(edit))
+                .await
+                .unwrap()
+                .is_empty(),
             "a reader sees {edit}"
         );
     }
@@ -668,7 +794,14 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     .await;
     assert_eq!(refused, serde_json::json!([403, 403, 403, 403]));
     assert!(!tag_names(&lib).contains(&"misc:sneaky".to_string()));
-    assert!(lib.db.galleries().get(&gallery).unwrap().trashed_at.is_none());
+    assert!(
+        lib.db
+            .galleries()
+            .get(&gallery)
+            .unwrap()
+            .trashed_at
+            .is_none()
+    );
 
     client.close().await.unwrap();
     let _ = stop.send(());

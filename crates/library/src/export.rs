@@ -42,7 +42,8 @@ pub fn write_cbz<W: Write + Seek>(
     }
     zip.start_file(
         "ComicInfo.xml",
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated),
+        zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated),
     )?;
     zip.write_all(comic_info(g, pages).as_bytes())?;
     Ok(())
@@ -60,7 +61,12 @@ fn extension(format: db::ImageFormat, name: &str) -> String {
         db::ImageFormat::Bmp => "bmp".into(),
         db::ImageFormat::Other => name
             .rsplit_once('.')
-            .map(|(_, e)| e.chars().filter(char::is_ascii_alphanumeric).take(8).collect())
+            .map(|(_, e)| {
+                e.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(8)
+                    .collect()
+            })
             .filter(|e: &String| !e.is_empty())
             .unwrap_or_else(|| "bin".into()),
     }

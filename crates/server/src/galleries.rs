@@ -220,17 +220,28 @@ impl std::io::Write for BodyWriter {
 fn attachment(title: &str, ext: &str) -> String {
     let ascii: String = title
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || " -_.()[]".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " -_.()[]".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(150)
         .collect();
     let encoded: String = format!("{title}.{ext}")
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect();
-    format!("attachment; filename=\"{}.{ext}\"; filename*=UTF-8''{encoded}", ascii.trim())
+    format!(
+        "attachment; filename=\"{}.{ext}\"; filename*=UTF-8''{encoded}",
+        ascii.trim()
+    )
 }
 
 /// `GET /api/v1/galleries/{id}/cbz`: the gallery as a cbz (pages byte for byte and a
@@ -241,7 +252,10 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let (g, pages) = blocking(move || {
-        Ok((db.galleries().get(&public_id)?, db.galleries().pages(&public_id)?))
+        Ok((
+            db.galleries().get(&public_id)?,
+            db.galleries().pages(&public_id)?,
+        ))
     })
     .await?;
     let disposition = attachment(&g.title, "cbz");
@@ -263,7 +277,10 @@ pub async fn download(
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.comicbook+zip"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.comicbook+zip"),
+    );
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }

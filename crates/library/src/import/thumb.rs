@@ -126,7 +126,9 @@ impl Crop {
     /// The crop clamped into the image, or `None` when nothing of it is left (or it is not a
     /// number).
     pub fn clamped(self) -> Option<Self> {
-        let finite = [self.x, self.y, self.w, self.h].iter().all(|v| v.is_finite());
+        let finite = [self.x, self.y, self.w, self.h]
+            .iter()
+            .all(|v| v.is_finite());
         if !finite {
             return None;
         }
@@ -140,7 +142,12 @@ impl Crop {
 
 /// A cover cut from an image: the `crop` part of it, scaled to `cfg.width` wide (not enlarged),
 /// as a JPEG. JPEGs are decoded at the smallest DCT scale that keeps the part at least that wide.
-pub fn crop(bytes: &[u8], format: ImageFormat, crop: Crop, cfg: &ThumbConfig) -> Result<Thumbnail, ThumbError> {
+pub fn crop(
+    bytes: &[u8],
+    format: ImageFormat,
+    crop: Crop,
+    cfg: &ThumbConfig,
+) -> Result<Thumbnail, ThumbError> {
     let crop = crop
         .clamped()
         .ok_or_else(|| ThumbError::Corrupt("the crop leaves nothing of the image".into()))?;
@@ -153,27 +160,48 @@ pub fn crop(bytes: &[u8], format: ImageFormat, crop: Crop, cfg: &ThumbConfig) ->
         return Err(ThumbError::Corrupt("the image has no pixels".into()));
     }
     if w.saturating_mul(h) > cfg.max_pixels {
-        return Err(ThumbError::TooLarge { width: w, height: h, limit: cfg.max_pixels });
+        return Err(ThumbError::TooLarge {
+            width: w,
+            height: h,
+            limit: cfg.max_pixels,
+        });
     }
     // The whole image must be decoded at least this wide for the part to be `cfg.width` wide.
     let part_w = (w as f64 * crop.w).max(1.0);
-    let target = (f64::from(cfg.width) / crop.w).ceil().min(w as f64).max(1.0) as u32;
+    let target = (f64::from(cfg.width) / crop.w)
+        .ceil()
+        .min(w as f64)
+        .max(1.0) as u32;
     let rgb = match format {
         ImageFormat::Jpeg => decode_jpeg(bytes, target)?,
         _ => decode_other(bytes, format, cfg)?,
     };
     let (sw, sh) = (f64::from(rgb.width), f64::from(rgb.height));
-    let (left, top, cw, ch) = (crop.x * sw, crop.y * sh, (crop.w * sw).max(1.0), (crop.h * sh).max(1.0));
+    let (left, top, cw, ch) = (
+        crop.x * sw,
+        crop.y * sh,
+        (crop.w * sw).max(1.0),
+        (crop.h * sh).max(1.0),
+    );
     let tw = (f64::from(cfg.width).min(part_w).round() as u32).max(1);
-    let th = ((ch * f64::from(tw) / cw).round() as u32).clamp(1, tw.saturating_mul(cfg.max_aspect.max(1)));
-    let src = fr::images::Image::from_vec_u8(rgb.width, rgb.height, rgb.pixels, fr::PixelType::U8x3).map_err(corrupt)?;
+    let th = ((ch * f64::from(tw) / cw).round() as u32)
+        .clamp(1, tw.saturating_mul(cfg.max_aspect.max(1)));
+    let src =
+        fr::images::Image::from_vec_u8(rgb.width, rgb.height, rgb.pixels, fr::PixelType::U8x3)
+            .map_err(corrupt)?;
     let mut dst = fr::images::Image::new(tw, th, fr::PixelType::U8x3);
     let options = fr::ResizeOptions::new()
         .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
         .crop(left, top, cw, ch);
-    fr::Resizer::new().resize(&src, &mut dst, &options).map_err(corrupt)?;
+    fr::Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(corrupt)?;
     let jpeg = jpeg_from_rgb(dst.buffer(), tw, th, cfg.quality)?;
-    Ok(Thumbnail { jpeg, width: tw, height: th })
+    Ok(Thumbnail {
+        jpeg,
+        width: tw,
+        height: th,
+    })
 }
 
 /// Encodes packed RGB pixels as a baseline JPEG (4:2:0), with no metadata.
@@ -302,10 +330,20 @@ mod tests {
     fn a_cropped_cover_is_the_part_asked_for() {
         // Left half black, right half white: the right half alone is white throughout.
         let (w, h) = (400u32, 300u32);
-        let pixels: Vec<u8> = (0..w * h).flat_map(|i| if i % w < w / 2 { [0u8; 3] } else { [255u8; 3] }).collect();
+        let pixels: Vec<u8> = (0..w * h)
+            .flat_map(|i| if i % w < w / 2 { [0u8; 3] } else { [255u8; 3] })
+            .collect();
         let jpeg = jpeg_from_rgb(&pixels, w, h, 95).unwrap();
-        let cfg = ThumbConfig { width: 100, ..ThumbConfig::default() };
-        let part = Crop { x: 0.6, y: 0.0, w: 0.4, h: 1.0 };
+        let cfg = ThumbConfig {
+            width: 100,
+            ..ThumbConfig::default()
+        };
+        let part = Crop {
+            x: 0.6,
+            y: 0.0,
+            w: 0.4,
+            h: 1.0,
+        };
         let t = crop(&jpeg, ImageFormat::Jpeg, part, &cfg).unwrap();
         assert_eq!((t.width, t.height), (100, 188));
         let mut d = turbojpeg::Decompressor::new().unwrap();
@@ -321,9 +359,19 @@ mod tests {
         let darkest = out.pixels.iter().copied().min().unwrap();
         assert!(darkest > 200, "the crop took in the black half: {darkest}");
         // Nothing left, or not numbers: refused, not a panic.
-        let none = Crop { x: 1.0, y: 0.0, w: 0.5, h: 0.5 };
+        let none = Crop {
+            x: 1.0,
+            y: 0.0,
+            w: 0.5,
+            h: 0.5,
+        };
         assert!(crop(&jpeg, ImageFormat::Jpeg, none, &cfg).is_err());
-        let nan = Crop { x: f64::NAN, y: 0.0, w: 0.5, h: 0.5 };
+        let nan = Crop {
+            x: f64::NAN,
+            y: 0.0,
+            w: 0.5,
+            h: 0.5,
+        };
         assert!(crop(&jpeg, ImageFormat::Jpeg, nan, &cfg).is_err());
         assert!(crop(b"not an image", ImageFormat::Jpeg, part, &cfg).is_err());
     }

@@ -191,4 +191,3 @@ pub async fn password_submit(
         Err(e) => Err(e),
     }
 }
-

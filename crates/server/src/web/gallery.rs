@@ -255,10 +255,9 @@ pub async fn title_submit(
     let db = state.db.clone();
     let title = form.title.trim().to_string();
     let original = form.title_original.trim().to_string();
-    let done = crate::blocking(move || {
-        Ok(db.galleries().set_titles(&public_id, &title, &original)?)
-    })
-    .await;
+    let done =
+        crate::blocking(move || Ok(db.galleries().set_titles(&public_id, &title, &original)?))
+            .await;
     match done {
         Ok(()) => Ok(Redirect::to(&back).into_response()),
         Err(ApiError::BadRequest(m)) => Ok(problem(&caller, StatusCode::BAD_REQUEST, &m, &back)),
@@ -343,9 +342,7 @@ pub async fn cover_submit(
     };
     match crate::galleries::set_cover(&state, public_id, form.page, part).await {
         Ok(()) => Ok(Redirect::to(&back).into_response()),
-        Err(ApiError::BadRequest(m)) => {
-            Ok(problem(&caller, StatusCode::BAD_REQUEST, &m, &back))
-        }
+        Err(ApiError::BadRequest(m)) => Ok(problem(&caller, StatusCode::BAD_REQUEST, &m, &back)),
         Err(e) => Err(e),
     }
 }
@@ -365,12 +362,18 @@ pub async fn crop_page(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let (g, pages) = crate::blocking(move || {
-        Ok((db.galleries().get(&public_id)?, db.galleries().pages(&public_id)?))
+        Ok((
+            db.galleries().get(&public_id)?,
+            db.galleries().pages(&public_id)?,
+        ))
     })
     .await?;
     let n = p.page.unwrap_or(g.cover_page) as usize;
     let Some(page) = pages.get(n) else {
-        return Err(ApiError::NotFound(format!("this gallery has no page {}", n + 1)));
+        return Err(ApiError::NotFound(format!(
+            "this gallery has no page {}",
+            n + 1
+        )));
     };
     let id = escape(&g.public_id);
     let field = |name: &str, label: &str, value: u32| {
@@ -528,4 +531,3 @@ pub async fn restore_submit(
     crate::blocking(move || Ok(db.galleries().restore(&public_id)?)).await?;
     Ok(Redirect::to(&back).into_response())
 }
-

@@ -151,9 +151,13 @@ fn toolbar(q: &str, sort: &str, collections: &[db::Collection]) -> String {
         (text::FAVORITES.to_string(), "favorite".to_string()),
     ];
     for c in collections {
-        filters.push((c.name.clone(), format!("in:\"{}\"", c.name.replace('"', ""))));
+        filters.push((
+            c.name.clone(),
+            format!("in:\"{}\"", c.name.replace('"', "")),
+        ));
     }
-    let mut html = String::from("<div class=\"toolbar\"><nav class=\"filters\" aria-label=\"Filters\">");
+    let mut html =
+        String::from("<div class=\"toolbar\"><nav class=\"filters\" aria-label=\"Filters\">");
     for (label, query) in &filters {
         let current = if query.trim() == q.trim() {
             " aria-current=\"true\""
@@ -253,7 +257,9 @@ fn picked(fields: &[(String, String)]) -> Result<Vec<String>, ApiError> {
         .map(|(_, v)| v.clone())
         .collect();
     if ids.len() > 5000 {
-        return Err(ApiError::BadRequest("at most 5000 galleries at once".into()));
+        return Err(ApiError::BadRequest(
+            "at most 5000 galleries at once".into(),
+        ));
     }
     Ok(ids)
 }
@@ -282,7 +288,12 @@ pub async fn batch_tags(
         Ok(t) if !t.is_empty() => t,
         Ok(_) => return Ok(Redirect::to(&back).into_response()),
         Err(e) => {
-            return Ok(problem(&caller, StatusCode::BAD_REQUEST, &e.to_string(), &back));
+            return Ok(problem(
+                &caller,
+                StatusCode::BAD_REQUEST,
+                &e.to_string(),
+                &back,
+            ));
         }
     };
     let add = field(&fields, "op") != "remove";
@@ -394,4 +405,3 @@ fn pagination(q: &str, extra: &str, page: usize, pages: usize) -> String {
     html.push_str("</nav>");
     html
 }
-

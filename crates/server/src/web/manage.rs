@@ -537,7 +537,8 @@ pub async fn users_submit(
     let db = state.db.clone();
     let done = crate::blocking(move || {
         let accounts = db.accounts();
-        let hash = |pw: &str| auth::hash_password(pw).map_err(|e| ApiError::BadRequest(e.to_string()));
+        let hash =
+            |pw: &str| auth::hash_password(pw).map_err(|e| ApiError::BadRequest(e.to_string()));
         match form.action.as_str() {
             "add" => {
                 accounts.create_user(&form.name, &hash(&form.password)?, form.role.parse()?)?;

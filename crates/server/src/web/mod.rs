@@ -144,7 +144,8 @@ mod text {
     pub const PICK_FILES: &str = "Choose files";
     pub const UPLOAD_NEEDS_JS: &str = "Uploading from the browser needs JavaScript; the `import` command and server imports work without it.";
     pub const SERVER_IMPORT: &str = "Import from the server";
-    pub const NO_ROOTS: &str = "No import roots are configured ([import] roots in the config file).";
+    pub const NO_ROOTS: &str =
+        "No import roots are configured ([import] roots in the config file).";
     pub const BELOW_ROOTS: &str = "A file or folder below";
     pub const START_IMPORT: &str = "Import";
     pub const JOBS: &str = "Import jobs";
@@ -158,7 +159,8 @@ mod text {
     pub const JOB_PROGRESS: &str = "Progress";
     pub const JOB_FAILURES: &str = "Failed imports and why";
     pub const TRASH_EMPTY: &str = "The trash is empty.";
-    pub const NOT_LOCAL_STORE: &str = "The images are in an object store; its statistics are the store's own.";
+    pub const NOT_LOCAL_STORE: &str =
+        "The images are in an object store; its statistics are the store's own.";
     pub const VOLUMES: &str = "Volumes";
     pub const IMAGES: &str = "Images";
     pub const LIVE_BYTES: &str = "In use";
@@ -243,14 +245,30 @@ fn assets() -> &'static BTreeMap<&'static str, Asset> {
     ASSETS.get_or_init(|| {
         const JS: &str = "text/javascript; charset=utf-8";
         let list: [(&str, &str, &[u8]); 8] = [
-            ("app.css", "text/css; charset=utf-8", include_bytes!("../../assets/app.css")),
+            (
+                "app.css",
+                "text/css; charset=utf-8",
+                include_bytes!("../../assets/app.css"),
+            ),
             ("app.js", JS, include_bytes!("../../assets/app.js")),
             ("reader.js", JS, include_bytes!("../../assets/reader.js")),
             ("gallery.js", JS, include_bytes!("../../assets/gallery.js")),
             ("manage.js", JS, include_bytes!("../../assets/manage.js")),
-            ("icon.svg", "image/svg+xml", include_bytes!("../../assets/icon.svg")),
-            ("icon-192.png", "image/png", include_bytes!("../../assets/icon-192.png")),
-            ("icon-512.png", "image/png", include_bytes!("../../assets/icon-512.png")),
+            (
+                "icon.svg",
+                "image/svg+xml",
+                include_bytes!("../../assets/icon.svg"),
+            ),
+            (
+                "icon-192.png",
+                "image/png",
+                include_bytes!("../../assets/icon-192.png"),
+            ),
+            (
+                "icon-512.png",
+                "image/png",
+                include_bytes!("../../assets/icon-512.png"),
+            ),
         ];
         list.into_iter()
             .map(|(logical, content_type, bytes)| {
@@ -305,7 +323,10 @@ fn asset_response(a: &Asset, headers: &axum::http::HeaderMap, cache: &'static st
         _ => a.bytes.into_response(),
     };
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(a.content_type),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
@@ -335,7 +356,10 @@ fn layout(caller: &Caller, title: &str, query: &str, body: &str, body_class: &st
     };
     let editor = caller.user.as_ref().is_some_and(|u| u.role >= Role::Editor);
     let manage = if editor {
-        format!("<a class=\"button plain\" href=\"/manage\">{}</a>", text::MANAGE)
+        format!(
+            "<a class=\"button plain\" href=\"/manage\">{}</a>",
+            text::MANAGE
+        )
     } else {
         String::new()
     };
@@ -413,7 +437,10 @@ pub async fn manifest(headers: axum::http::HeaderMap) -> Response {
     let _ = headers;
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/manifest+json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/manifest+json"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         body.to_string(),
@@ -446,7 +473,10 @@ pub async fn service_worker() -> Response {
     );
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         ],
         js,

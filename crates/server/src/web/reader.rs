@@ -54,11 +54,7 @@ fn neighbours(state: &AppState, caller: &Caller, id: i64, from: &Origin) -> [Opt
             i: Some(i),
         };
         Some(Neighbour {
-            url: format!(
-                "/g/{}/read?page=0{}",
-                encode(&s.public_id),
-                there.suffix()
-            ),
+            url: format!("/g/{}/read?page=0{}", encode(&s.public_id), there.suffix()),
             title: s.title.clone(),
         })
     })
@@ -83,21 +79,19 @@ pub async fn reader(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let wanted = public_id.clone();
-    let (g, pages) = crate::blocking(move || {
-        Ok((db.galleries().get(&wanted)?, db.galleries().pages(&wanted)?))
-    })
-    .await?;
+    let (g, pages) =
+        crate::blocking(move || Ok((db.galleries().get(&wanted)?, db.galleries().pages(&wanted)?)))
+            .await?;
     let Some(last) = pages.len().checked_sub(1) else {
         return Err(ApiError::NotFound("this gallery has no pages".into()));
     };
     let n = (p.page.unwrap_or(0) as usize).min(last);
     let suffix = p.from.suffix();
     if p.page.is_some_and(|asked| asked as usize != n) {
-        return Ok(Redirect::to(&format!(
-            "/g/{}/read?page={n}{suffix}",
-            encode(&public_id)
-        ))
-        .into_response());
+        return Ok(
+            Redirect::to(&format!("/g/{}/read?page={n}{suffix}", encode(&public_id)))
+                .into_response(),
+        );
     }
     let [before, after] = {
         let (state, caller, from, id) = (state.clone(), caller.clone(), p.from.clone(), g.id);
