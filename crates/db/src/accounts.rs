@@ -132,6 +132,15 @@ pub struct Collection {
     pub galleries: u64,
 }
 
+/// An API key presented: whose it is, what it may do, and when it was last noted as used.
+#[derive(Debug, Clone)]
+pub struct KeyUse {
+    pub user: User,
+    pub id: i64,
+    pub scope: KeyScope,
+    pub used_at: Option<i64>,
+}
+
 /// Where a user is in a gallery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Progress {
@@ -451,11 +460,11 @@ impl Accounts<'_> {
     }
 
     /// The user and scope of the key with this hash.
-    pub fn key(&self, key_hash: &[u8; 32]) -> Result<Option<(User, i64, KeyScope)>> {
+    pub fn key(&self, key_hash: &[u8; 32]) -> Result<Option<KeyUse>> {
         self.db.read(|c| {
             let Some(r) = c.query_opt(
                 &format!(
-                    "SELECT {USER_COLUMNS}, k.id, k.scope FROM api_keys k \
+                    "SELECT {USER_COLUMNS}, k.id, k.scope, k.used_at FROM api_keys k \
                      JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?"
                 ),
                 &[Param::Blob(key_hash)],
@@ -468,7 +477,12 @@ impl Accounts<'_> {
             } else {
                 KeyScope::Read
             };
-            Ok(Some((user(&r)?, r.int(6)?, scope)))
+            Ok(Some(KeyUse {
+                user: user(&r)?,
+                id: r.int(6)?,
+                scope,
+                used_at: r.opt_int(8)?,
+            }))
         })
     }
 

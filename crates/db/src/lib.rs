@@ -27,7 +27,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use accounts::{
-    Accounts, ApiKey, Collection, KeyScope, MAX_NAME, Progress, Role, Session, User, UserState,
+    Accounts, ApiKey, Collection, KeyScope, KeyUse, MAX_NAME, Progress, Role, Session, User,
+    UserState,
 };
 pub use baseline::{BaselineQuery, BaselineResults};
 pub use changes::{Change, ChangeKind, Changes};

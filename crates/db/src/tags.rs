@@ -415,6 +415,62 @@ impl Tags<'_> {
         })
     }
 
+    /// Renames a tag, or merges it into another: every gallery tagged `from` is tagged `to`
+    /// instead (keeping how the tag came to it), 500 galleries per transaction. An interrupted
+    /// rename is finished by running it again. Answers how many galleries changed.
+    pub fn rename(&self, from: &TagName, to: &TagName) -> Result<u64> {
+        const BATCH: usize = 500;
+        if from == to {
+            return Ok(0);
+        }
+        let mut changed = 0u64;
+        loop {
+            let done = self.db.write(|c| {
+                let Some(from_id) = id_of(c, from)? else {
+                    return Ok(0);
+                };
+                let to_id = ensure_ids(c, std::slice::from_ref(to))?
+                    .get(to)
+                    .copied()
+                    .ok_or_else(|| Error::Decode(format!("tag {to} has no id")))?;
+                let rows = c.query(
+                    &format!(
+                        "SELECT gallery_id, source FROM gallery_tags WHERE tag_id = ? LIMIT {BATCH}"
+                    ),
+                    &[Param::Int(from_id)],
+                )?;
+                let now = crate::now_ms();
+                for r in &rows {
+                    let (gallery, source) = (r.int(0)?, r.int(1)?);
+                    let mut links = links_for_update(c, gallery)?;
+                    links.retain(|l| l.0 != from_id);
+                    c.exec(
+                        "DELETE FROM gallery_tags WHERE tag_id = ? AND gallery_id = ?",
+                        &[Param::Int(from_id), Param::Int(gallery)],
+                    )?;
+                    if !links.iter().any(|l| l.0 == to_id) {
+                        c.exec(
+                            "INSERT INTO gallery_tags (tag_id, gallery_id, source) VALUES (?, ?, ?)",
+                            &[Param::Int(to_id), Param::Int(gallery), Param::Int(source)],
+                        )?;
+                        links.push((to_id, source));
+                    }
+                    write_links(c, gallery, &links)?;
+                    c.exec(
+                        "UPDATE galleries SET updated_at = ? WHERE id = ?",
+                        &[Param::Int(now), Param::Int(gallery)],
+                    )?;
+                    record_change(c, gallery, ChangeKind::Tags)?;
+                }
+                Ok(rows.len())
+            })?;
+            changed += done as u64;
+            if done < BATCH {
+                return Ok(changed);
+            }
+        }
+    }
+
     /// Removes tags from a gallery; answers how many it had.
     pub fn remove(&self, public_id: &str, tags: &[TagName]) -> Result<u64> {
         self.db.write(|c| {

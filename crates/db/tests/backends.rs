@@ -285,6 +285,73 @@ mod suite {
         assert_eq!(db.tags().of_gallery(&id).unwrap().len(), 1);
     }
 
+    pub fn renaming_and_merging_tags(db: &Db) {
+        let a = new_id(
+            db.galleries()
+                .create(&gallery("a", &[1], &["misc:colour", "female:glasses"]))
+                .unwrap(),
+        );
+        let b = new_id(
+            db.galleries()
+                .create(&gallery("b", &[2], &["misc:colour", "misc:color"]))
+                .unwrap(),
+        );
+        let c = new_id(
+            db.galleries()
+                .create(&gallery("c", &[3], &["misc:other"]))
+                .unwrap(),
+        );
+        let names = |id: &str| -> Vec<String> {
+            db.tags()
+                .of_gallery(id)
+                .unwrap()
+                .iter()
+                .map(|t| t.tag.to_string())
+                .collect()
+        };
+        let seq = db.changes().latest().unwrap();
+        // Merging into a tag b already has: b keeps one of it.
+        assert_eq!(
+            db.tags()
+                .rename(&tag("misc:colour"), &tag("misc:color"))
+                .unwrap(),
+            2
+        );
+        assert_eq!(names(&a), ["female:glasses", "misc:color"]);
+        assert_eq!(names(&b), ["misc:color"]);
+        assert_eq!(names(&c), ["misc:other"]);
+        // The search index hears of both.
+        let changed: Vec<i64> = db
+            .changes()
+            .since(seq, 100)
+            .unwrap()
+            .iter()
+            .map(|ch| ch.gallery)
+            .collect();
+        assert_eq!(changed.len(), 2);
+        // A name nobody has, and the same name: nothing to do.
+        assert_eq!(
+            db.tags()
+                .rename(&tag("misc:nothing"), &tag("misc:x"))
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            db.tags()
+                .rename(&tag("misc:color"), &tag("misc:color"))
+                .unwrap(),
+            0
+        );
+        // A plain rename to a new tag, searchable by its new name in SQL too.
+        assert_eq!(
+            db.tags()
+                .rename(&tag("female:glasses"), &tag("female:megane"))
+                .unwrap(),
+            1
+        );
+        assert_eq!(names(&a), ["female:megane", "misc:color"]);
+    }
+
     pub fn siblings_and_parents(db: &Db) {
         db.tags()
             .set_sibling(&tag("female:megane"), &tag("female:glasses"))
@@ -530,10 +597,14 @@ mod suite {
         let id = acc
             .create_key(kim.id, "phone", &key, KeyScope::Read)
             .unwrap();
-        let (u, kid, scope) = acc.key(&key).unwrap().unwrap();
-        assert_eq!((u.id, kid, scope), (kim.id, id, KeyScope::Read));
+        let k = acc.key(&key).unwrap().unwrap();
+        assert_eq!(
+            (k.user.id, k.id, k.scope, k.used_at),
+            (kim.id, id, KeyScope::Read, None)
+        );
         acc.touch_key(id).unwrap();
         assert!(acc.keys(kim.id).unwrap()[0].used_at.is_some());
+        assert!(acc.key(&key).unwrap().unwrap().used_at.is_some());
         assert!(!acc.revoke_key(root.id, id).unwrap());
         assert!(acc.revoke_key(kim.id, id).unwrap());
         assert!(acc.key(&key).unwrap().is_none());
@@ -763,6 +834,7 @@ backend_suite!(
     hostile_strings_round_trip_or_are_refused,
     concurrent_imports_and_tag_edits_lose_nothing,
     tags_are_case_insensitive_and_removable,
+    renaming_and_merging_tags,
     siblings_and_parents,
     trash_restore_and_purge_release_unused_blobs,
     reorder_pages_and_set_cover,

@@ -5,7 +5,7 @@
 //! is merged into the sorted part now and then (amortised O(1) per insert).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::hash::BlobHash;
 
@@ -48,7 +48,14 @@ struct Entry {
 /// Marks a deleted entry in the sorted part until the next merge drops it.
 const DEAD: u32 = u32::MAX;
 
-type Recent = HashMap<[u8; 32], Loc, crate::hash::BlobHashState>;
+/// A recent insert: where it is, and whether its payload was checked since (as `verified`).
+#[derive(Debug)]
+struct RecentLoc {
+    loc: Loc,
+    verified: AtomicBool,
+}
+
+type Recent = HashMap<[u8; 32], RecentLoc, crate::hash::BlobHashState>;
 
 /// Hash → location of every live blob.
 #[derive(Default)]
@@ -145,8 +152,8 @@ impl Index {
 
     /// The location of `key`, if live, and whether its payload has been verified already.
     pub fn get_checked(&self, key: &BlobHash) -> Option<(Loc, bool)> {
-        if let Some(loc) = self.recent.get(&key.0) {
-            return Some((*loc, false));
+        if let Some(r) = self.recent.get(&key.0) {
+            return Some((r.loc, r.verified.load(Ordering::Relaxed)));
         }
         let i = self.find_sorted(key).ok()?;
         let loc = self.sorted[i].loc;
@@ -160,6 +167,12 @@ impl Index {
 
     /// Records that the payload of `key` at `loc` was verified. Needs only a shared reference.
     pub fn mark_verified(&self, key: &BlobHash, loc: Loc) {
+        if let Some(r) = self.recent.get(&key.0) {
+            if r.loc == loc {
+                r.verified.store(true, Ordering::Relaxed);
+            }
+            return;
+        }
         if let Ok(i) = self.find_sorted(key)
             && self.sorted[i].loc == loc
         {
@@ -182,7 +195,16 @@ impl Index {
             }
             return Some(old);
         }
-        let old = self.recent.insert(key.0, loc);
+        let old = self
+            .recent
+            .insert(
+                key.0,
+                RecentLoc {
+                    loc,
+                    verified: AtomicBool::new(false),
+                },
+            )
+            .map(|r| r.loc);
         if self.recent.len() > 4096 + self.sorted.len() / 16 {
             self.merge();
         }
@@ -191,8 +213,8 @@ impl Index {
 
     /// Removes `key`, returning where it was.
     pub fn remove(&mut self, key: &BlobHash) -> Option<Loc> {
-        if let Some(loc) = self.recent.remove(&key.0) {
-            return Some(loc);
+        if let Some(r) = self.recent.remove(&key.0) {
+            return Some(r.loc);
         }
         let i = self.find_sorted(key).ok()?;
         self.clear_verified(i);
@@ -218,12 +240,12 @@ impl Index {
     /// Folds the recent inserts into the sorted part and drops deleted entries, carrying the
     /// verified bits along.
     fn merge(&mut self) {
-        let mut recent: Vec<Entry> = self
+        let mut recent: Vec<(Entry, bool)> = self
             .recent
             .drain()
-            .map(|(key, loc)| Entry { key, loc })
+            .map(|(key, r)| (Entry { key, loc: r.loc }, r.verified.into_inner()))
             .collect();
-        recent.sort_unstable_by_key(|e| e.key);
+        recent.sort_unstable_by_key(|(e, _)| e.key);
         let old = std::mem::take(&mut self.sorted);
         let old_verified = std::mem::take(&mut self.verified);
         let was_verified =
@@ -239,7 +261,7 @@ impl Index {
         let mut b = recent.into_iter().peekable();
         loop {
             let take_a = match (a.peek(), b.peek()) {
-                (Some((_, x)), Some(y)) => x.key < y.key,
+                (Some((_, x)), Some((y, _))) => x.key < y.key,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
                 (None, None) => break,
@@ -248,8 +270,8 @@ impl Index {
                 let Some((i, e)) = a.next() else { break };
                 (e, was_verified(i))
             } else {
-                let Some(e) = b.next() else { break };
-                (e, false)
+                let Some((e, checked)) = b.next() else { break };
+                (e, checked)
             };
             if checked {
                 let at = merged.len();
@@ -275,7 +297,7 @@ impl Index {
             .iter()
             .filter(|e| e.loc.volume != DEAD)
             .map(|e| (BlobHash(e.key), e.loc))
-            .chain(self.recent.iter().map(|(k, loc)| (BlobHash(*k), *loc)))
+            .chain(self.recent.iter().map(|(k, r)| (BlobHash(*k), r.loc)))
     }
 
     /// Up to `limit` live keys greater than `after`, in ascending order.
@@ -309,7 +331,7 @@ impl Index {
         self.sorted.capacity() * size_of::<Entry>()
             + self.directory.capacity() * size_of::<u32>()
             + self.verified.capacity() * size_of::<AtomicU64>()
-            + self.recent.capacity() * (size_of::<([u8; 32], Loc)>() + 1)
+            + self.recent.capacity() * (size_of::<([u8; 32], RecentLoc)>() + 1)
     }
 }
 
@@ -381,6 +403,35 @@ mod tests {
             index.get_checked(&keys[0]),
             Some((Loc::new(3, 64, 1), false))
         );
+    }
+
+    /// Recent inserts (not yet merged into the sorted part) remember their check too: before,
+    /// a newly imported page was checksummed on every read until the next merge.
+    #[test]
+    fn recent_inserts_stay_verified_and_carry_it_into_the_merge() {
+        let mut index = Index::from_unique(vec![(key(0), Loc::new(1, 64, 1))]);
+        index.insert(key(1), Loc::new(2, 64, 1));
+        assert_eq!(
+            index.get_checked(&key(1)),
+            Some((Loc::new(2, 64, 1), false))
+        );
+        index.mark_verified(&key(1), Loc::new(9, 64, 1));
+        assert_eq!(
+            index.get_checked(&key(1)),
+            Some((Loc::new(2, 64, 1), false)),
+            "a stale location"
+        );
+        index.mark_verified(&key(1), Loc::new(2, 64, 1));
+        assert_eq!(index.get_checked(&key(1)), Some((Loc::new(2, 64, 1), true)));
+        for i in 2..10_000 {
+            index.insert(key(i), Loc::new(3, 64, 1));
+        }
+        assert_eq!(
+            index.get_checked(&key(1)),
+            Some((Loc::new(2, 64, 1), true)),
+            "after merges"
+        );
+        assert_eq!(index.get_checked(&key(2)).map(|(_, v)| v), Some(false));
     }
 
     #[test]

@@ -362,6 +362,22 @@ impl Store {
         }))
     }
 
+    /// A blob whose payload was already verified and whose pages are in memory, without any
+    /// disk access (so it may be called on an async worker); `Ok(None)` when it would need the
+    /// disk or a checksum (then use [`BlobStore::get`]) or is not stored.
+    pub fn get_resident(&self, hash: &BlobHash) -> Result<Option<Bytes>> {
+        let Some((loc, vol, trusted)) = self.lookup_checked(hash) else {
+            return Ok(None);
+        };
+        if !trusted {
+            return Ok(None);
+        }
+        match vol.read_resident(hash, loc.offset(), u64::from(loc.len)) {
+            None => Ok(None),
+            Some(r) => r.map(Some).map_err(|p| Self::corrupt(hash, loc, p)),
+        }
+    }
+
     /// Statistics of the store.
     pub fn stats(&self) -> Stats {
         let state = self.state();

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -239,6 +239,64 @@ pub struct Gate {
     pub app: AppState,
     pub rules: Arc<Rules>,
     pub config: Arc<AuthConfig>,
+    pub cache: Arc<CallerCache>,
+}
+
+/// Who recently presented which secret (an API key or a session cookie), so that a client
+/// fetching pages or images does not cost a database read per request. Entries live a few
+/// seconds; any change a request makes here (a sign-out, a revoked key, a new role or password)
+/// empties the cache, so this process never serves stale accounts. Another process sharing the
+/// database (a second server, the CLI) is seen within [`CallerCache::TTL`].
+#[derive(Debug, Default)]
+pub struct CallerCache {
+    entries: std::sync::Mutex<HashMap<(u8, [u8; 32]), (User, Via, std::time::Instant)>>,
+    /// Counts the clears: a lookup that began before one does not store what it read.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl CallerCache {
+    /// How long an entry is trusted.
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    const KEY: u8 = 0;
+    const SESSION: u8 = 1;
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn get(&self, kind: u8, hash: &[u8; 32]) -> Option<(User, Via)> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let (user, via, at) = entries.get(&(kind, *hash))?;
+        (at.elapsed() < Self::TTL).then(|| (user.clone(), via.clone()))
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Remembers what a lookup that began at `generation` read, unless the cache was cleared
+    /// since (the read may predate the change that cleared it).
+    fn put(&self, generation: u64, kind: u8, hash: [u8; 32], user: &User, via: &Via) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.generation() != generation {
+            return;
+        }
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.retain(|_, (_, _, at)| at.elapsed() < Self::TTL);
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            (kind, hash),
+            (user.clone(), via.clone(), std::time::Instant::now()),
+        );
+    }
+
+    /// Forgets everyone (after any change that may touch accounts).
+    pub fn clear(&self) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        entries.clear();
+    }
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -412,25 +470,46 @@ async fn lookup_caller(
         theme: None,
     };
     let db = gate.app.db.clone();
+    let generation = gate.cache.generation();
     if let Some(key) = key {
         let hash = secret_hash(&key);
+        if let Some((user, via)) = gate.cache.get(CallerCache::KEY, &hash) {
+            caller.user = Some(user);
+            caller.via = via;
+            return Ok(caller);
+        }
         let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
             let found = db.accounts().key(&hash)?;
-            if let Some((_, id, _)) = &found {
-                db.accounts().touch_key(*id)?;
+            // Noted at most once a minute: not a write per request.
+            if let Some(k) = &found
+                && k.used_at.is_none_or(|at| at < db::now_ms() - 60_000)
+            {
+                db.accounts().touch_key(k.id)?;
             }
             Ok(found)
         })
         .await??;
-        let Some((user, id, scope)) = found else {
+        let Some(k) = found else {
             return Err(ApiError::BadKey);
         };
-        caller.user = Some(user);
-        caller.via = Via::Key { id, scope };
+        caller.user = Some(k.user);
+        caller.via = Via::Key {
+            id: k.id,
+            scope: k.scope,
+        };
+        if let Some(u) = &caller.user {
+            gate.cache
+                .put(generation, CallerCache::KEY, hash, u, &caller.via);
+        }
         return Ok(caller);
     }
     if let Some(token) = token {
         let hash = secret_hash(&token);
+        if let Some((user, via)) = gate.cache.get(CallerCache::SESSION, &hash) {
+            caller.user = Some(user);
+            caller.via = via;
+            return Ok(caller);
+        }
         let idle = gate.config.session_idle.as_millis() as i64;
         let session = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
             let Some(s) = db.accounts().session(&hash)? else {
@@ -449,11 +528,13 @@ async fn lookup_caller(
         })
         .await??;
         if let Some(s) = session {
-            caller.user = Some(s.user);
             caller.via = Via::Session {
                 token_hash: hash,
                 csrf: s.csrf,
             };
+            gate.cache
+                .put(generation, CallerCache::SESSION, hash, &s.user, &caller.via);
+            caller.user = Some(s.user);
         }
     }
     Ok(caller)
@@ -491,8 +572,16 @@ pub async fn guard(State(gate): State<Gate>, req: Request, next: Next) -> Respon
         .uri()
         .path_and_query()
         .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+    let changes = !is_safe(req.method());
     match check(&gate, req).await {
-        Ok(req) => next.run(req).await,
+        Ok(req) => {
+            let response = next.run(req).await;
+            // Whatever it changed may have been an account: nobody is remembered past it.
+            if changes {
+                gate.cache.clear();
+            }
+            response
+        }
         Err(ApiError::SignInRequired) if page => {
             let to = format!("/login?next={}", crate::web::encode(&back));
             axum::response::Redirect::to(&to).into_response()

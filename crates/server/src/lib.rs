@@ -137,6 +137,7 @@ fn routes() -> Vec<Route> {
         r(M::GET, "/g/{id}/read", Read, get(web::reader)),
         r(M::POST, "/g/{id}/tags", Edit, post(web::tags_submit)),
         r(M::POST, "/g/{id}/favorite", Own, post(web::favorite_submit)),
+        r(M::POST, "/g/{id}/collect", Own, post(web::collect_submit)),
         r(M::GET, "/account", Own, get(web::account)),
         r(M::POST, "/account/keys", Own, post(web::key_submit)),
         r(
@@ -385,6 +386,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         app: state.clone(),
         rules: Arc::new(rules),
         config: state.auth.clone(),
+        cache: Arc::default(),
     };
     app.fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -514,6 +516,7 @@ mod tests {
             app: state.clone(),
             rules: Arc::new(rules),
             config: state.auth.clone(),
+            cache: Arc::default(),
         };
         let app: Router = Router::new()
             .route("/ruled", get(|| async { "fine" }))

@@ -414,6 +414,28 @@ async fn the_manage_pages_by_role() {
     let (status, _) = form(&s, "/manage/tags", &s.editor, "action=parent&a=+&b=x").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(s.db.tags().parents().unwrap().len(), 1, "nothing added");
+    // Rename: the gallery's artist tag becomes another.
+    let (status, _, _) = call(
+        &s,
+        Method::POST,
+        "/manage/tags",
+        &s.editor,
+        Some((
+            "application/x-www-form-urlencoded",
+            "action=rename&a=artist%3Asomeone&b=artist%3Asomebody".into(),
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let tags: Vec<String> =
+        s.db.tags()
+            .of_gallery(&s.gallery)
+            .unwrap()
+            .iter()
+            .map(|t| t.tag.to_string())
+            .collect();
+    assert!(tags.contains(&"artist:somebody".to_string()), "{tags:?}");
+    assert!(!tags.contains(&"artist:someone".to_string()), "{tags:?}");
     // Users: made, re-roled, removed only when ticked.
     let (status, _) = form(
         &s,

@@ -4,6 +4,7 @@
 mod db;
 mod import;
 mod search;
+mod serve;
 mod store;
 
 use std::path::Path;
@@ -22,6 +23,8 @@ pub enum BenchCommand {
     Import(import::ImportBenchArgs),
     /// The search index against a straightforward SQL search on a synthetic library.
     Search(search::SearchBenchArgs),
+    /// Page images against nginx (both under wrk), and grid and search pages of a big library.
+    Serve(serve::ServeBenchArgs),
 }
 
 pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
@@ -30,6 +33,7 @@ pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
         BenchCommand::Db(args) => db::run(&args, data)?,
         BenchCommand::Import(args) => import::run(&args, data)?,
         BenchCommand::Search(args) => search::run(&args, data)?,
+        BenchCommand::Serve(args) => serve::run(&args, data)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -14,17 +14,18 @@ pub async fn gallery(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let user = caller.user.as_ref().map(|u| u.id);
-    let (g, pages, progress, favorite) = crate::blocking(move || {
+    let (g, pages, progress, favorite, collections) = crate::blocking(move || {
         let g = db.galleries().get(&public_id)?;
         let pages = db.galleries().pages(&public_id)?;
-        let (progress, favorite) = match user {
+        let (progress, favorite, collections) = match user {
             Some(u) => (
                 db.accounts().progress(u, g.id)?,
                 db.accounts().is_favorite(u, g.id)?,
+                db.accounts().collections(u)?,
             ),
-            None => (None, false),
+            None => (None, false, Vec::new()),
         };
-        Ok((g, pages, progress, favorite))
+        Ok((g, pages, progress, favorite, collections))
     })
     .await?;
     let id = escape(&g.public_id);
@@ -163,6 +164,27 @@ pub async fn gallery(
             escape(&g.source_filename)
         )
     };
+    let collect = if collections.iter().any(|c| c.query.is_none()) {
+        let options: String = collections
+            .iter()
+            .filter(|c| c.query.is_none())
+            .map(|c| format!("<option value=\"{}\">{}</option>", c.id, escape(&c.name)))
+            .collect();
+        format!(
+            "<form class=\"inline row\" method=\"post\" action=\"/g/{id}/collect\">{csrf}\
+             <label><span class=\"visually-hidden\">{collection}</span><select name=\"collection\">{options}</select></label>\
+             <button class=\"plain\" type=\"submit\">{add}</button></form>",
+            collection = text::COLLECTION,
+            add = text::ADD_TO_COLLECTION,
+        )
+    } else {
+        String::new()
+    };
+    let elsewhere = format!(
+        "<a class=\"button plain\" href=\"https://e-hentai.org/?f_search={}\" rel=\"noreferrer noopener\" target=\"_blank\">{}</a>",
+        encode(&g.title),
+        text::SEARCH_EH
+    );
     let count = pages.len();
     let thumbs = page_grid(&id, &pages, editor, &csrf, &origin);
     let body = format!(
@@ -171,7 +193,7 @@ pub async fn gallery(
          <dt>{added_word}</dt><dd>{added}</dd>{posted}{source}</dl>{tags}{add_tags}\
          <div class=\"actions\"><a class=\"button\" href=\"/g/{id}/read?page={read_page}{suffix}\">{read_label}</a>\
          <a class=\"button plain\" href=\"/api/v1/galleries/{id}/cbz\" download>{download}</a>\
-         {favorite_form}{edit}</div></div></div>{thumbs}",
+         {favorite_form}{collect}{elsewhere}{edit}</div></div></div>{thumbs}",
         title = escape(&g.title),
         suffix = escape(&origin.suffix()),
         pages_word = text::PAGES_WORD,
@@ -472,6 +494,35 @@ pub async fn tags_submit(
         Ok(())
     })
     .await??;
+    Ok(Redirect::to(&back).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct CollectForm {
+    collection: i64,
+}
+
+/// `POST /g/{id}/collect` (a form): the gallery added to one of the caller's collections.
+pub async fn collect_submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(public_id): Path<String>,
+    Form(form): Form<CollectForm>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let back = format!("/g/{}", encode(&public_id));
+    let db = state.db.clone();
+    crate::blocking(move || {
+        let id = db.galleries().id_of(&public_id)?;
+        if !db
+            .accounts()
+            .set_in_collection(user, form.collection, id, true)?
+        {
+            return Err(ApiError::NotFound("no such collection of yours".into()));
+        }
+        Ok(())
+    })
+    .await?;
     Ok(Redirect::to(&back).into_response())
 }
 

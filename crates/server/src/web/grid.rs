@@ -347,7 +347,9 @@ pub async fn batch_collect(
     crate::blocking(move || {
         for id in &ids {
             let g = db.galleries().id_of(id)?;
-            db.accounts().set_in_collection(user, collection, g, true)?;
+            if !db.accounts().set_in_collection(user, collection, g, true)? {
+                return Err(ApiError::NotFound("no such collection of yours".into()));
+            }
         }
         Ok(())
     })

@@ -41,6 +41,7 @@ fn status_line(message: &str) -> String {
 pub struct DoneParams {
     done: Option<String>,
     error: Option<String>,
+    count: Option<u64>,
 }
 
 impl DoneParams {
@@ -52,6 +53,7 @@ impl DoneParams {
             (None, Some("import")) => text::IMPORT_STARTED.into(),
             (None, Some("compacted")) => text::COMPACTED.into(),
             (None, Some("saved")) => text::SAVED.into(),
+            (None, Some("renamed")) => format!("{} {}", self.count.unwrap_or(0), text::RENAMED),
             _ => String::new(),
         }
     }
@@ -369,6 +371,17 @@ pub async fn tag_tools(
     body.push_str("<datalist id=\"tag-suggestions\"></datalist>");
     body.push_str(&format!(
         "<h2>{}</h2><p class=\"muted\">{}</p>",
+        text::RENAME_TAG,
+        text::RENAME_HELP
+    ));
+    body.push_str(&pair_form(
+        "rename",
+        text::FROM_TAG,
+        text::TO_TAG,
+        text::RENAME,
+    ));
+    body.push_str(&format!(
+        "<h2>{}</h2><p class=\"muted\">{}</p>",
         text::SIBLINGS,
         text::SIBLINGS_HELP
     ));
@@ -424,6 +437,10 @@ pub async fn tag_tools_submit(
         let b = || db::TagName::parse(&form.b);
         let tags = db.tags();
         match form.action.as_str() {
+            "rename" => {
+                let changed = tags.rename(&a, &b()?)?;
+                return Ok(Some(changed));
+            }
             "sibling" => tags.set_sibling(&a, &b()?)?,
             "unsibling" => {
                 tags.remove_sibling(&a)?;
@@ -436,11 +453,14 @@ pub async fn tag_tools_submit(
                 return Err(ApiError::BadRequest(format!("no tag action {other:?}")));
             }
         }
-        Ok(())
+        Ok(None)
     })
     .await;
     match done {
-        Ok(()) => Ok(Redirect::to("/manage/tags?done=saved").into_response()),
+        Ok(Some(changed)) => {
+            Ok(Redirect::to(&format!("/manage/tags?done=renamed&count={changed}")).into_response())
+        }
+        Ok(None) => Ok(Redirect::to("/manage/tags?done=saved").into_response()),
         Err(e @ ApiError::BadRequest(_)) => Ok(redirect_with_error("/manage/tags", &e)),
         Err(e) => Err(e),
     }

@@ -183,6 +183,13 @@ mod text {
     pub const ADD_USER: &str = "Add a user";
     pub const THEME: &str = "Theme";
     pub const SELECT: &str = "Select";
+    pub const SEARCH_EH: &str = "Search on E-Hentai";
+    pub const RENAME_TAG: &str = "Rename or merge";
+    pub const RENAME_HELP: &str = "Every gallery tagged with the first tag gets the second instead. Naming a tag that exists merges the two.";
+    pub const FROM_TAG: &str = "Tag";
+    pub const TO_TAG: &str = "New name";
+    pub const RENAME: &str = "Rename";
+    pub const RENAMED: &str = "galleries retagged.";
     pub const SELECTED: &str = "selected";
     pub const ALL: &str = "All";
     pub const NEW: &str = "New this week";
