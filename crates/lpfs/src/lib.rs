@@ -32,6 +32,7 @@ pub use compact::CompactReport;
 pub use error::{Error, Result};
 pub use fsck::{Damage, FsckReport};
 pub use hash::{BlobHash, BlobHashHasher, BlobHashState, ParseHashError};
+pub use mapped::file_range as mapped_file_range;
 pub use open::RecoveryReport;
 pub use store::{BlobLocation, Options, Stats, Store, VolumeStats};
 

@@ -21,18 +21,77 @@
 
 use std::fs::File;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::Bytes;
 use memmap2::{Mmap, MmapOptions};
 
+/// A volume's map, known by address while it lives, so that bytes handed out from it can be
+/// traced back to their file and offset ([`file_range`]): a server can then send them to a
+/// socket straight from the page cache (`sendfile`) instead of copying them through the process.
+pub(crate) struct VolumeMap {
+    mmap: Mmap,
+}
+
+impl std::ops::Deref for VolumeMap {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.mmap
+    }
+}
+
+impl Drop for VolumeMap {
+    fn drop(&mut self) {
+        let start = self.mmap.as_ptr() as usize;
+        REGIONS
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|r| r.start != start);
+    }
+}
+
+/// A live map's address range and its own handle on the file.
+struct Region {
+    start: usize,
+    end: usize,
+    file: Arc<File>,
+}
+
+static REGIONS: RwLock<Vec<Region>> = RwLock::new(Vec::new());
+
 /// Maps `len` bytes of `file` read-only. `len` may exceed the file's length; bytes past its end
 /// must not be read.
-pub(crate) fn map(file: &File, len: u64) -> io::Result<Mmap> {
+pub(crate) fn map(file: &File, len: u64) -> io::Result<VolumeMap> {
     let len = usize::try_from(len).map_err(|_| io::Error::other("volume too large to map"))?;
     // SAFETY: see the module documentation: mapped bytes below the durable length never change
     // while mapped, and nothing past it is read.
-    unsafe { MmapOptions::new().len(len).map(file) }
+    let mmap = unsafe { MmapOptions::new().len(len).map(file) }?;
+    let handle = Arc::new(file.try_clone()?);
+    let start = mmap.as_ptr() as usize;
+    REGIONS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Region {
+            start,
+            end: start + mmap.len(),
+            file: handle,
+        });
+    Ok(VolumeMap { mmap })
+}
+
+/// The volume file and offset that `len` bytes at `ptr` were mapped from, when they lie in a live
+/// map of this store (as blobs read from memory do), else `None`. The bytes at that offset are
+/// the ones at `ptr` and do not change: volumes are append-only.
+pub fn file_range(ptr: *const u8, len: usize) -> Option<(Arc<File>, u64)> {
+    let at = ptr as usize;
+    let end = at.checked_add(len)?;
+    REGIONS
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|r| r.start <= at && end <= r.end)
+        .map(|r| (r.file.clone(), (at - r.start) as u64))
 }
 
 fn page_size() -> usize {
@@ -40,7 +99,7 @@ fn page_size() -> usize {
 }
 
 /// Whether every page holding `map[offset..offset + len]` is in the page cache.
-pub(crate) fn resident(map: &Mmap, offset: usize, len: usize) -> bool {
+pub(crate) fn resident(map: &VolumeMap, offset: usize, len: usize) -> bool {
     let page = page_size();
     let start = offset - offset % page;
     let end = match offset.checked_add(len.max(1)) {
@@ -70,7 +129,7 @@ pub(crate) fn resident(map: &Mmap, offset: usize, len: usize) -> bool {
 
 /// A slice of a map that keeps the map alive; the owner of a zero-copy [`Bytes`].
 struct MapSlice {
-    map: Arc<Mmap>,
+    map: Arc<VolumeMap>,
     start: usize,
     len: usize,
 }
@@ -82,6 +141,6 @@ impl AsRef<[u8]> for MapSlice {
 }
 
 /// `map[start..start + len]` as `Bytes`, without copying.
-pub(crate) fn bytes(map: Arc<Mmap>, start: usize, len: usize) -> Bytes {
+pub(crate) fn bytes(map: Arc<VolumeMap>, start: usize, len: usize) -> Bytes {
     Bytes::from_owner(MapSlice { map, start, len })
 }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::mapped::VolumeMap;
 use bytes::Bytes;
-use memmap2::Mmap;
 
 use crate::error::{Error, Result};
 use crate::format::{
@@ -55,7 +55,7 @@ pub(crate) struct VolumeFile {
     pub file: File,
     /// A read-only map of the file, made on first use and replaced by a longer one when the
     /// volume grows past it.
-    map: RwLock<Option<Arc<Mmap>>>,
+    map: RwLock<Option<Arc<VolumeMap>>>,
     /// How far past what is needed to map, so that an active volume is not remapped as it grows.
     map_ahead: u64,
 }
@@ -106,7 +106,7 @@ impl VolumeFile {
     }
 
     /// A map covering at least the first `end` bytes, or `None` if the file cannot be mapped.
-    fn mapping(&self, end: u64) -> Option<Arc<Mmap>> {
+    fn mapping(&self, end: u64) -> Option<Arc<VolumeMap>> {
         if end == 0 {
             return None;
         }
@@ -139,7 +139,7 @@ impl VolumeFile {
     }
 
     /// The record bytes at `offset..offset + len` straight from the map, if all are in memory.
-    fn resident_record(&self, offset: u64, len: u64) -> Option<(Arc<Mmap>, usize)> {
+    fn resident_record(&self, offset: u64, len: u64) -> Option<(Arc<VolumeMap>, usize)> {
         let map = self.mapping(offset.checked_add(len)?)?;
         let start = usize::try_from(offset).ok()?;
         crate::mapped::resident(&map, start, len as usize).then_some((map, start))

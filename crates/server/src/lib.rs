@@ -16,6 +16,7 @@ pub mod range;
 pub mod search;
 pub mod thumbnails;
 pub mod web;
+pub mod zero_copy;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -455,12 +456,16 @@ async fn log_errors(req: Request, next: Next) -> Response {
     response
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains connections.
+/// Serves `app` on `listener` until `shutdown` completes, then drains connections. Page images
+/// read from memory go to the socket by `sendfile` ([`zero_copy`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // `tap_io` (doing nothing) is what lets the peer address reach handlers as `ConnectInfo`.
+    let listener = zero_copy::ZeroCopyListener(listener).tap_io(|_| {});
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
