@@ -242,6 +242,9 @@ pub struct Gate {
     pub cache: Arc<CallerCache>,
 }
 
+/// A caller as found, and when.
+type Remembered = (User, Via, std::time::Instant);
+
 /// Who recently presented which secret (an API key or a session cookie), so that a client
 /// fetching pages or images does not cost a database read per request. Entries live a few
 /// seconds; any change a request makes here (a sign-out, a revoked key, a new role or password)
@@ -249,7 +252,7 @@ pub struct Gate {
 /// database (a second server, the CLI) is seen within [`CallerCache::TTL`].
 #[derive(Debug, Default)]
 pub struct CallerCache {
-    entries: std::sync::Mutex<HashMap<(u8, [u8; 32]), (User, Via, std::time::Instant)>>,
+    entries: std::sync::Mutex<HashMap<(u8, [u8; 32]), Remembered>>,
     /// Counts the clears: a lookup that began before one does not store what it read.
     generation: std::sync::atomic::AtomicU64,
 }
