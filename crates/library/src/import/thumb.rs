@@ -72,8 +72,13 @@ fn corrupt(e: impl std::fmt::Display) -> ThumbError {
     ThumbError::Corrupt(e.to_string())
 }
 
-/// Makes the thumbnail of an image of `format`.
-pub fn make(bytes: &[u8], format: ImageFormat, cfg: &ThumbConfig) -> Result<Thumbnail, ThumbError> {
+/// The image's size from its header, when this build decodes its format and it is within the
+/// pixel cap (a decompression bomb is refused before anything is decoded).
+fn decodable_size(
+    bytes: &[u8],
+    format: ImageFormat,
+    cfg: &ThumbConfig,
+) -> Result<(u64, u64), ThumbError> {
     if format == ImageFormat::Avif || format == ImageFormat::Other {
         return Err(ThumbError::Unsupported(format));
     }
@@ -89,6 +94,12 @@ pub fn make(bytes: &[u8], format: ImageFormat, cfg: &ThumbConfig) -> Result<Thum
             limit: cfg.max_pixels,
         });
     }
+    Ok((w, h))
+}
+
+/// Makes the thumbnail of an image of `format`.
+pub fn make(bytes: &[u8], format: ImageFormat, cfg: &ThumbConfig) -> Result<Thumbnail, ThumbError> {
+    let (w, _) = decodable_size(bytes, format, cfg)?;
     let target = (cfg.width as u64).min(w).max(1) as u32;
     let rgb = match format {
         ImageFormat::Jpeg => decode_jpeg(bytes, target)?,
@@ -151,21 +162,7 @@ pub fn crop(
     let crop = crop
         .clamped()
         .ok_or_else(|| ThumbError::Corrupt("the crop leaves nothing of the image".into()))?;
-    if format == ImageFormat::Avif || format == ImageFormat::Other {
-        return Err(ThumbError::Unsupported(format));
-    }
-    let size = imagesize::blob_size(bytes).map_err(corrupt)?;
-    let (w, h) = (size.width as u64, size.height as u64);
-    if w == 0 || h == 0 {
-        return Err(ThumbError::Corrupt("the image has no pixels".into()));
-    }
-    if w.saturating_mul(h) > cfg.max_pixels {
-        return Err(ThumbError::TooLarge {
-            width: w,
-            height: h,
-            limit: cfg.max_pixels,
-        });
-    }
+    let (w, _) = decodable_size(bytes, format, cfg)?;
     // The whole image must be decoded at least this wide for the part to be `cfg.width` wide.
     let part_w = (w as f64 * crop.w).max(1.0);
     let target = (f64::from(cfg.width) / crop.w)
