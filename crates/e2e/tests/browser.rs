@@ -334,6 +334,21 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         "!document.querySelector('[data-upload]').hidden",
     )
     .await;
+    // ---- Installable: the service worker runs and keeps only the app's own assets.
+    client
+        .execute_async(
+            "const done = arguments[0]; navigator.serviceWorker.ready.then(() => done(true));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let manifest = js(
+        &client,
+        "return document.querySelector('link[rel=manifest]').getAttribute('href');",
+    )
+    .await;
+    assert_eq!(manifest, "/manifest.webmanifest");
+
     assert!(
         js(
             &client,
@@ -738,6 +753,25 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     assert_eq!(
         client.find_all(Locator::Css("a.card")).await.unwrap().len(),
         1
+    );
+
+    // ---- What the service worker keeps: the app shell, never pages or images.
+    let cached = client
+        .execute_async(
+            "const done = arguments[0]; caches.keys().then(async (names) => { \
+               const urls = []; \
+               for (const n of names) { const c = await caches.open(n); \
+                 for (const r of await c.keys()) urls.push(new URL(r.url).pathname); } \
+               done(urls); });",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let cached: Vec<String> = serde_json::from_value(cached).unwrap();
+    assert!(!cached.is_empty(), "the app shell is cached");
+    assert!(
+        cached.iter().all(|u| u.starts_with("/assets/")),
+        "only assets are cached: {cached:?}"
     );
 
     // ---- A reader account, made on the users page: no edit controls, and refused when it

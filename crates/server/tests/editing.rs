@@ -593,3 +593,104 @@ async fn a_server_import_runs_as_a_job_told_live() {
         "the manage page lists the failure"
     );
 }
+
+#[tokio::test]
+async fn batch_actions_tag_trash_and_collect_the_selected_galleries() {
+    let s = setup();
+    let g = s.gallery.clone();
+    let tags = |s: &Setup| -> Vec<String> {
+        s.db.tags()
+            .of_gallery(&s.gallery)
+            .unwrap()
+            .iter()
+            .map(|t| t.tag.to_string())
+            .collect()
+    };
+    let (status, _) = form(
+        &s,
+        "/batch/tags",
+        &s.editor,
+        &format!("g={g}&tags=misc%3Abatch%2C+female%3Aglasses&op=add&back=%2F%3Fq%3Dx"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(tags(&s).contains(&"misc:batch".to_string()));
+    assert!(tags(&s).contains(&"female:glasses".to_string()));
+    let (status, _) = form(
+        &s,
+        "/batch/tags",
+        &s.editor,
+        &format!("g={g}&tags=misc%3Abatch&op=remove"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(!tags(&s).contains(&"misc:batch".to_string()));
+    // A reader may not tag or trash, but may collect into a collection of their own only.
+    let (status, _) = form(
+        &s,
+        "/batch/tags",
+        &s.reader,
+        &format!("g={g}&tags=misc%3Ax&op=add"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = form(&s, "/batch/trash", &s.reader, &format!("g={g}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let reader = s.db.accounts().user("re").unwrap().unwrap();
+    let editor = s.db.accounts().user("ed").unwrap().unwrap();
+    let mine =
+        s.db.accounts()
+            .create_collection(reader.id, "to read", None)
+            .unwrap();
+    let theirs =
+        s.db.accounts()
+            .create_collection(editor.id, "editor's", None)
+            .unwrap();
+    let (status, _) = form(
+        &s,
+        "/batch/collect",
+        &s.reader,
+        &format!("g={g}&collection={mine}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        s.db.accounts().collections(reader.id).unwrap()[0].galleries,
+        1
+    );
+    let (status, _) = form(
+        &s,
+        "/batch/collect",
+        &s.reader,
+        &format!("g={g}&collection={theirs}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.db.accounts().collections(editor.id).unwrap()[0].galleries,
+        0
+    );
+    // Trash, and a bad tag list, which says why and changes nothing.
+    let (status, page) = form(
+        &s,
+        "/batch/tags",
+        &s.editor,
+        &format!("g={g}&tags=misc%3A{}&op=add", "a".repeat(300)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    let (status, headers, _) = call(
+        &s,
+        Method::POST,
+        "/batch/trash",
+        &s.editor,
+        Some((
+            "application/x-www-form-urlencoded",
+            format!("g={g}&back=%2F%2Fevil.example"),
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/", "back only to this site");
+    assert!(s.db.galleries().get(&g).unwrap().trashed_at.is_some());
+}
