@@ -390,6 +390,15 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         "document.querySelector('table.jobs tr[data-job].done')",
     )
     .await;
+    assert_eq!(
+        js(
+            &client,
+            "return document.querySelectorAll('[data-no-jobs]').length;"
+        )
+        .await,
+        0,
+        "\"no imports yet\" is gone once one is listed"
+    );
     shoot(&client, "manage").await;
     client.set_window_size(1440, 900).await.unwrap();
     let gallery = lib

@@ -128,5 +128,6 @@ function watchJobs(table) {
     }));
     row.className = job.state;
     table.hidden = false;
+    document.querySelector("[data-no-jobs]")?.remove();
   });
 }

@@ -164,7 +164,10 @@ pub async fn manage(
     }
     body.push_str("</tbody></table>");
     if jobs.is_empty() {
-        body.push_str(&format!("<p class=\"muted\">{}</p>", text::NO_JOBS));
+        body.push_str(&format!(
+            "<p class=\"muted\" data-no-jobs>{}</p>",
+            text::NO_JOBS
+        ));
     }
     Ok(layout(&caller, text::MANAGE, "", &body, "").into_response())
 }
