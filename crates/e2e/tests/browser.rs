@@ -99,7 +99,7 @@ fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
     library::import::thumb::jpeg_from_rgb(&pixels, w, h, 85).unwrap()
 }
 
-/// A library of 30 synthetic galleries and no account yet, and an archive to upload: six pages,
+/// A library of 59 synthetic galleries and no account yet, and an archive to upload: six pages,
 /// the fourth of them wide (a spread).
 struct Library {
     db: Arc<db::Db>,
@@ -117,7 +117,7 @@ fn library() -> Library {
     let store =
         Arc::new(lpfs::Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
-    library::synth::fill(&db, store.as_ref(), 30, 30, 4, |_| {}).unwrap();
+    library::synth::fill(&db, store.as_ref(), 59, 59, 4, |_| {}).unwrap();
     let archive = dir
         .path()
         .join("(C99) [Mori Kanata] Zephyrine Holiday Diary [English].cbz");
@@ -414,13 +414,14 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         .expect("the uploaded gallery")
         .public_id;
 
-    // ---- The grid: 31 covers, the new one first (newest first).
+    // ---- The grid: 40 covers, the new one first (newest first); scrolling down brings the
+    // other 20 without leaving the page.
     client.goto(&format!("{base}/")).await.unwrap();
     let cells = client
         .find_all(Locator::Css(".grid > .cell"))
         .await
         .unwrap();
-    assert_eq!(cells.len(), 31);
+    assert_eq!(cells.len(), 40);
     let first = js(
         &client,
         "return document.querySelector('.grid .card .title').textContent;",
@@ -429,6 +430,54 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     assert_eq!(first, "Zephyrine Holiday Diary");
     shoot(&client, "grid").await;
     client.set_window_size(1440, 900).await.unwrap();
+    js(&client, "window.scrollTo(0, document.body.scrollHeight);").await;
+    until(
+        &client,
+        "the second page of covers, by infinite scroll",
+        "document.querySelectorAll('.grid > .cell').length === 60",
+    )
+    .await;
+    url_ends_with(&client, "/").await;
+
+    // ---- Selection: two covers ticked, a tag added to both from the batch bar.
+    js(&client, "window.scrollTo(0, 0);").await;
+    click(&client, "[data-select]").await;
+    let picked = js(
+        &client,
+        "const cells = [...document.querySelectorAll('.grid > .cell')].slice(1, 3); \
+         cells.forEach((c) => c.querySelector('a.card').click()); \
+         return cells.map((c) => c.querySelector('input[type=checkbox]').value);",
+    )
+    .await;
+    let picked: Vec<String> = serde_json::from_value(picked).unwrap();
+    assert_eq!(
+        js(
+            &client,
+            "return document.querySelector('form.batch [data-count]').textContent;"
+        )
+        .await,
+        "2"
+    );
+    assert_eq!(here(&client).await, "/", "ticking a cover does not open it");
+    fill(&client, "form.batch input[name=tags]", "misc:picked twice").await;
+    click(&client, "form.batch button[value=add]").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for id in &picked {
+        loop {
+            let has = lib
+                .db
+                .tags()
+                .of_gallery(id)
+                .unwrap()
+                .iter()
+                .any(|t| t.tag.to_string() == "misc:picked twice");
+            if has {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the batch did not tag {id}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 
     // ---- Search finds it (the box keeps the query); open it.
     let q = client.find(Locator::Css("input[name=q]")).await.unwrap();
@@ -627,11 +676,45 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     );
     shoot(&client, "reader-double").await;
     client.set_window_size(1440, 900).await.unwrap();
-    // Back to one page, left to right, for what follows.
+    // ---- Vertical (webtoon): every page in one strip; scrolling moves the page in the URL.
+    click(&client, "[data-settings]").await;
+    click(&client, "input[name=dir][value=ltr]").await;
+    click(&client, "input[name=mode][value=webtoon]").await;
+    click(&client, "[data-settings]").await;
+    assert_eq!(
+        js(
+            &client,
+            "return document.querySelectorAll('.reader-stage .strip img').length;"
+        )
+        .await,
+        PAGES
+    );
+    js(&client, "window.scrollTo(0, document.body.scrollHeight);").await;
+    reader_at(&client, PAGES - 1).await;
+    // ---- One page again; the slider shows a page's number and thumbnail, and goes there.
     click(&client, "[data-settings]").await;
     click(&client, "input[name=mode][value=single]").await;
-    click(&client, "input[name=dir][value=ltr]").await;
     click(&client, "[data-settings]").await;
+    js(
+        &client,
+        "const s = document.querySelector('.reader-slider input'); s.value = '3'; \
+         s.dispatchEvent(new Event('input'));",
+    )
+    .await;
+    until(
+        &client,
+        "the slider's bubble with page 3's thumbnail",
+        "(() => { const b = document.querySelector('.reader-slider .bubble'); \
+           const i = b.querySelector('img'); \
+           return !b.hidden && b.textContent.includes('3') && i.complete && i.naturalWidth > 0; })()",
+    )
+    .await;
+    js(
+        &client,
+        "document.querySelector('.reader-slider input').dispatchEvent(new Event('change'));",
+    )
+    .await;
+    reader_at(&client, 2).await;
 
     // ---- Reorder pages with the keyboard (Alt+←), then save.
     let before = lib.db.galleries().pages(&gallery).unwrap();
