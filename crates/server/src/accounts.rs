@@ -67,7 +67,7 @@ pub async fn session(State(state): State<AppState>, caller: Caller) -> Result<Re
         _ => None,
     };
     Ok(Json(serde_json::json!({
-        "user": caller.user.as_ref().map(user_json),
+        "user": caller.user.as_deref().map(user_json),
         "csrf": csrf,
         "setup_needed": !has_admin,
         "setup_allowed_here": !has_admin && caller.addr.is_loopback(),

@@ -84,7 +84,7 @@ pub enum Via {
 /// The caller of a request, as the gate found them; handlers take it from the request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub user: Option<User>,
+    pub user: Option<Arc<User>>,
     pub via: Via,
     /// The client's address (behind a trusted proxy, the address it forwarded for).
     pub addr: IpAddr,
@@ -97,7 +97,7 @@ pub struct Caller {
 impl Caller {
     /// The signed-in user, or a 401.
     pub fn user(&self) -> Result<&User, ApiError> {
-        self.user.as_ref().ok_or(ApiError::SignInRequired)
+        self.user.as_deref().ok_or(ApiError::SignInRequired)
     }
 
     /// The caller as search sees them.
@@ -243,7 +243,7 @@ pub struct Gate {
 }
 
 /// A caller as found, and when.
-type Remembered = (User, Via, std::time::Instant);
+type Remembered = (Arc<User>, Via, std::time::Instant);
 
 /// Who recently presented which secret (an API key or a session cookie), so that a client
 /// fetching pages or images does not cost a database read per request. Entries live a few
@@ -264,7 +264,7 @@ impl CallerCache {
     const SESSION: u8 = 1;
     const MAX_ENTRIES: usize = 10_000;
 
-    fn get(&self, kind: u8, hash: &[u8; 32]) -> Option<(User, Via)> {
+    fn get(&self, kind: u8, hash: &[u8; 32]) -> Option<(Arc<User>, Via)> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let (user, via, at) = entries.get(&(kind, *hash))?;
         (at.elapsed() < Self::TTL).then(|| (user.clone(), via.clone()))
@@ -276,7 +276,7 @@ impl CallerCache {
 
     /// Remembers what a lookup that began at `generation` read, unless the cache was cleared
     /// since (the read may predate the change that cleared it).
-    fn put(&self, generation: u64, kind: u8, hash: [u8; 32], user: &User, via: &Via) {
+    fn put(&self, generation: u64, kind: u8, hash: [u8; 32], user: &Arc<User>, via: &Via) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if self.generation() != generation {
             return;
@@ -495,7 +495,7 @@ async fn lookup_caller(
         let Some(k) = found else {
             return Err(ApiError::BadKey);
         };
-        caller.user = Some(k.user);
+        caller.user = Some(Arc::new(k.user));
         caller.via = Via::Key {
             id: k.id,
             scope: k.scope,
@@ -535,9 +535,10 @@ async fn lookup_caller(
                 token_hash: hash,
                 csrf: s.csrf,
             };
+            let user = Arc::new(s.user);
             gate.cache
-                .put(generation, CallerCache::SESSION, hash, &s.user, &caller.via);
-            caller.user = Some(s.user);
+                .put(generation, CallerCache::SESSION, hash, &user, &caller.via);
+            caller.user = Some(user);
         }
     }
     Ok(caller)

@@ -444,9 +444,11 @@ async fn store_compact(
 /// Logs each server error once, with its cause, which the client never sees.
 async fn log_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // A `Uri` clone shares its bytes: nothing is copied for the requests that go well.
+    let uri = req.uri().clone();
     let response = next.run(req).await;
     if response.status().is_server_error() {
+        let path = uri.path();
         let detail = response
             .extensions()
             .get::<ErrorDetail>()
