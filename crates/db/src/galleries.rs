@@ -978,20 +978,21 @@ impl Galleries<'_> {
         })
     }
 
-    fn update(
+    fn update<T>(
         &self,
         public_id: &str,
         kind: ChangeKind,
-        f: impl Fn(&mut dyn Sql, i64) -> Result<()>,
-    ) -> Result<()> {
+        f: impl Fn(&mut dyn Sql, i64) -> Result<T>,
+    ) -> Result<T> {
         self.db.write(|c| {
             let id = internal_id(c, public_id)?;
-            f(c, id)?;
+            let out = f(c, id)?;
             c.exec(
                 "UPDATE galleries SET updated_at = ? WHERE id = ?",
                 &[Param::Int(now_ms()), Param::Int(id)],
             )?;
-            record_change(c, id, kind)
+            record_change(c, id, kind)?;
+            Ok(out)
         })
     }
 
@@ -1035,23 +1036,29 @@ impl Galleries<'_> {
         })
     }
 
-    /// Makes page `position` the cover.
-    pub fn set_cover_page(&self, public_id: &str, position: u32) -> Result<()> {
+    /// Makes page `position` the cover. Answers the blobs the old cover leaves unused (a
+    /// cropped cover), for the caller to delete.
+    pub fn set_cover_page(&self, public_id: &str, position: u32) -> Result<Vec<BlobHash>> {
         self.update(public_id, ChangeKind::Updated, |c, id| {
             let row = c
                 .query_opt("SELECT gp.pages, g.cover_blob_id, g.tag_ids FROM galleries g JOIN gallery_pages gp ON gp.gallery_id = g.id WHERE g.id = ?", &[Param::Int(id)])?
                 .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?;
             let list = pages::decode(&row.blob(0)?)?;
             let page = list.get(position as usize).ok_or_else(|| Error::invalid("cover page", format!("{position} is past the last page")))?;
-            if let Some(old) = row.opt_int(1)? {
+            let old = row.opt_int(1)?;
+            if let Some(old) = old {
                 add_refs(c, &[old], -1)?;
             }
             add_refs(c, &[page.blob_id], 1)?;
             c.exec(
                 "UPDATE galleries SET cover_page = ?, cover_blob_id = ? WHERE id = ?",
                 &[Param::Int(i64::from(position)), Param::Int(page.blob_id), Param::Int(id)],
-            )
-            .map(drop)
+            )?;
+            // A cut-out cover that nothing else uses goes with it.
+            match old {
+                Some(old) if old != page.blob_id => release_unused(c, &[old]),
+                _ => Ok(Vec::new()),
+            }
         })
     }
 

@@ -186,8 +186,14 @@ pub(crate) async fn set_cover(
 ) -> Result<(), ApiError> {
     let db = state.db.clone();
     let importer = state.importer.clone();
+    let blobs = state.blobs.clone();
     blocking(move || match crop {
-        None => Ok(db.galleries().set_cover_page(&public_id, page)?),
+        None => {
+            for h in db.galleries().set_cover_page(&public_id, page)? {
+                blobs.delete(&h)?;
+            }
+            Ok(())
+        }
         Some(part) => {
             let importer = importer.ok_or(ApiError::RouteNotFound)?;
             importer.set_cropped_cover(&public_id, page, part)?;

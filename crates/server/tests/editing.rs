@@ -273,6 +273,14 @@ async fn a_page_or_a_cut_out_part_becomes_the_cover() {
             "{bad}"
         );
     }
+    // A page as the cover again: the cut-out goes.
+    let (status, _) = form(&s, &format!("/g/{g}/cover"), &s.editor, "page=3").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(s.db.galleries().get(&g).unwrap().cover, Some(hashes(&s)[3]));
+    assert!(
+        s.store.get(&second).unwrap().is_none(),
+        "the cut-out is released"
+    );
     // The crop page shows the page with its fields; readers may not open it.
     let (status, _, page) = call(
         &s,
