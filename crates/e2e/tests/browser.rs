@@ -115,7 +115,7 @@ const WIDE: usize = 3;
 fn library() -> Library {
     let dir = tempfile::tempdir().unwrap();
     let store =
-        Arc::new(lpfs::Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+        Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
     library::synth::fill(&db, store.as_ref(), 59, 59, 4, |_| {}).unwrap();
     let archive = dir

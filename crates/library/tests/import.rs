@@ -173,8 +173,10 @@ fn every_archive_format_by_content_whatever_the_extension() {
             ),
             bytes,
         );
-        let mut opts = ImportOptions::default();
-        opts.title = Some(format!("{kind}"));
+        let opts = ImportOptions {
+            title: Some(kind.to_string()),
+            ..ImportOptions::default()
+        };
         let o = import_with(&lib, &path, &opts);
         let g = match o {
             Outcome::Imported(g) => g,

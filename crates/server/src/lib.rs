@@ -509,7 +509,7 @@ mod tests {
     async fn a_route_without_a_rule_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store =
-            Arc::new(lpfs::Store::open(&dir.path().join("s"), lpfs::Options::default()).unwrap());
+            Arc::new(lpfs::Store::open(dir.path().join("s"), lpfs::Options::default()).unwrap());
         let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
         let admin = db
             .accounts()

@@ -20,7 +20,7 @@ struct App {
 
 fn app_with(config: ServerConfig) -> App {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+    let store = Arc::new(Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
     let admin = db
         .accounts()

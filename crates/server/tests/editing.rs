@@ -48,7 +48,7 @@ fn cbz_at(path: &std::path::Path, pages: u8) {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store =
-        Arc::new(lpfs::Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+        Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
     let key = |name: &str, role| {
         let u = db.accounts().create_user(name, "unused", role).unwrap();

@@ -38,7 +38,7 @@ fn read_response(r: &mut BufReader<TcpStream>) -> (u16, Vec<(String, String)>, V
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_images_over_a_socket_are_byte_exact_whole_and_in_ranges() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+    let store = Arc::new(Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
     let reader = db
         .accounts()

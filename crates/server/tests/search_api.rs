@@ -36,7 +36,7 @@ fn titles(v: &serde_json::Value) -> Vec<String> {
 async fn search_answers_like_the_index_and_sees_writes() {
     let dir = tempfile::tempdir().unwrap();
     let store =
-        Arc::new(lpfs::Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+        Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
     library::synth::fill(&db, store.as_ref(), 300, 100, 7, |_| {}).unwrap();
     let live = Arc::new(search::Live::build(db.clone()).unwrap());
@@ -105,7 +105,7 @@ async fn search_answers_like_the_index_and_sees_writes() {
         .unwrap();
     let (_, body) = get_json(&app, "/api/v1/search?q=misc:search-api-marker").await;
     assert_eq!(body["total"], 1);
-    assert_eq!(titles(&body), [first.title.clone()]);
+    assert_eq!(titles(&body), std::slice::from_ref(&first.title));
     db.galleries()
         .set_titles(&first.public_id, "Zebra Crossing Special", "")
         .unwrap();

@@ -49,7 +49,7 @@ const REMOTE: [u8; 4] = [203, 0, 113, 9];
 fn app_with(auth: AuthConfig, from: [u8; 4]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let store =
-        Arc::new(lpfs::Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+        Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
     library::synth::fill(&db, store.as_ref(), 20, 20, 3, |_| {}).unwrap();
     let live = Arc::new(search::Live::build(db.clone()).unwrap());

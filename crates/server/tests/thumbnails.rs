@@ -34,7 +34,7 @@ async fn get(
 async fn thumbnails_are_made_on_demand() {
     let dir = tempfile::tempdir().unwrap();
     let store =
-        Arc::new(lpfs::Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+        Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
     let mut importer = Importer::new(store.clone(), db.clone());
     importer.cover_thumbnails = false;

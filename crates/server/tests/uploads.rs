@@ -23,7 +23,7 @@ struct Setup {
 fn setup(max_upload_bytes: u64) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store =
-        Arc::new(lpfs::Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+        Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
     let editor = db
         .accounts()

@@ -21,7 +21,7 @@ struct Site {
 fn site() -> Site {
     let dir = tempfile::tempdir().unwrap();
     let store =
-        Arc::new(lpfs::Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+        Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
     library::synth::fill(&db, store.as_ref(), 50, 50, 9, |_| {}).unwrap();
     let hash = server::auth::hash_password("reader-password").unwrap();

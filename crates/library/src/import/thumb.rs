@@ -106,22 +106,8 @@ pub fn make(bytes: &[u8], format: ImageFormat, cfg: &ThumbConfig) -> Result<Thum
         _ => decode_other(bytes, format, cfg)?,
     };
     let (tw, th, crop_h) = fit(rgb.width, rgb.height, target, cfg.max_aspect);
-    let src =
-        fr::images::Image::from_vec_u8(rgb.width, rgb.height, rgb.pixels, fr::PixelType::U8x3)
-            .map_err(corrupt)?;
-    let mut dst = fr::images::Image::new(tw, th, fr::PixelType::U8x3);
-    let options = fr::ResizeOptions::new()
-        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
-        .crop(0.0, 0.0, f64::from(rgb.width), crop_h);
-    fr::Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .map_err(corrupt)?;
-    let jpeg = jpeg_from_rgb(dst.buffer(), tw, th, cfg.quality)?;
-    Ok(Thumbnail {
-        jpeg,
-        width: tw,
-        height: th,
-    })
+    let area = (0.0, 0.0, f64::from(rgb.width), crop_h);
+    scaled_jpeg(rgb, area, tw, th, cfg.quality)
 }
 
 /// A part of an image, as shares of its width and height (0.0–1.0 from the top left).
@@ -183,17 +169,30 @@ pub fn crop(
     let tw = (f64::from(cfg.width).min(part_w).round() as u32).max(1);
     let th = ((ch * f64::from(tw) / cw).round() as u32)
         .clamp(1, tw.saturating_mul(cfg.max_aspect.max(1)));
+    scaled_jpeg(rgb, (left, top, cw, ch), tw, th, cfg.quality)
+}
+
+/// The `area` (left, top, width, height in pixels) of `rgb`, scaled by Lanczos3 to `tw`×`th`
+/// and encoded as a JPEG.
+fn scaled_jpeg(
+    rgb: Rgb,
+    area: (f64, f64, f64, f64),
+    tw: u32,
+    th: u32,
+    quality: u8,
+) -> Result<Thumbnail, ThumbError> {
     let src =
         fr::images::Image::from_vec_u8(rgb.width, rgb.height, rgb.pixels, fr::PixelType::U8x3)
             .map_err(corrupt)?;
     let mut dst = fr::images::Image::new(tw, th, fr::PixelType::U8x3);
+    let (left, top, width, height) = area;
     let options = fr::ResizeOptions::new()
         .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
-        .crop(left, top, cw, ch);
+        .crop(left, top, width, height);
     fr::Resizer::new()
         .resize(&src, &mut dst, &options)
         .map_err(corrupt)?;
-    let jpeg = jpeg_from_rgb(dst.buffer(), tw, th, cfg.quality)?;
+    let jpeg = jpeg_from_rgb(dst.buffer(), tw, th, quality)?;
     Ok(Thumbnail {
         jpeg,
         width: tw,

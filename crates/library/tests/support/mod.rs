@@ -22,7 +22,7 @@ pub struct Lib {
 pub fn library() -> Lib {
     let dir = tempfile::tempdir().unwrap();
     let store =
-        Arc::new(lpfs::Store::open(&dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+        Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(Db::open_sqlite(&dir.path().join("db.sqlite")).unwrap());
     let importer = Importer::new(store.clone(), db.clone());
     Lib {
