@@ -235,15 +235,7 @@ fn attachment(title: &str, ext: &str) -> String {
         })
         .take(150)
         .collect();
-    let encoded: String = format!("{title}.{ext}")
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    let encoded = crate::web::encode(&format!("{title}.{ext}"));
     format!(
         "attachment; filename=\"{}.{ext}\"; filename*=UTF-8''{encoded}",
         ascii.trim()

@@ -4,7 +4,6 @@
 //! stop is run again at the next start.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -257,9 +256,4 @@ fn to_sse(e: JobEvent) -> Result<Event, std::convert::Infallible> {
         .event("job")
         .json_data(&e)
         .unwrap_or_else(|_| Event::default().comment("unserialisable")))
-}
-
-/// The hub every state shares unless given one.
-pub(crate) fn hub() -> Arc<JobHub> {
-    Arc::new(JobHub::default())
 }

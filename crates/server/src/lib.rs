@@ -72,7 +72,7 @@ impl AppState {
             upload_dir: None,
             max_upload_bytes: 4 << 30,
             import_roots: Arc::new(Vec::new()),
-            jobs: jobs::hub(),
+            jobs: Arc::default(),
         }
     }
 }

@@ -244,7 +244,7 @@ struct Asset {
     name: String,
     content_type: &'static str,
     bytes: &'static [u8],
-    gzip: Option<Vec<u8>>,
+    gzip: Option<bytes::Bytes>,
 }
 
 fn assets() -> &'static BTreeMap<&'static str, Asset> {
@@ -282,7 +282,9 @@ fn assets() -> &'static BTreeMap<&'static str, Asset> {
                 let hash = blake3::hash(bytes).to_hex();
                 let (stem, ext) = logical.rsplit_once('.').unwrap_or((logical, ""));
                 let name = format!("{stem}.{}.{ext}", &hash[..12]);
-                let gzip = (!content_type.starts_with("image/png")).then(|| gzip(bytes));
+                let gzip = Some(gzip(bytes))
+                    .filter(|gz| gz.len() < bytes.len())
+                    .map(bytes::Bytes::from);
                 (
                     logical,
                     Asset {
@@ -322,6 +324,7 @@ fn takes_gzip(headers: &axum::http::HeaderMap) -> bool {
 fn asset_response(a: &Asset, headers: &axum::http::HeaderMap, cache: &'static str) -> Response {
     let mut response = match &a.gzip {
         Some(gz) if takes_gzip(headers) => {
+            // A `Bytes` clone shares the compressed bytes rather than copying them.
             let mut r = gz.clone().into_response();
             r.headers_mut()
                 .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -426,7 +429,7 @@ fn layout(caller: &Caller, title: &str, query: &str, body: &str, body_class: &st
 }
 
 /// `GET /manifest.webmanifest`: what makes LittlePanda installable as an app.
-pub async fn manifest(headers: axum::http::HeaderMap) -> Response {
+pub async fn manifest() -> Response {
     let body = serde_json::json!({
         "name": text::APP,
         "short_name": text::APP,
@@ -441,7 +444,6 @@ pub async fn manifest(headers: axum::http::HeaderMap) -> Response {
             { "src": asset_url("icon.svg"), "sizes": "any", "type": "image/svg+xml" },
         ],
     });
-    let _ = headers;
     (
         [
             (
