@@ -295,7 +295,7 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
             lib.db.clone(),
         ))),
         search: Some(lib.live.clone()),
-        upload_dir: Some(lib.dir.path().join("uploads")),
+        upload_dir: Some(lib.dir.path().join("uploads").into()),
         ..server::AppState::new(lib.store.clone(), lib.db.clone())
     };
     let app = server::router(state, &server::ServerConfig::default());

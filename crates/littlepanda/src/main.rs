@@ -336,7 +336,7 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         importer: Some(lib.importer.clone()),
         search: Some(live),
         auth: Arc::new(auth),
-        upload_dir: Some(upload_dir),
+        upload_dir: Some(upload_dir.into()),
         max_upload_bytes: config.server.max_archive_upload_size.0,
         import_roots: Arc::new(config.import.roots.clone()),
         ..server::AppState::new(lib.store.clone(), lib.db.clone())

@@ -17,6 +17,11 @@ use crate::format::{
 };
 use crate::hash::BlobHash;
 
+/// Records at least this large that are not in memory are brought in through the map rather than
+/// read with `pread` (see [`crate::mapped`]): page images, not thumbnails, whose read-around of up
+/// to 2 MiB would be mostly waste.
+const FAULT_IN_MIN: u64 = 128 << 10;
+
 /// The file of volume `id` in `dir`.
 pub(crate) fn volume_path(dir: &Path, id: u32) -> PathBuf {
     dir.join(format!("{id:08}.vol"))
@@ -145,6 +150,17 @@ impl VolumeFile {
         crate::mapped::resident(&map, start, len as usize).then_some((map, start))
     }
 
+    /// The record bytes at `offset..offset + len`, brought into memory through the map, when the
+    /// record is large enough for that to pay ([`crate::mapped`]).
+    fn faulted_in_record(&self, offset: u64, len: u64) -> Option<(Arc<VolumeMap>, usize)> {
+        if len < FAULT_IN_MIN {
+            return None;
+        }
+        let map = self.mapping(offset.checked_add(len)?)?;
+        let start = usize::try_from(offset).ok()?;
+        crate::mapped::populate(&map, start, len as usize).then_some((map, start))
+    }
+
     /// Creates a new, empty volume file with its header, durably, plus an empty index log.
     /// `path` may be a temporary name; the header names volume `id`.
     pub fn create(
@@ -208,6 +224,14 @@ impl VolumeFile {
             return Ok((
                 crate::mapped::bytes(map, start + RECORD_HEADER_LEN as usize, len as usize),
                 !trusted,
+            ));
+        }
+        // Just read from the disk: checked whole, as a `pread` would be.
+        if let Some((map, start)) = self.faulted_in_record(offset, total) {
+            check(&map[start..start + total as usize], true)?;
+            return Ok((
+                crate::mapped::bytes(map, start + RECORD_HEADER_LEN as usize, len as usize),
+                true,
             ));
         }
         let mut buf = vec![0u8; total as usize];

@@ -133,3 +133,87 @@ fn payloads_are_checked_once_in_memory_or_every_time_when_asked() {
         assert_eq!(store.fsck(false).unwrap().missing, vec![hash]);
     }
 }
+
+/// Drops the file's clean pages from the page cache, as if it had not been read since a reboot.
+fn evict(path: &std::path::Path) {
+    let f = fs::File::open(path).unwrap();
+    f.sync_all().unwrap();
+    rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap();
+}
+
+/// Whether any byte of `path[offset..offset + len]` is in the page cache: every page of the
+/// range must be absent for the test to mean what it says.
+#[allow(unsafe_code)]
+fn any_cached(path: &std::path::Path, offset: u64, len: u64) -> bool {
+    let f = fs::File::open(path).unwrap();
+    // SAFETY: the map is only asked about by `mincore`, never read.
+    let map = unsafe { memmap2::Mmap::map(&f) }.unwrap();
+    let page = 4096;
+    let start = (offset / page * page) as usize;
+    let end = (offset + len) as usize;
+    let mut status = vec![0u8; (end - start).div_ceil(page as usize)];
+    // SAFETY: `start..end` lies inside `map` (page aligned, as maps are) and `status` has a byte
+    // for each of its pages.
+    let rc = unsafe {
+        libc::mincore(
+            map.as_ptr().add(start) as *mut libc::c_void,
+            end - start,
+            status.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, 0);
+    status.iter().any(|s| s & 1 == 1)
+}
+
+/// A store holding `data` and then a small blob, reopened with the volume out of memory and,
+/// if `damage`, one byte of `data`'s middle flipped on the disk.
+fn stored_on_disk_only(data: &[u8], damage: bool) -> (tempfile::TempDir, Store, BlobHash) {
+    let dir = tempfile::tempdir().unwrap();
+    let (hash, offset) = {
+        let store = Store::open(dir.path(), lpfs::Options::default()).unwrap();
+        // Opening reads the volume's header, and the kernel reads ahead of it: a filler first.
+        store.put(&blob(98, 1 << 20)).unwrap();
+        let hash = store.put(data).unwrap().hash;
+        // Opening reads the last record whole; this small one is it.
+        store.put(&blob(99, 100)).unwrap();
+        (hash, store.locate(&hash).unwrap().unwrap().offset)
+    };
+    let volume = dir.path().join("00000001.vol");
+    if damage {
+        flip_byte(&volume, offset + data.len() as u64 / 2);
+    }
+    evict(&volume);
+    let store = Store::open(dir.path(), lpfs::Options::default()).unwrap();
+    // The header may have been read; the payload's middle is on the disk only.
+    assert!(!any_cached(
+        &volume,
+        offset + 8192,
+        data.len() as u64 - 16384
+    ));
+    (dir, store, hash)
+}
+
+#[test]
+fn a_large_blob_read_from_the_disk_comes_through_the_map_checked_whole() {
+    let data = blob(1, 1 << 20);
+    let (_dir, store, hash) = stored_on_disk_only(&data, false);
+    let got = store.get(&hash).unwrap().unwrap();
+    assert!(got == data[..], "the bytes read back are the ones stored");
+    assert!(
+        lpfs::mapped_file_range(got.as_ptr(), got.len()).is_some(),
+        "a large blob read from the disk is handed out from the map, not copied"
+    );
+    // Now in memory and checked: the next read needs neither the disk nor a checksum.
+    let again = store.get_resident(&hash).unwrap().unwrap();
+    assert!(again == data[..]);
+
+    // A damaged one is brought in the same way, and its checksum catches the flipped byte.
+    let data = blob(2, 600 << 10);
+    let (_dir, store, hash) = stored_on_disk_only(&data, true);
+    match store.get(&hash) {
+        Err(Error::Corrupt { hash: h, .. }) => assert_eq!(h, hash),
+        other => panic!("a damaged large blob was returned: {other:?}"),
+    }
+    assert_eq!(store.get_resident(&hash).unwrap(), None);
+    assert!(store.get_range(&hash, 0..10).is_err());
+}

@@ -569,13 +569,11 @@ async fn form_csrf(req: Request) -> Result<(Request, Option<String>), ApiError> 
 
 /// The gate: finds the caller, applies the route's rule and CSRF protection, and hands the caller
 /// to the handler.
-pub async fn guard(State(gate): State<Gate>, req: Request, next: Next) -> Response {
+pub async fn guard(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
     // A page (not the API) asked for without signing in leads to the sign-in page, and back.
     let page = is_safe(req.method()) && !req.uri().path().starts_with("/api/");
-    let back = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+    // Shares the request's bytes; made into a link only if it is needed.
+    let uri = req.uri().clone();
     let changes = !is_safe(req.method());
     match check(&gate, req).await {
         Ok(req) => {
@@ -587,7 +585,8 @@ pub async fn guard(State(gate): State<Gate>, req: Request, next: Next) -> Respon
             response
         }
         Err(ApiError::SignInRequired) if page => {
-            let to = format!("/login?next={}", crate::web::encode(&back));
+            let back = uri.path_and_query().map_or("/", |p| p.as_str());
+            let to = format!("/login?next={}", crate::web::encode(back));
             axum::response::Redirect::to(&to).into_response()
         }
         Err(e) => e.into_response(),
@@ -596,11 +595,8 @@ pub async fn guard(State(gate): State<Gate>, req: Request, next: Next) -> Respon
 
 async fn check(gate: &Gate, req: Request) -> Result<Request, ApiError> {
     let method = req.method().clone();
-    let Some(path) = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-    else {
+    // An `Arc<str>` inside: cloning it copies nothing.
+    let Some(path) = req.extensions().get::<MatchedPath>().cloned() else {
         // No route matched: the router answers 404 and nothing runs.
         return Ok(req);
     };
@@ -609,7 +605,7 @@ async fn check(gate: &Gate, req: Request) -> Result<Request, ApiError> {
         // Another method of a known route: the router answers 405 and nothing runs.
         None if gate.rules.paths.contains(path.as_str()) => return Ok(req),
         None => {
-            tracing::error!(%method, %path, "a route without an access rule was refused");
+            tracing::error!(%method, path = path.as_str(), "a route without an access rule was refused");
             return Err(ApiError::Forbidden("this route has no access rule".into()));
         }
     };
@@ -668,10 +664,8 @@ async fn check(gate: &Gate, req: Request) -> Result<Request, ApiError> {
     Ok(req)
 }
 
-/// Adds the security headers to every response.
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let mut response = next.run(req).await;
-    let h = response.headers_mut();
+/// Adds the security headers (every response gets them; see `front` in the crate root).
+pub fn add_security_headers(h: &mut HeaderMap) {
     let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
         if !h.contains_key(name) {
             h.insert(name, HeaderValue::from_static(value));
@@ -688,7 +682,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     set(h, "x-frame-options", "DENY");
     set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
-    response
 }
 
 // ---- Sessions -----------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ pub struct AppState {
     /// Authentication settings.
     pub auth: Arc<AuthConfig>,
     /// Where uploads are staged while they arrive (on the same disk as the library).
-    pub upload_dir: Option<PathBuf>,
+    pub upload_dir: Option<Arc<std::path::Path>>,
     /// Largest upload accepted, in bytes.
     pub max_upload_bytes: u64,
     /// Folders below which admins may import from the server's own disk.
@@ -391,16 +391,9 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
     };
     app.fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn_with_state(gate, auth::guard))
+        .layer(middleware::from_fn_with_state(Arc::new(gate), auth::guard))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(
-            move |mut req: Request, next: Next| async move {
-                req.extensions_mut().insert(blobs::BodyLimit(limit));
-                next.run(req).await
-            },
-        ))
-        .layer(middleware::from_fn(log_errors))
-        .layer(middleware::from_fn(auth::security_headers))
+        .layer(middleware::from_fn_with_state(limit, front))
         .with_state(state)
 }
 
@@ -441,12 +434,16 @@ async fn store_compact(
     Ok(Json(report).into_response())
 }
 
-/// Logs each server error once, with its cause, which the client never sees.
-async fn log_errors(req: Request, next: Next) -> Response {
+/// What every request passes first, in one layer: the upload limit that handlers taking a body
+/// read, the security headers on every response, and one log line per server error with its
+/// cause, which the client never sees.
+async fn front(State(limit): State<usize>, mut req: Request, next: Next) -> Response {
+    req.extensions_mut().insert(blobs::BodyLimit(limit));
     let method = req.method().clone();
     // A `Uri` clone shares its bytes: nothing is copied for the requests that go well.
     let uri = req.uri().clone();
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
+    auth::add_security_headers(response.headers_mut());
     if response.status().is_server_error() {
         let path = uri.path();
         let detail = response
@@ -528,7 +525,7 @@ mod tests {
         let app: Router = Router::new()
             .route("/ruled", get(|| async { "fine" }))
             .route("/forgotten", post(|| async { "should never run" }))
-            .layer(middleware::from_fn_with_state(gate, auth::guard))
+            .layer(middleware::from_fn_with_state(Arc::new(gate), auth::guard))
             .with_state(state);
         let send = |method: &str, uri: &str| {
             Request::builder()

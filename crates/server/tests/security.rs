@@ -77,7 +77,7 @@ fn build(
         importer: Some(Arc::new(importer)),
         search: Some(live.clone()),
         auth: Arc::new(auth.clone()),
-        upload_dir: Some(dir.join("uploads")),
+        upload_dir: Some(dir.join("uploads").into()),
         ..AppState::new(store.clone(), db.clone())
     };
     router(state, &ServerConfig::default()).layer(MockConnectInfo(SocketAddr::from((from, 5000))))

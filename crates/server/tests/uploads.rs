@@ -35,7 +35,7 @@ fn setup(max_upload_bytes: u64) -> Setup {
     let importer = library::import::Importer::new(store.clone(), db.clone());
     let state = AppState {
         importer: Some(Arc::new(importer)),
-        upload_dir: Some(staging.clone()),
+        upload_dir: Some(staging.clone().into()),
         max_upload_bytes,
         ..AppState::new(store, db.clone())
     };

@@ -3,6 +3,12 @@
 //! and by LittlePanda from LittlePandaFS, through the same URLs, with an API key on every request
 //! (LittlePanda checks it; nginx ignores it). Then LittlePanda alone serves the grid page and
 //! search pages of a synthetic library (1,000,000 galleries by default).
+//!
+//! Both servers start from a cold page cache (as after a reboot; dropping it needs root), so each
+//! holds the images in memory as its own read path brings them in, rather than as the bench
+//! happened to write them. The image load then runs in rounds, the two servers taking turns to
+//! go first; each server's figures are the median of its rounds, because on a small machine a
+//! single run moves by ±15% with whatever else the machine is doing.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -26,6 +32,9 @@ pub struct ServeBenchArgs {
     /// Seconds of load for each measurement.
     #[arg(long, default_value_t = 10)]
     seconds: u32,
+    /// Rounds of the image load (each server once per round).
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
     /// Open connections for the image runs.
     #[arg(long, default_value_t = 64)]
     connections: u32,
@@ -49,10 +58,15 @@ struct Load {
 struct Results {
     galleries: u64,
     image_bytes_mean: u64,
+    /// Whether both servers started from a cold page cache.
+    cold_start: bool,
+    /// Each server's median round.
     images_nginx: Load,
     images_littlepanda: Load,
-    /// LittlePanda's requests per second over nginx's.
+    /// LittlePanda's requests per second over nginx's (medians).
     images_ratio: f64,
+    /// Every round: (nginx, LittlePanda).
+    image_rounds: Vec<(Load, Load)>,
     grid_page: Load,
     search_pages: Load,
 }
@@ -194,6 +208,27 @@ fn parse_wrk(text: &str) -> anyhow::Result<Load> {
     })
 }
 
+/// Each figure's median over the rounds (the middle value; the mean of the two middle ones for
+/// an even count).
+fn median_load(rounds: Vec<Load>) -> Load {
+    let median = |mut v: Vec<f64>| -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        match n {
+            0 => 0.0,
+            _ if n % 2 == 1 => v[n / 2],
+            _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    };
+    let of = |f: fn(&Load) -> f64| median(rounds.iter().map(f).collect());
+    Load {
+        requests_per_s: of(|l| l.requests_per_s),
+        p50_ms: of(|l| l.p50_ms),
+        p99_ms: of(|l| l.p99_ms),
+        mb_per_s: of(|l| l.mb_per_s),
+    }
+}
+
 /// A wrk script that asks for `paths` in turn, with `header` on each request.
 fn script(dir: &Path, name: &str, paths: &[String], header: &str) -> anyhow::Result<PathBuf> {
     let path = dir.join(name);
@@ -269,7 +304,15 @@ pub fn run(args: &ServeBenchArgs, data: &Path) -> anyhow::Result<()> {
         paths.push(format!("/api/v1/blobs/{}", put.hash));
     }
     let mean = images.iter().map(Vec::len).sum::<usize>() as u64 / images.len().max(1) as u64;
-    rustix::fs::sync();
+    let cold_start = match super::drop_page_cache() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "  {e}: nginx's files stay as written and LittlePanda's volume as its writer left it"
+            );
+            false
+        }
+    };
 
     // A reader's API key, as a client app would send.
     let hash =
@@ -327,25 +370,32 @@ pub fn run(args: &ServeBenchArgs, data: &Path) -> anyhow::Result<()> {
     let images_script = script(&scripts, "images.lua", &paths, &header)?;
     let lp = format!("http://127.0.0.1:{lp_port}");
     let ng = format!("http://127.0.0.1:{nginx_port}");
-    // A short warm-up of each, then the two measured one after the other.
+    // A short warm-up of each (which also reads the images in), then the rounds.
     wrk(&wrk_bin, &ng, &images_script, args.connections, 2)?;
     wrk(&wrk_bin, &lp, &images_script, args.connections, 2)?;
-    eprintln!("  page images: nginx…");
-    let images_nginx = wrk(
-        &wrk_bin,
-        &ng,
-        &images_script,
-        args.connections,
-        args.seconds,
-    )?;
-    eprintln!("  page images: LittlePanda…");
-    let images_littlepanda = wrk(
-        &wrk_bin,
-        &lp,
-        &images_script,
-        args.connections,
-        args.seconds,
-    )?;
+    let mut image_rounds = Vec::new();
+    for round in 0..args.rounds.max(1) {
+        let run = |name: &str, base: &str| {
+            eprintln!("  page images, round {}: {name}…", round + 1);
+            wrk(
+                &wrk_bin,
+                base,
+                &images_script,
+                args.connections,
+                args.seconds,
+            )
+        };
+        let (nginx_load, lp_load) = if round % 2 == 0 {
+            let n = run("nginx", &ng)?;
+            (n, run("LittlePanda", &lp)?)
+        } else {
+            let l = run("LittlePanda", &lp)?;
+            (run("nginx", &ng)?, l)
+        };
+        image_rounds.push((nginx_load, lp_load));
+    }
+    let images_nginx = median_load(image_rounds.iter().map(|r| r.0).collect());
+    let images_littlepanda = median_load(image_rounds.iter().map(|r| r.1).collect());
 
     // The grid (newest first, and deeper pages) and search pages of popular tags.
     let mut counts = db.tags().counts()?;
@@ -395,6 +445,8 @@ pub fn run(args: &ServeBenchArgs, data: &Path) -> anyhow::Result<()> {
     let results = Results {
         galleries: args.galleries,
         image_bytes_mean: mean,
+        cold_start,
+        image_rounds,
         images_ratio: images_littlepanda.requests_per_s / images_nginx.requests_per_s,
         images_nginx,
         images_littlepanda,
@@ -416,6 +468,17 @@ pub fn run(args: &ServeBenchArgs, data: &Path) -> anyhow::Result<()> {
         );
         row("page images, nginx", &results.images_nginx);
         row("page images, LittlePanda", &results.images_littlepanda);
+        for (i, (n, l)) in results.image_rounds.iter().enumerate() {
+            println!(
+                "  round {}: {:.0} vs {:.0} req/s ({:.2}×), p99 {:.2} vs {:.2} ms",
+                i + 1,
+                l.requests_per_s,
+                n.requests_per_s,
+                l.requests_per_s / n.requests_per_s,
+                l.p99_ms,
+                n.p99_ms
+            );
+        }
         row(
             &format!("grid page, {} galleries", results.galleries),
             &results.grid_page,
@@ -425,9 +488,15 @@ pub fn run(args: &ServeBenchArgs, data: &Path) -> anyhow::Result<()> {
             &results.search_pages,
         );
         println!(
-            "page images: LittlePanda {:.2}× nginx's requests/s (mean image {} KB); p99 {:.2} vs {:.2} ms",
+            "page images: LittlePanda {:.2}× nginx's requests/s (medians of {} rounds, mean image {} KB{}); p99 {:.2} vs {:.2} ms",
             results.images_ratio,
+            results.image_rounds.len(),
             mean / 1000,
+            if results.cold_start {
+                ", from a cold page cache"
+            } else {
+                ""
+            },
             results.images_littlepanda.p99_ms,
             results.images_nginx.p99_ms
         );
@@ -437,7 +506,21 @@ pub fn run(args: &ServeBenchArgs, data: &Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_wrk;
+    use super::{Load, median_load, parse_wrk};
+
+    #[test]
+    fn medians_take_the_middle_of_each_figure() {
+        let load = |r: f64, p99: f64| Load {
+            requests_per_s: r,
+            p50_ms: 1.0,
+            p99_ms: p99,
+            mb_per_s: r / 10.0,
+        };
+        let m = median_load(vec![load(300.0, 9.0), load(100.0, 7.0), load(200.0, 8.0)]);
+        assert_eq!((m.requests_per_s, m.p99_ms, m.mb_per_s), (200.0, 8.0, 20.0));
+        let m = median_load(vec![load(100.0, 4.0), load(300.0, 8.0)]);
+        assert_eq!((m.requests_per_s, m.p99_ms), (200.0, 6.0));
+    }
 
     #[test]
     fn reads_wrks_report() {
