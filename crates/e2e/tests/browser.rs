@@ -716,6 +716,122 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     .await;
     reader_at(&client, 2).await;
 
+    // ---- Fit: to the screen's height, its width, or the page's own size (a 600×850 page on a
+    // screen shorter than it).
+    client.set_window_size(1000, 600).await.unwrap();
+    let fits = [
+        (
+            "width",
+            "Math.abs(r.width - stage.clientWidth) < 2 && r.height > stage.clientHeight",
+        ),
+        (
+            "original",
+            "Math.abs(r.width - img.naturalWidth) < 1.5 && Math.abs(r.height - img.naturalHeight) < 1.5",
+        ),
+        (
+            "height",
+            "Math.abs(r.height - stage.clientHeight) < 2 && r.height < img.naturalHeight",
+        ),
+    ];
+    for (fit, holds) in fits {
+        click(&client, "[data-settings]").await;
+        click(&client, &format!("input[name=fit][value={fit}]")).await;
+        click(&client, "[data-settings]").await;
+        until(
+            &client,
+            &format!("the page fitted to {fit}"),
+            &format!(
+                "(() => {{ const stage = document.querySelector('.reader-stage.fit-{fit}'); \
+                   const img = stage && stage.querySelector('img'); \
+                   if (!img || !img.complete) return false; \
+                   const r = img.getBoundingClientRect(); return {holds}; }})()"
+            ),
+        )
+        .await;
+    }
+
+    // ---- Zoom on a phone: a double tap in the middle zooms in and out again; two fingers
+    // pinch it open.
+    client.set_window_size(390, 844).await.unwrap();
+    let zoom = "(() => { const z = document.querySelector('.reader-stage .zoom'); \
+                  const m = /scale\\(([0-9.]+)\\)/.exec(z.style.transform); \
+                  return document.querySelector('.reader-stage').classList.contains('zoomed') \
+                    ? Number(m && m[1]) : 1; })()";
+    let double_tap = || {
+        let tap = |a: TouchActions| {
+            a.then(PointerAction::Down { button: 0 })
+                .then(PointerAction::Up { button: 0 })
+        };
+        let finger = TouchActions::new("finger".into()).then(PointerAction::MoveTo {
+            duration: None,
+            x: 195.0,
+            y: 420.0,
+        });
+        tap(tap(finger).then(PointerAction::Pause {
+            duration: Duration::from_millis(90),
+        }))
+    };
+    client.perform_actions(double_tap()).await.unwrap();
+    client.release_actions().await.unwrap();
+    until(
+        &client,
+        "zoomed in by a double tap",
+        &format!("{zoom} === 2.5"),
+    )
+    .await;
+    client.perform_actions(double_tap()).await.unwrap();
+    client.release_actions().await.unwrap();
+    until(
+        &client,
+        "zoomed out by a second one",
+        &format!("{zoom} === 1"),
+    )
+    .await;
+    let finger = |id: &str, from: f64, to: f64| {
+        TouchActions::new(id.into())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x: from,
+                y: 420.0,
+            })
+            .then(PointerAction::Down { button: 0 })
+            .then(PointerAction::MoveTo {
+                duration: Some(Duration::from_millis(200)),
+                x: (from + to) / 2.0,
+                y: 420.0,
+            })
+            .then(PointerAction::MoveTo {
+                duration: Some(Duration::from_millis(200)),
+                x: to,
+                y: 420.0,
+            })
+            .then(PointerAction::Up { button: 0 })
+    };
+    let pinch = fantoccini::actions::Actions::from(finger("thumb", 170.0, 60.0))
+        .and(finger("index", 220.0, 330.0));
+    client.perform_actions(pinch).await.unwrap();
+    client.release_actions().await.unwrap();
+    until(
+        &client,
+        "zoomed in by pinching",
+        &format!("{zoom} > 2 && {zoom} <= 5"),
+    )
+    .await;
+    assert_eq!(
+        reader_page(&client).await,
+        2,
+        "a pinch is not a swipe: the page stays"
+    );
+    client.perform_actions(double_tap()).await.unwrap();
+    client.release_actions().await.unwrap();
+    until(
+        &client,
+        "zoomed out by a double tap",
+        &format!("{zoom} === 1"),
+    )
+    .await;
+    client.set_window_size(1440, 900).await.unwrap();
+
     // ---- Reorder pages with the keyboard (Alt+←), then save.
     let before = lib.db.galleries().pages(&gallery).unwrap();
     client.goto(&format!("{base}/g/{gallery}")).await.unwrap();
@@ -744,6 +860,91 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         assert!(Instant::now() < deadline, "the new order was not saved");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // ---- And with the mouse: the third page dragged before the first, then saved.
+    url_ends_with(&client, &format!("/g/{gallery}")).await;
+    let before = lib.db.galleries().pages(&gallery).unwrap();
+    let items = client
+        .find_all(Locator::Css(".thumbs.editable li"))
+        .await
+        .unwrap();
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: items[2].clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down { button: 0 })
+        .then(PointerAction::MoveToElement {
+            element: items[1].clone(),
+            duration: Some(Duration::from_millis(150)),
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::MoveToElement {
+            element: items[0].clone(),
+            duration: Some(Duration::from_millis(150)),
+            x: -20.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up { button: 0 });
+    client.perform_actions(drag).await.unwrap();
+    client.release_actions().await.unwrap();
+    assert!(
+        here(&client).await.ends_with(&format!("/g/{gallery}")),
+        "the drag did not follow the page's link"
+    );
+    click(&client, "form.pages-form p > button[type=submit]").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let after = lib.db.galleries().pages(&gallery).unwrap();
+        let hashes: Vec<_> = after.iter().take(3).map(|p| p.blob.hash).collect();
+        if hashes[0] == before[2].blob.hash {
+            assert_eq!(hashes[1..], [before[0].blob.hash, before[1].blob.hash]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the dragged order was not saved");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // ---- The theme: the toggle goes light, then dark (the page's colours follow), the server
+    // renders the next page dark (no flash), and back to following the system.
+    url_ends_with(&client, &format!("/g/{gallery}")).await;
+    let theme = "document.documentElement.dataset.theme || 'auto'";
+    let background = "(() => { const m = getComputedStyle(document.body).backgroundColor \
+                        .match(/[0-9.]+/g).map(Number); return m[0] + m[1] + m[2]; })()";
+    click(&client, "[data-theme-toggle]").await;
+    assert_eq!(js(&client, &format!("return {theme};")).await, "light");
+    let light = js(&client, &format!("return {background};")).await;
+    click(&client, "[data-theme-toggle]").await;
+    assert_eq!(js(&client, &format!("return {theme};")).await, "dark");
+    let dark = js(&client, &format!("return {background};")).await;
+    assert!(
+        dark.as_f64().unwrap() + 200.0 < light.as_f64().unwrap(),
+        "dark is darker: {dark} vs {light}"
+    );
+    client.refresh().await.unwrap();
+    assert_eq!(
+        js(
+            &client,
+            "return document.documentElement.getAttribute('data-theme');"
+        )
+        .await,
+        "dark",
+        "the server renders the chosen theme"
+    );
+    click(&client, "[data-theme-toggle]").await;
+    assert_eq!(js(&client, &format!("return {theme};")).await, "auto");
+    client.refresh().await.unwrap();
+    assert_eq!(
+        js(
+            &client,
+            "return document.documentElement.hasAttribute('data-theme');"
+        )
+        .await,
+        false
+    );
 
     // ---- A page as the cover, then a cover cropped out of a page by dragging.
     url_ends_with(&client, &format!("/g/{gallery}")).await;

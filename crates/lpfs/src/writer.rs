@@ -134,6 +134,9 @@ pub(crate) struct Writer {
     pending: Vec<IndexEntry>,
     /// Bytes of the group already written to the volume but not yet synced.
     unsynced: u64,
+    /// Some of the group went by direct I/O: its edges, written through the page cache as 4 KiB
+    /// pages, are dropped from memory once durable (see [`Writer::commit`]).
+    wrote_direct: bool,
     /// The effect of not-yet-committed records on the index: `Some` = put, `None` = deleted.
     overlay: HashMap<BlobHash, Option<Loc>, crate::hash::BlobHashState>,
 }
@@ -177,6 +180,7 @@ impl Writer {
             buf: GroupBuf::new(),
             pending: Vec::new(),
             unsynced: 0,
+            wrote_direct: false,
             overlay: HashMap::default(),
         })
     }
@@ -432,6 +436,7 @@ impl Writer {
                 .map_err(Error::io(path))?;
         }
         self.unsynced += self.buf.len as u64;
+        self.wrote_direct |= written_direct;
         self.buf.reset(end);
         Ok(())
     }
@@ -444,6 +449,20 @@ impl Writer {
         self.write_out()?;
         let a = self.active.as_mut().ok_or(Error::WriterGone)?;
         a.vol.file.sync_data().map_err(Error::io(&a.vol.path))?;
+        if std::mem::take(&mut self.wrote_direct) {
+            // The group's middle is not in memory (direct I/O), but its first and last pages
+            // are, as small pages. Dropped now that they are clean, they no longer stop a later
+            // read from bringing the whole stretch in as large folios (`mapped`). Only advice:
+            // pages someone has mapped stay.
+            // The kernel keeps pages the range covers only in part: it starts at a page.
+            let from = a.size - a.size % DIRECT_ALIGN;
+            let _ = rustix::fs::fadvise(
+                &a.vol.file,
+                from,
+                std::num::NonZeroU64::new(a.size + self.unsynced - from),
+                rustix::fs::Advice::DontNeed,
+            );
+        }
         let mut log = Vec::with_capacity(self.pending.len() * 64);
         for e in &self.pending {
             log.extend_from_slice(&e.encode());

@@ -217,3 +217,27 @@ fn a_large_blob_read_from_the_disk_comes_through_the_map_checked_whole() {
     assert_eq!(store.get_resident(&hash).unwrap(), None);
     assert!(store.get_range(&hash, 0..10).is_err());
 }
+
+/// A large group goes to the disk by direct I/O, its partial first and last pages through the
+/// page cache; once durable those are dropped too, so that a later read can bring the whole
+/// stretch in as large folios. (Needs a file system with `O_DIRECT`, as ext4 and XFS have.)
+#[test]
+fn a_group_written_by_direct_io_leaves_nothing_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), lpfs::Options::default()).unwrap();
+    let data = blob(5, 1 << 20);
+    store.put(&data).unwrap();
+    let volume = dir.path().join("00000001.vol");
+    let len = fs::metadata(&volume).unwrap().len();
+    assert!(
+        !any_cached(&volume, 8192, 512 << 10),
+        "the middle went by direct I/O"
+    );
+    assert!(!any_cached(&volume, 0, 10), "the first page was dropped");
+    assert!(
+        !any_cached(&volume, len - 10, 10),
+        "the last page was dropped"
+    );
+    // And it reads back whole.
+    assert!(store.get(&BlobHash::of(&data)).unwrap().unwrap() == data[..]);
+}
