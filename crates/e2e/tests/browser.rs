@@ -261,27 +261,34 @@ async fn sign_in(client: &Client, base: &str, name: &str, password: &str) {
     url_ends_with(client, "/").await;
 }
 
-/// A swipe across the reader's page with one finger (touch events, as on a phone).
-async fn swipe(client: &Client, from_x: f64, to_x: f64) {
-    let finger = TouchActions::new("finger".into())
+/// One finger pressed at `from_x`, drawn across to `to_x` in two steps, and lifted.
+fn finger(id: &str, from_x: f64, to_x: f64, y: f64) -> TouchActions {
+    TouchActions::new(id.into())
         .then(PointerAction::MoveTo {
             duration: None,
             x: from_x,
-            y: 400.0,
+            y,
         })
         .then(PointerAction::Down { button: 0 })
         .then(PointerAction::MoveTo {
             duration: Some(Duration::from_millis(150)),
             x: (from_x + to_x) / 2.0,
-            y: 405.0,
+            y: y + 5.0,
         })
         .then(PointerAction::MoveTo {
             duration: Some(Duration::from_millis(150)),
             x: to_x,
-            y: 410.0,
+            y: y + 10.0,
         })
-        .then(PointerAction::Up { button: 0 });
-    client.perform_actions(finger).await.unwrap();
+        .then(PointerAction::Up { button: 0 })
+}
+
+/// A swipe across the reader's page with one finger (touch events, as on a phone).
+async fn swipe(client: &Client, from_x: f64, to_x: f64) {
+    client
+        .perform_actions(finger("finger", from_x, to_x, 400.0))
+        .await
+        .unwrap();
     client.release_actions().await.unwrap();
 }
 
@@ -787,28 +794,8 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         &format!("{zoom} === 1"),
     )
     .await;
-    let finger = |id: &str, from: f64, to: f64| {
-        TouchActions::new(id.into())
-            .then(PointerAction::MoveTo {
-                duration: None,
-                x: from,
-                y: 420.0,
-            })
-            .then(PointerAction::Down { button: 0 })
-            .then(PointerAction::MoveTo {
-                duration: Some(Duration::from_millis(200)),
-                x: (from + to) / 2.0,
-                y: 420.0,
-            })
-            .then(PointerAction::MoveTo {
-                duration: Some(Duration::from_millis(200)),
-                x: to,
-                y: 420.0,
-            })
-            .then(PointerAction::Up { button: 0 })
-    };
-    let pinch = fantoccini::actions::Actions::from(finger("thumb", 170.0, 60.0))
-        .and(finger("index", 220.0, 330.0));
+    let pinch = fantoccini::actions::Actions::from(finger("thumb", 170.0, 60.0, 420.0))
+        .and(finger("index", 220.0, 330.0, 420.0));
     client.perform_actions(pinch).await.unwrap();
     client.release_actions().await.unwrap();
     until(
