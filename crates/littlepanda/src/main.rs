@@ -20,6 +20,11 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{ByteSize, Config};
 
+/// mimalloc: the server allocates and frees small objects on every request (headers, futures,
+/// extensions) from several threads; glibc's allocator spent twice as long on them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "littlepanda", version, about = "A self-hosted gallery manager")]
 struct Cli {
