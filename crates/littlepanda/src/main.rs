@@ -21,7 +21,8 @@ use clap::{Parser, Subcommand};
 use crate::config::{ByteSize, Config};
 
 /// mimalloc: the server allocates and frees small objects on every request (headers, futures,
-/// extensions) from several threads; glibc's allocator spent twice as long on them.
+/// extensions) from several threads; with it, `bench serve` answers about 9% more page images
+/// than with glibc's allocator.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

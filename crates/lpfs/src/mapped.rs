@@ -22,9 +22,9 @@
 //!   changing volume files by hand while the store is open is outside what it promises.
 //!
 //! `mincore` and `madvise` are only asked about memory inside a live map (`cachestat`, asked
-//! first, is asked about the file). A disk error while
-//! populating is reported by `madvise` (`EFAULT`), not raised as `SIGBUS`; the caller then falls
-//! back to `pread`, which reports it as an error.
+//! first, is asked about the file). A disk error while populating is reported by `madvise`
+//! (`EFAULT`), not raised as `SIGBUS`; the caller then falls back to `pread`, which reports it as
+//! an error.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -157,64 +157,67 @@ fn all_in_core(map: &VolumeMap, start: usize, end: usize, pages: usize) -> bool 
 const SYS_CACHESTAT: libc::c_long = 451;
 
 /// Whether `cachestat` may be tried; cleared when the kernel refuses it (before Linux 6.5).
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 static CACHESTAT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// How many pages of `file[offset..offset + len]` are in the page cache, by `cachestat`: one
 /// walk over the page cache's folios, where `mincore` looks up every 4 KiB page. `None` where
 /// the kernel does not have it (then [`resident`] asks `mincore`).
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn cached_pages(file: &File, offset: u64, len: u64) -> Option<u64> {
-    #[cfg(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    {
-        use std::os::fd::AsRawFd;
-        use std::sync::atomic::Ordering;
-        #[repr(C)]
-        struct Range {
-            off: u64,
-            len: u64,
-        }
-        #[repr(C)]
-        #[derive(Default)]
-        struct Stat {
-            nr_cache: u64,
-            nr_dirty: u64,
-            nr_writeback: u64,
-            nr_evicted: u64,
-            nr_recently_evicted: u64,
-        }
-        if !CACHESTAT.load(Ordering::Relaxed) {
-            return None;
-        }
-        let range = Range { off: offset, len };
-        let mut stat = Stat::default();
-        // SAFETY: `cachestat(fd, &range, &stat, 0)` reads `range` and writes `stat`, both live
-        // `#[repr(C)]` values laid out as the kernel's `struct cachestat_range` and `cachestat`.
-        let rc = unsafe {
-            libc::syscall(
-                SYS_CACHESTAT,
-                file.as_raw_fd(),
-                &range as *const Range,
-                &mut stat as *mut Stat,
-                0u32,
-            )
-        };
-        if rc == 0 {
-            return Some(stat.nr_cache);
-        }
-        tracing::debug!(error = %io::Error::last_os_error(), "cachestat refused; using mincore");
-        CACHESTAT.store(false, Ordering::Relaxed);
-        None
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::Ordering;
+    #[repr(C)]
+    struct Range {
+        off: u64,
+        len: u64,
     }
-    #[cfg(not(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    )))]
-    {
-        let _ = (file, offset, len);
-        None
+    #[repr(C)]
+    #[derive(Default)]
+    struct Stat {
+        nr_cache: u64,
+        nr_dirty: u64,
+        nr_writeback: u64,
+        nr_evicted: u64,
+        nr_recently_evicted: u64,
     }
+    if !CACHESTAT.load(Ordering::Relaxed) {
+        return None;
+    }
+    let range = Range { off: offset, len };
+    let mut stat = Stat::default();
+    // SAFETY: `cachestat(fd, &range, &stat, 0)` reads `range` and writes `stat`, both live
+    // `#[repr(C)]` values laid out as the kernel's `struct cachestat_range` and `cachestat`.
+    let rc = unsafe {
+        libc::syscall(
+            SYS_CACHESTAT,
+            file.as_raw_fd(),
+            &range as *const Range,
+            &mut stat as *mut Stat,
+            0u32,
+        )
+    };
+    if rc == 0 {
+        return Some(stat.nr_cache);
+    }
+    tracing::debug!(error = %io::Error::last_os_error(), "cachestat refused; using mincore");
+    CACHESTAT.store(false, Ordering::Relaxed);
+    None
+}
+
+/// Elsewhere there is no `cachestat` to ask.
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+fn cached_pages(_file: &File, _offset: u64, _len: u64) -> Option<u64> {
+    None
 }
 
 /// Brings every page of `map[offset..offset + len]` into memory through the map

@@ -453,8 +453,8 @@ impl Writer {
             // The group's middle is not in memory (direct I/O), but its first and last pages
             // are, as small pages. Dropped now that they are clean, they no longer stop a later
             // read from bringing the whole stretch in as large folios (`mapped`). Only advice:
-            // pages someone has mapped stay.
-            // The kernel keeps pages the range covers only in part: it starts at a page.
+            // pages someone has mapped stay. The range starts at a page boundary because the
+            // kernel keeps a page the range covers only in part.
             let from = a.size - a.size % DIRECT_ALIGN;
             let _ = rustix::fs::fadvise(
                 &a.vol.file,

@@ -60,7 +60,7 @@ struct Results {
     image_bytes_mean: u64,
     /// Whether both servers started from a cold page cache.
     cold_start: bool,
-    /// Each server's median round.
+    /// Each server's figures, each the median over the rounds.
     images_nginx: Load,
     images_littlepanda: Load,
     /// LittlePanda's requests per second over nginx's (medians).
