@@ -692,8 +692,14 @@ impl Accounts<'_> {
         })
     }
 
-    /// Makes a collection: a hand-picked list, or a saved search when `query` is given.
-    pub fn create_collection(&self, user: i64, name: &str, query: Option<&str>) -> Result<i64> {
+    /// A collection name, trimmed, if it is usable and not taken by another of the user's
+    /// collections than `except`.
+    fn free_collection_name<'n>(
+        &self,
+        user: i64,
+        name: &'n str,
+        except: Option<i64>,
+    ) -> Result<&'n str> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(Error::invalid(
@@ -701,12 +707,37 @@ impl Accounts<'_> {
                 "must be 1 to 100 characters",
             ));
         }
-        if self.collection(user, name)?.is_some() {
+        if self
+            .collection(user, name)?
+            .is_some_and(|c| Some(c.id) != except)
+        {
             return Err(Error::invalid(
                 "collection name",
                 format!("{name:?} is taken"),
             ));
         }
+        Ok(name)
+    }
+
+    /// Renames one of a user's collections; answers whether it is theirs.
+    pub fn rename_collection(&self, user: i64, id: i64, name: &str) -> Result<bool> {
+        let name = self.free_collection_name(user, name, Some(id))?;
+        self.db.write(|c| {
+            if !owns(c, user, id)? {
+                return Ok(false);
+            }
+            c.exec(
+                "UPDATE collections SET name = ? WHERE id = ?",
+                &[Param::Text(name), Param::Int(id)],
+            )?;
+            bump_state(c, user)?;
+            Ok(true)
+        })
+    }
+
+    /// Makes a collection: a hand-picked list, or a saved search when `query` is given.
+    pub fn create_collection(&self, user: i64, name: &str, query: Option<&str>) -> Result<i64> {
+        let name = self.free_collection_name(user, name, None)?;
         self.db.write(|c| {
             c.exec(
                 "INSERT INTO collections (user_id, name, saved_query, created_at) VALUES (?, ?, ?, ?)",

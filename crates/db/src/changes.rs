@@ -17,7 +17,13 @@ pub enum ChangeKind {
     Trashed,
     Restored,
     Purged,
+    /// A tag sibling or parent was added or removed: no one gallery changed, but what searches
+    /// find did. Recorded with gallery 0 ([`TAG_RULES_GALLERY`]).
+    TagRules,
 }
+
+/// The gallery id a [`ChangeKind::TagRules`] entry carries: no gallery has it.
+pub const TAG_RULES_GALLERY: i64 = 0;
 
 impl ChangeKind {
     pub(crate) fn code(self) -> i64 {
@@ -29,6 +35,7 @@ impl ChangeKind {
             Self::Trashed => 5,
             Self::Restored => 6,
             Self::Purged => 7,
+            Self::TagRules => 8,
         }
     }
 
@@ -40,6 +47,7 @@ impl ChangeKind {
             5 => Self::Trashed,
             6 => Self::Restored,
             7 => Self::Purged,
+            8 => Self::TagRules,
             _ => Self::Updated,
         }
     }

@@ -1062,11 +1062,24 @@ impl Galleries<'_> {
         })
     }
 
-    /// Makes `image` (a cropped cover, already in the blob store) the cover. Answers the blobs
-    /// the old cover leaves unused (a previous cropped cover), for the caller to delete.
-    pub fn set_cover_image(&self, public_id: &str, image: &BlobInfo) -> Result<Vec<BlobHash>> {
+    /// Makes `image` (a cover cut out of page `page`, already in the blob store) the cover;
+    /// `cover_page` becomes that page. Answers the blobs the old cover leaves unused (a previous
+    /// cropped cover), for the caller to delete.
+    pub fn set_cover_image(
+        &self,
+        public_id: &str,
+        page: u32,
+        image: &BlobInfo,
+    ) -> Result<Vec<BlobHash>> {
         self.db.write(|c| {
             let id = internal_id(c, public_id)?;
+            let count = c
+                .query_opt("SELECT page_count FROM galleries WHERE id = ?", &[Param::Int(id)])?
+                .ok_or_else(|| Error::GalleryNotFound(public_id.to_string()))?
+                .int(0)?;
+            if i64::from(page) >= count {
+                return Err(Error::invalid("cover page", format!("{page} is past the last page")));
+            }
             c.exec(
                 &format!("{} INTO blobs (hash, kind, format, width, height, bytes) VALUES (?, 3, ?, ?, ?, ?)", c.dialect().insert_ignore()),
                 &[
@@ -1083,7 +1096,10 @@ impl Galleries<'_> {
                 .int(0)?;
             let old = c.query_opt("SELECT cover_blob_id FROM galleries WHERE id = ?", &[Param::Int(id)])?.map(|r| r.opt_int(0)).transpose()?.flatten();
             add_refs(c, &[new], 1)?;
-            c.exec("UPDATE galleries SET cover_blob_id = ?, updated_at = ? WHERE id = ?", &[Param::Int(new), Param::Int(now_ms()), Param::Int(id)])?;
+            c.exec(
+                "UPDATE galleries SET cover_blob_id = ?, cover_page = ?, updated_at = ? WHERE id = ?",
+                &[Param::Int(new), Param::Int(i64::from(page)), Param::Int(now_ms()), Param::Int(id)],
+            )?;
             record_change(c, id, ChangeKind::Updated)?;
             match old {
                 Some(old) => {

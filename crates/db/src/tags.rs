@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::changes::{ChangeKind, record_change};
+use crate::changes::{ChangeKind, TAG_RULES_GALLERY, record_change};
 use crate::error::{Error, Result};
 use crate::sql::{Param, Row, Sql, insert_each, placeholders, value_rows};
 use crate::{Db, galleries};
@@ -576,7 +576,7 @@ impl Tags<'_> {
                 "INSERT INTO tag_siblings (alias_id, canonical_id) VALUES (?, ?)",
                 &[Param::Int(a), Param::Int(ids[canonical])],
             )?;
-            Ok(())
+            record_change(c, TAG_RULES_GALLERY, ChangeKind::TagRules)
         })
     }
 
@@ -586,10 +586,14 @@ impl Tags<'_> {
             let Some(a) = id_of(c, alias)? else {
                 return Ok(false);
             };
-            Ok(c.exec(
+            let removed = c.exec(
                 "DELETE FROM tag_siblings WHERE alias_id = ?",
                 &[Param::Int(a)],
-            )? > 0)
+            )? > 0;
+            if removed {
+                record_change(c, TAG_RULES_GALLERY, ChangeKind::TagRules)?;
+            }
+            Ok(removed)
         })
     }
 
@@ -660,7 +664,7 @@ impl Tags<'_> {
                 ),
                 &[Param::Int(child_id), Param::Int(parent_id)],
             )?;
-            Ok(())
+            record_change(c, TAG_RULES_GALLERY, ChangeKind::TagRules)
         })
     }
 
@@ -670,10 +674,14 @@ impl Tags<'_> {
             let (Some(a), Some(b)) = (id_of(c, child)?, id_of(c, parent)?) else {
                 return Ok(false);
             };
-            Ok(c.exec(
+            let removed = c.exec(
                 "DELETE FROM tag_parents WHERE child_id = ? AND parent_id = ?",
                 &[Param::Int(a), Param::Int(b)],
-            )? > 0)
+            )? > 0;
+            if removed {
+                record_change(c, TAG_RULES_GALLERY, ChangeKind::TagRules)?;
+            }
+            Ok(removed)
         })
     }
 

@@ -493,14 +493,20 @@ mod suite {
             height: 500,
             bytes: 20_000,
         };
-        assert_eq!(db.galleries().set_cover_image(&id, &crop).unwrap(), vec![]);
+        assert_eq!(
+            db.galleries().set_cover_image(&id, 1, &crop).unwrap(),
+            vec![]
+        );
         assert_eq!(db.galleries().get(&id).unwrap().cover, Some(crop.hash));
+        // The cover page is the page the cover was cut from (it kept the old number).
+        assert_eq!(db.galleries().get(&id).unwrap().cover_page, 1);
+        assert!(db.galleries().set_cover_image(&id, 3, &crop).is_err());
         let crop2 = db::BlobInfo {
             hash: BlobHash::of(b"crop 2"),
             ..crop
         };
         assert_eq!(
-            db.galleries().set_cover_image(&id, &crop2).unwrap(),
+            db.galleries().set_cover_image(&id, 2, &crop2).unwrap(),
             vec![crop.hash]
         );
         assert_eq!(
@@ -659,6 +665,12 @@ mod suite {
         assert_eq!(state.collections[0].2, [i1]);
         acc.clear_progress(kim.id, i1).unwrap();
         assert!(acc.user_state(kim.id).unwrap().read.is_empty());
+        // Renaming: to a free name only, and only one's own.
+        assert!(acc.rename_collection(kim.id, list, "Saved").is_err());
+        assert!(!acc.rename_collection(root.id, list, "Mine now").unwrap());
+        assert!(acc.rename_collection(kim.id, list, " Later on ").unwrap());
+        assert!(acc.rename_collection(kim.id, list, "Later on").unwrap());
+        assert_eq!(acc.collections(kim.id).unwrap()[0].name, "Later on");
         assert!(acc.remove_collection(kim.id, list).unwrap());
         // Removing a user removes what was theirs.
         acc.set_favorite(kim.id, i1, true).unwrap();

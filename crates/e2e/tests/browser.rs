@@ -157,6 +157,17 @@ async fn shoot(client: &Client, name: &str) {
         tokio::time::sleep(Duration::from_millis(150)).await;
         let png = client.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a screenshot");
+        // Nothing of the page runs off the side of the screen (tables fit or become lists).
+        let overflow = js(
+            client,
+            "return document.body.classList.contains('reader') ? 0 \
+               : document.documentElement.scrollWidth - window.innerWidth;",
+        )
+        .await;
+        assert!(
+            overflow.as_f64().unwrap() <= 0.0,
+            "{name} at {w} px runs {overflow} px off the side"
+        );
         std::fs::write(screenshots().join(format!("{name}-{size}.png")), png).unwrap();
     }
 }
@@ -319,8 +330,10 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     let client = browser(&webdriver, profile.path()).await;
     client.set_window_size(1440, 900).await.unwrap();
 
-    // ---- First run: the admin is made on the setup page, and signed in.
-    client.goto(&format!("{base}/setup")).await.unwrap();
+    // ---- First run, as a stranger: the app's address leads to the setup page, which makes the
+    // admin, signs them in and leads on to uploading.
+    client.goto(&format!("{base}/")).await.unwrap();
+    url_ends_with(&client, "/setup").await;
     fill(&client, "input[name=name]", "admin").await;
     fill(&client, "input[name=password]", "admin-password").await;
     fill(&client, "input[name=again]", "admin-password").await;
@@ -334,7 +347,8 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     assert!(lib.db.accounts().has_admin().unwrap());
 
     // ---- Upload from the manage page: per-file progress, and the job appears live.
-    client.goto(&format!("{base}/manage")).await.unwrap();
+    click(&client, "a.button[href='/manage']").await;
+    url_ends_with(&client, "/manage").await;
     until(
         &client,
         "the upload zone",
@@ -421,9 +435,10 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         .expect("the uploaded gallery")
         .public_id;
 
-    // ---- The grid: 40 covers, the new one first (newest first); scrolling down brings the
-    // other 20 without leaving the page.
-    client.goto(&format!("{base}/")).await.unwrap();
+    // ---- The grid, reached by the header's brand: 40 covers, the new one first (newest
+    // first); scrolling down brings the other 20 without leaving the page.
+    click(&client, "header.top a.brand").await;
+    url_ends_with(&client, "/").await;
     let cells = client
         .find_all(Locator::Css(".grid > .cell"))
         .await
@@ -435,6 +450,50 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     )
     .await;
     assert_eq!(first, "Zephyrine Holiday Diary");
+    // Covers keep the card's 5:7 shape at every width: cropped, never stretched.
+    for (w, h) in [(1440, 900), (390, 844)] {
+        client.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let shapes = js(
+            &client,
+            "return [...document.querySelectorAll('.grid .card .cover')].slice(0, 6) \
+               .map((i) => i.getBoundingClientRect()).map((r) => r.height / r.width);",
+        )
+        .await;
+        for shape in shapes.as_array().unwrap() {
+            let ratio = shape.as_f64().unwrap();
+            assert!((ratio - 1.4).abs() < 0.02, "a cover of {ratio}:1 at {w} px");
+        }
+    }
+    // On a phone, at least six covers on the first screen, the header in one row.
+    let visible = js(
+        &client,
+        "return [...document.querySelectorAll('.grid .card .cover')] \
+           .filter((i) => i.getBoundingClientRect().bottom <= window.innerHeight).length;",
+    )
+    .await;
+    assert!(
+        visible.as_u64().unwrap() >= 6,
+        "{visible} covers on a phone's first screen"
+    );
+    let header = js(
+        &client,
+        "return document.querySelector('header.top').getBoundingClientRect().height;",
+    )
+    .await;
+    assert!(
+        header.as_f64().unwrap() < 70.0,
+        "the phone header is {header} px tall"
+    );
+    assert_eq!(
+        js(
+            &client,
+            "return document.documentElement.scrollWidth <= window.innerWidth;"
+        )
+        .await,
+        true,
+        "nothing runs off the side"
+    );
     shoot(&client, "grid").await;
     client.set_window_size(1440, 900).await.unwrap();
     js(&client, "window.scrollTo(0, document.body.scrollHeight);").await;
@@ -503,6 +562,121 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         .await
         .unwrap();
     assert_eq!(title, "Zephyrine Holiday Diary");
+    // Read, from the gallery that the grid opened: the reader opens at the first page, knowing
+    // the search it came from.
+    click(&client, ".actions.primary a.button").await;
+    url_ends_with(&client, "&i=0").await;
+    assert!(here(&client).await.contains("/read?page=0&q=zephyrine"));
+    until(
+        &client,
+        "the reader, opened from the grid",
+        "document.querySelector('.reader.live') && document.querySelector('.reader-stage img').complete",
+    )
+    .await;
+    client.back().await.unwrap();
+    url_ends_with(&client, "?q=zephyrine%20holiday&i=0").await;
+    // A page's thumbnail opens the reader at that page.
+    click(&client, "ol.thumbs li[data-page='2'] a").await;
+    until(
+        &client,
+        "the reader at page 3",
+        "document.querySelector('.reader.live')",
+    )
+    .await;
+    assert!(here(&client).await.contains("/read?page=2&q=zephyrine"));
+    client.back().await.unwrap();
+    url_ends_with(&client, "?q=zephyrine%20holiday&i=0").await;
+    // On a phone, Read is on the first screen of the gallery's page.
+    client.set_window_size(390, 844).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let read_bottom = js(
+        &client,
+        "return document.querySelector('.actions.primary a.button').getBoundingClientRect().bottom;",
+    )
+    .await;
+    assert!(
+        read_bottom.as_f64().unwrap() < 844.0,
+        "Read at {read_bottom} px"
+    );
+    client.set_window_size(1440, 900).await.unwrap();
+
+    // ---- Collections: a new one made from the gallery's page, then found among the filters;
+    // a search saved from the grid.
+    client
+        .find(Locator::Css("form.collect select"))
+        .await
+        .unwrap()
+        .select_by_value("new")
+        .await
+        .unwrap();
+    fill(
+        &client,
+        "form.collect input[name=new_name]",
+        "Holiday reading",
+    )
+    .await;
+    click(&client, "form.collect button[type=submit]").await;
+    url_ends_with(&client, &format!("/g/{gallery}")).await;
+    click(&client, "header.top a.brand").await;
+    client
+        .find(Locator::LinkText("Holiday reading"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(
+        &client,
+        "the collection's one gallery",
+        "document.querySelectorAll('a.card').length === 1",
+    )
+    .await;
+    client
+        .goto(&format!("{base}/?q=language%3Aenglish"))
+        .await
+        .unwrap();
+    click(&client, "form.save-search summary").await;
+    fill(&client, "form.save-search input[name=name]", "In English").await;
+    click(&client, "form.save-search button[type=submit]").await;
+    url_ends_with(&client, "/?q=language%3Aenglish").await;
+    let saved = lib.db.accounts().user("admin").unwrap().unwrap();
+    let kept = lib.db.accounts().collections(saved.id).unwrap();
+    assert!(
+        kept.iter()
+            .any(|c| c.name == "In English" && c.query.as_deref() == Some("language:english")),
+        "{kept:?}"
+    );
+    // Renamed and deleted on the collections page.
+    click(&client, "a.chip[href='/collections']").await;
+    fill(
+        &client,
+        "ul.collections li:first-child input[name=name]",
+        "Holidays",
+    )
+    .await;
+    click(
+        &client,
+        "ul.collections li:first-child button[value=rename]",
+    )
+    .await;
+    url_ends_with(&client, "/collections?done=saved").await;
+    click(&client, "ul.collections li:last-child button[value=delete]").await;
+    url_ends_with(&client, "/collections?done=collection-deleted").await;
+    let names: Vec<String> = lib
+        .db
+        .accounts()
+        .collections(saved.id)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["Holidays"]);
+    shoot(&client, "collections").await;
+    client.set_window_size(1440, 900).await.unwrap();
+    client
+        .goto(&format!("{base}/g/{gallery}?q=zephyrine%20holiday&i=0"))
+        .await
+        .unwrap();
 
     // ---- Tags: two added in one go, one removed with its ×; search finds the other.
     fill(
@@ -1077,9 +1251,24 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         lib.db.accounts().user("reader").unwrap().unwrap().role,
         db::Role::Reader
     );
+    // Signing out from the phone's menu.
+    client.set_window_size(390, 844).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    click(&client, "details.menu > summary").await;
     click(&client, "form[action='/logout'] button").await;
     url_ends_with(&client, "/login").await;
+    client.set_window_size(1440, 900).await.unwrap();
     sign_in(&client, &base, "reader", "reader-password").await;
+    // A page the reader may not see is the app's error page, not JSON.
+    client.goto(&format!("{base}/manage")).await.unwrap();
+    until(
+        &client,
+        "the error page",
+        "document.querySelector('.problem') && document.body.innerText.includes('needs an editor')",
+    )
+    .await;
+    shoot(&client, "error").await;
+    client.set_window_size(1440, 900).await.unwrap();
     client.goto(&format!("{base}/g/{gallery}")).await.unwrap();
     for edit in [
         "input[name=add]",

@@ -126,6 +126,25 @@ fn a_zip_becomes_a_gallery_in_natural_order_with_its_metadata() {
     );
 }
 
+/// An artist named by the file name and again, more fully, by ComicInfo came in twice
+/// (`artist:kenji` and `artist:kenji mori`): the fuller name is kept, once.
+#[test]
+fn an_artist_named_short_and_long_is_one_tag_the_fuller() {
+    let lib = library();
+    let dir = input();
+    let comic_info = br#"<?xml version="1.0"?><ComicInfo><Writer>Kenji Mori</Writer><Penciller>Ann Lee</Penciller></ComicInfo>"#;
+    let path = write(
+        dir.path(),
+        "[Kenji] Short and Long.cbz",
+        &zip(&[("1.png", &png(8, 8, 1)), ("ComicInfo.xml", comic_info)]),
+    );
+    let g = imported(import(&lib, &path));
+    let t = tags(&lib, &g.public_id);
+    let mut artists: Vec<&String> = t.iter().filter(|t| t.starts_with("artist:")).collect();
+    artists.sort();
+    assert_eq!(artists, ["artist:ann lee", "artist:kenji mori"], "{t:?}");
+}
+
 #[test]
 fn importing_the_same_archive_again_is_a_duplicate() {
     let lib = library();

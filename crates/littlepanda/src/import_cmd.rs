@@ -72,21 +72,23 @@ impl Library {
 /// The job kind of an import.
 pub const IMPORT_JOB: &str = "import";
 
-#[derive(Debug, serde::Serialize)]
-struct Report<'a> {
-    path: &'a Path,
-    outcome: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    public_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+/// What became of one source: printed as a line of JSON (`--json`) or as text, and sent line by
+/// line over the control socket when a running server imports for the command.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Report {
+    path: PathBuf,
+    outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    public_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pages: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     bytes: Option<u64>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    warnings: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
 
@@ -115,7 +117,8 @@ fn style(template: &str) -> indicatif::ProgressStyle {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
 }
 
-/// Runs one import of `source`, recorded as a job.
+/// Runs one import of `source`, recorded as a job (as the server records its own: the path, one
+/// source of one done, and the reason when it failed).
 pub fn import_one(
     lib: &Library,
     source: &Source,
@@ -123,16 +126,35 @@ pub fn import_one(
     progress: &dyn Progress,
 ) -> anyhow::Result<Outcome> {
     let jobs = lib.db.jobs();
-    let job = jobs.create(IMPORT_JOB, &source.path().to_string_lossy())?;
+    let job = jobs.create(IMPORT_JOB, &job_payload(source.path()))?;
     jobs.start(job)?;
+    jobs.progress(job, 0, 1)?;
     let outcome = lib.importer.import(source, opts, progress);
+    jobs.progress(job, 1, 1)?;
     match &outcome {
-        Outcome::Failed(e) => jobs.fail(job, &e.to_string())?,
+        Outcome::Failed(e) => jobs.fail(job, &format!("{}: {e}", source.path().display()))?,
         _ => jobs.finish(job)?,
     }
     Ok(outcome)
 }
 
+/// Records an import that could not even start (nothing importable was found at `path`) as a
+/// failed job with its reason, so it is listed with the others.
+pub fn record_failed_import(lib: &Library, path: &Path, reason: &str) -> anyhow::Result<()> {
+    let jobs = lib.db.jobs();
+    let job = jobs.create(IMPORT_JOB, &job_payload(path))?;
+    jobs.progress(job, 1, 1)?;
+    jobs.fail(job, &format!("{}: {reason}", path.display()))?;
+    Ok(())
+}
+
+/// An import job's description, in the server's format.
+fn job_payload(path: &Path) -> String {
+    serde_json::json!({ "path": path }).to_string()
+}
+
+/// What `littlepanda import` was asked; also what it sends a running server to do for it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct ImportArgs {
     pub paths: Vec<PathBuf>,
     pub tags: Option<String>,
@@ -141,7 +163,75 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
+/// Counts of what an import run did.
+#[derive(Debug, Default)]
+pub struct Tally {
+    imported: usize,
+    duplicates: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn count(&mut self, r: &Report) {
+        match r.outcome.as_str() {
+            "imported" => self.imported += 1,
+            "duplicate" => self.duplicates += 1,
+            _ => self.failed += 1,
+        }
+    }
+}
+
+/// `littlepanda import`: in this process when the library is free, or by the server that has it
+/// open (through its control socket, see [`crate::control`]), so the command works beside
+/// `serve` either way.
 pub fn import(config: &Config, data: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let mut tally = Tally::default();
+    let json = args.json;
+    let mut emit = |r: Report| -> anyhow::Result<()> {
+        tally.count(&r);
+        print_report(&mut out, json, &r)
+    };
+    if let Some(server) = crate::control::connect(data) {
+        // The paths go to the server as this command sees them.
+        let args = ImportArgs {
+            paths: args
+                .paths
+                .iter()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+                .collect(),
+            ..args
+        };
+        if !json {
+            eprintln!("The server that has this library open imports for this command.");
+        }
+        crate::control::import(server, &args, &mut emit)?;
+    } else {
+        let lib = Library::open(config, data)?;
+        run_import(&lib, &args, !json, &mut emit)?;
+    }
+    if !json {
+        writeln!(
+            out,
+            "{} imported, {} already in the library, {} failed",
+            tally.imported, tally.duplicates, tally.failed
+        )?;
+    }
+    Ok(if tally.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Imports what `args` names into `lib`, each source recorded as a job; tells `emit` what became
+/// of each. Progress bars are drawn when `bars_shown`.
+pub fn run_import(
+    lib: &Library,
+    args: &ImportArgs,
+    bars_shown: bool,
+    emit: &mut dyn FnMut(Report) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let tags = match &args.tags {
         Some(t) => TagName::parse_list(t).context("--tags")?,
         None => Vec::new(),
@@ -151,30 +241,21 @@ pub fn import(config: &Config, data: &Path, args: ImportArgs) -> anyhow::Result<
         tags,
         allow_partial: args.allow_partial,
     };
-    let lib = Library::open(config, data)?;
     let mut sources = Vec::new();
-    let mut failed = 0usize;
-    let mut out = std::io::stdout().lock();
     for path in &args.paths {
         match lib.importer.discover(path) {
             Ok(found) if found.is_empty() => {
-                failed += 1;
-                report_failure(
-                    &mut out,
-                    args.json,
+                emit(Report::failed(
                     path,
-                    "no archives or folders of images in it",
-                )?;
+                    "no archives or folders of images in it".into(),
+                ))?;
             }
             Ok(found) => sources.extend(found),
-            Err(e) => {
-                failed += 1;
-                report_failure(&mut out, args.json, path, &e.to_string())?;
-            }
+            Err(e) => emit(Report::failed(path, e.to_string()))?,
         }
     }
     let multi = indicatif::MultiProgress::new();
-    if args.json {
+    if !bars_shown {
         multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let bars = Bars {
@@ -187,7 +268,6 @@ pub fn import(config: &Config, data: &Path, args: ImportArgs) -> anyhow::Result<
     ));
     bars.bytes
         .set_style(style("{msg}, {binary_bytes} ({binary_bytes_per_sec})"));
-    let (mut imported, mut duplicates) = (0usize, 0usize);
     for source in &sources {
         bars.archives.set_message(
             source
@@ -196,101 +276,73 @@ pub fn import(config: &Config, data: &Path, args: ImportArgs) -> anyhow::Result<
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        let outcome = import_one(&lib, source, &opts, &bars)?;
+        let outcome = import_one(lib, source, &opts, &bars)?;
         bars.archives.inc(1);
-        let path = source.path();
-        let report = match &outcome {
-            Outcome::Imported(g) => {
-                imported += 1;
-                Report {
-                    path,
-                    outcome: "imported",
-                    public_id: Some(&g.public_id),
-                    title: Some(&g.title),
-                    pages: Some(g.pages),
-                    bytes: Some(g.bytes),
-                    warnings: &g.warnings,
-                    error: None,
-                }
-            }
-            Outcome::Duplicate { public_id } => {
-                duplicates += 1;
-                Report {
-                    path,
-                    outcome: "duplicate",
-                    public_id: Some(public_id),
-                    title: None,
-                    pages: None,
-                    bytes: None,
-                    warnings: &[],
-                    error: None,
-                }
-            }
-            Outcome::Failed(e) => {
-                failed += 1;
-                Report::failed(path, e.to_string())
-            }
+        let path = source.path().to_path_buf();
+        let report = match outcome {
+            Outcome::Imported(g) => Report {
+                path,
+                outcome: "imported".into(),
+                public_id: Some(g.public_id),
+                title: Some(g.title),
+                pages: Some(g.pages),
+                bytes: Some(g.bytes),
+                warnings: g.warnings,
+                error: None,
+            },
+            Outcome::Duplicate { public_id } => Report {
+                path,
+                outcome: "duplicate".into(),
+                public_id: Some(public_id),
+                title: None,
+                pages: None,
+                bytes: None,
+                warnings: Vec::new(),
+                error: None,
+            },
+            Outcome::Failed(e) => Report::failed(&path, e.to_string()),
         };
-        multi.suspend(|| print_report(&mut out, args.json, &report))?;
+        multi.suspend(|| emit(report))?;
     }
     bars.archives.finish_and_clear();
     bars.bytes.finish_and_clear();
-    if !args.json {
-        writeln!(
-            out,
-            "{imported} imported, {duplicates} already in the library, {failed} failed"
-        )?;
-    }
-    Ok(if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(())
 }
 
-fn report_failure(
-    out: &mut impl Write,
-    json: bool,
-    path: &Path,
-    error: &str,
-) -> anyhow::Result<()> {
-    print_report(out, json, &Report::failed(path, error.to_string()))
-}
-
-impl<'a> Report<'a> {
-    fn failed(path: &'a Path, error: String) -> Self {
+impl Report {
+    fn failed(path: &Path, error: String) -> Self {
         Report {
-            path,
-            outcome: "failed",
+            path: path.to_path_buf(),
+            outcome: "failed".into(),
             public_id: None,
             title: None,
             pages: None,
             bytes: None,
-            warnings: &[],
+            warnings: Vec::new(),
             error: Some(error),
         }
     }
 }
 
-fn print_report(out: &mut impl Write, json: bool, r: &Report<'_>) -> anyhow::Result<()> {
+fn print_report(out: &mut impl Write, json: bool, r: &Report) -> anyhow::Result<()> {
     if json {
         writeln!(out, "{}", serde_json::to_string(r)?)?;
         return Ok(());
     }
     let path = r.path.display();
-    match r.outcome {
+    match r.outcome.as_str() {
         "imported" => writeln!(
             out,
             "imported   {path}\n           → {} {:?}, {} pages, {:.1} MB",
-            r.public_id.unwrap_or_default(),
-            r.title.unwrap_or_default(),
+            r.public_id.as_deref().unwrap_or_default(),
+            r.title.as_deref().unwrap_or_default(),
             r.pages.unwrap_or_default(),
             r.bytes.unwrap_or_default() as f64 / 1e6
         )?,
         "duplicate" => writeln!(
             out,
             "duplicate  {path}\n           = {} (already in the library)",
-            r.public_id.unwrap_or_default()
+            r.public_id.as_deref().unwrap_or_default()
         )?,
         _ => writeln!(
             out,
@@ -298,23 +350,27 @@ fn print_report(out: &mut impl Write, json: bool, r: &Report<'_>) -> anyhow::Res
             r.error.as_deref().unwrap_or_default()
         )?,
     }
-    for w in r.warnings {
+    for w in &r.warnings {
         writeln!(out, "           ! {w}")?;
     }
     Ok(())
 }
 
 /// `export GALLERY --to FILE.cbz`: the pages byte for byte, and a ComicInfo.xml of the metadata.
+/// Export only reads: it opens the image store read-only, so it works beside a running server.
 pub fn export(config: &Config, data: &Path, gallery: &str, to: &Path) -> anyhow::Result<ExitCode> {
-    let lib = Library::open(config, data)?;
-    let g = lib.db.galleries().get(gallery)?;
-    let pages = lib.db.galleries().pages(gallery)?;
+    let store_dir = data.join("lpfs");
+    let store = lpfs::Store::open_read_only(&store_dir)
+        .with_context(|| format!("opening the image store in {}", store_dir.display()))?;
+    let db = crate::open_db(config, data)?;
+    let g = db.galleries().get(gallery)?;
+    let pages = db.galleries().pages(gallery)?;
     let tmp = to.with_extension("cbz.part");
     let file =
         std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let written = (|| -> anyhow::Result<()> {
         let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
-        library::export::write_cbz(&mut zip, &g, &pages, lib.store.as_ref())?;
+        library::export::write_cbz(&mut zip, &g, &pages, &store)?;
         let mut inner = zip.finish()?;
         inner.flush()?;
         inner.into_inner().map_err(|e| e.into_error())?.sync_all()?;

@@ -4,6 +4,7 @@
 mod background;
 mod bench;
 mod config;
+mod control;
 mod import_cmd;
 mod store_cmd;
 mod thumbnailer;
@@ -353,6 +354,8 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         Some(dir) => Some(watch::start(lib.clone(), dir.clone())?),
         None => None,
     };
+    // `littlepanda import` beside this server hands its work here.
+    let _control = control::listen(data, lib.clone())?;
     let http = server::ServerConfig {
         max_upload_bytes: config.server.max_upload_size.0 as usize,
     };

@@ -13,7 +13,7 @@ use anyhow::Context;
 use library::import::{ImportOptions, Outcome, Quiet};
 
 use crate::background::{Background, Stop};
-use crate::import_cmd::{Library, import_one};
+use crate::import_cmd::{Library, import_one, record_failed_import};
 
 /// How often the folder is looked at; a file must look the same twice in a row, and be this old,
 /// before it is imported.
@@ -90,6 +90,9 @@ fn import_path(lib: &Library, path: &Path) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "watch folder: not imported");
+            if let Err(e) = record_failed_import(lib, path, &e.to_string()) {
+                tracing::warn!(error = %format!("{e:#}"), "watch folder: the failure was not recorded");
+            }
             return;
         }
     };

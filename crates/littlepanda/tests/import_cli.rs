@@ -245,25 +245,40 @@ fn serve_watches_a_folder() {
         b"PK\x03\x04 and then nothing",
     )
     .unwrap();
+    // Not an archive at all: it was only a log line, never a job with its reason.
+    std::fs::write(watch.path().join("junk.cbz"), b"just some text").unwrap();
     wait_for("the dropped archive to be imported", || {
         database(d).galleries().count().unwrap() == 1
     });
-    wait_for("the broken archive to be reported", || {
+    wait_for("the broken archives to be reported", || {
         database(d)
             .jobs()
             .in_state(db::JobState::Failed, 10)
             .unwrap()
             .len()
-            == 1
+            == 2
     });
-    // Several more looks at the folder: the broken file is not tried again.
+    // Several more looks at the folder: the broken files are not tried again.
     std::thread::sleep(Duration::from_secs(5));
     let db = database(d);
-    assert_eq!(
-        db.jobs().in_state(db::JobState::Failed, 10).unwrap().len(),
-        1
-    );
-    assert_eq!(db.jobs().in_state(db::JobState::Done, 10).unwrap().len(), 1);
+    let failed = db.jobs().in_state(db::JobState::Failed, 10).unwrap();
+    assert_eq!(failed.len(), 2);
+    for name in ["broken.cbz", "junk.cbz"] {
+        let job = failed
+            .iter()
+            .find(|j| j.payload.contains(name))
+            .unwrap_or_else(|| panic!("no failed job names {name}: {failed:?}"));
+        let why = job.error.as_deref().unwrap_or_default();
+        assert!(why.contains(name) && why.len() > name.len() + 10, "{why}");
+    }
+    let done = db.jobs().in_state(db::JobState::Done, 10).unwrap();
+    assert_eq!(done.len(), 1);
+    // Every job says what it did: no blank "done 0 / 0" rows.
+    for job in failed.iter().chain(&done) {
+        assert_eq!((job.done, job.total), (1, 1), "{job:?}");
+        let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap();
+        assert!(payload["path"].as_str().is_some(), "{job:?}");
+    }
     rustix::process::kill_process(
         rustix::process::Pid::from_child(&child),
         rustix::process::Signal::TERM,
@@ -274,4 +289,91 @@ fn serve_watches_a_folder() {
     let log = text(&out.stderr);
     assert!(log.contains("watch folder: imported"), "{log}");
     assert!(log.contains("watch folder: import failed"), "{log}");
+}
+
+/// `import` and `export` failed beside a running server ("store … in use by another process"):
+/// import hands its work to the server through the control socket, export reads on its own.
+#[test]
+fn import_and_export_work_beside_a_running_server() {
+    let data = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let child = littlepanda(d)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the server's control socket", || {
+        std::os::unix::net::UnixStream::connect(d.join("control.sock")).is_ok()
+    });
+    let (p1, p2) = (jpeg(30, 40, 5), jpeg(30, 40, 6));
+    let a = input.path().join("[Someone] Beside the Server.cbz");
+    cbz(&a, &[("1.jpg", &p1), ("2.jpg", &p2)]);
+    let junk = input.path().join("junk.cbz");
+    std::fs::write(&junk, b"not a zip").unwrap();
+
+    let out = run(
+        d,
+        &[
+            "import",
+            a.to_str().unwrap(),
+            "--tags",
+            "misc:beside",
+            "--json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reports = lines(&out);
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0]["outcome"], "imported");
+    assert_eq!(reports[0]["title"], "Beside the Server");
+    let id = reports[0]["public_id"].as_str().unwrap().to_string();
+    let tags: Vec<String> = database(d)
+        .tags()
+        .of_gallery(&id)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.tag.to_string())
+        .collect();
+    assert!(tags.contains(&"misc:beside".to_string()), "{tags:?}");
+
+    // A relative path is the command's, and a failure is reported with its reason and status.
+    let out = littlepanda(d)
+        .current_dir(input.path())
+        .args(["import", "junk.cbz"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("junk.cbz") && said.contains("not an archive") && said.contains("1 failed"),
+        "{said}"
+    );
+
+    let exported = input.path().join("out.cbz");
+    let out = run(d, &["export", &id, "--to", exported.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&exported).unwrap()).unwrap();
+    let mut first = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name("001.jpg").unwrap(), &mut first).unwrap();
+    assert_eq!(first, p1);
+
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !d.join("control.sock").exists(),
+        "the socket goes with the server"
+    );
+    // With the server gone, the command imports by itself again.
+    let b = input.path().join("after.cbz");
+    cbz(&b, &[("1.jpg", &jpeg(30, 40, 7))]);
+    let out = run(d, &["import", b.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(lines(&out)[0]["outcome"], "imported");
 }

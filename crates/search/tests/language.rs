@@ -317,10 +317,25 @@ fn autocomplete_by_prefix_ranked_by_use_and_through_aliases() {
             ("female:glasses-wearer".into(), 1)
         ]
     );
+    // Typing a namespace without its colon suggests its tags (it suggested nothing).
     assert_eq!(
         names("ＬＡＮＧ"),
+        [
+            ("language:japanese".into(), 2),
+            ("language:english".into(), 1)
+        ]
+    );
+    assert_eq!(
+        names("fem"),
+        [
+            ("female:glasses".into(), 1),
+            ("female:glasses-wearer".into(), 1)
+        ]
+    );
+    assert_eq!(
+        names("f"),
         Vec::<(String, u64)>::new(),
-        "names, not namespaces, without a colon"
+        "one letter is too few"
     );
     assert_eq!(
         names("language:"),
@@ -616,4 +631,49 @@ fn a_substring_never_spans_a_title_and_the_original_title() {
     assert_eq!(q("夏の東方向"), set(vec![]));
     assert_eq!(q("方向音痴"), set(vec!["夏の東"]));
     assert_eq!(q("夏の東"), set(vec!["夏の東"]));
+}
+
+/// Siblings and parents added while the index is live were invisible to search until some
+/// gallery's tags changed. Here they are added through a second handle on the database, as another
+/// process sharing it would, and the very next search finds them; removing them is seen too.
+#[test]
+fn tag_siblings_and_parents_reach_search_at_once() {
+    let (dir, db, _titles) = fixture();
+    let live = search::Live::build(std::sync::Arc::new(db)).unwrap();
+    let other = Db::open_sqlite(&dir.path().join("db")).unwrap();
+    let hits = |q: &str| {
+        live.search(q, search::Asker::default(), 0, 100)
+            .unwrap()
+            .total
+    };
+    let t = |s: &str| TagName::parse(s).unwrap();
+    assert_eq!(hits("artist:al$"), 0);
+    assert_eq!(hits("misc:bespectacled$"), 0);
+
+    other
+        .tags()
+        .set_sibling(&t("artist:al"), &t("artist:alice"))
+        .unwrap();
+    other
+        .tags()
+        .add_parent(&t("female:glasses-wearer"), &t("misc:bespectacled"))
+        .unwrap();
+    assert_eq!(
+        hits("artist:al$"),
+        1,
+        "the alias finds its canonical tag's gallery"
+    );
+    assert_eq!(
+        hits("misc:bespectacled$"),
+        1,
+        "the parent finds its child's gallery"
+    );
+
+    other.tags().remove_sibling(&t("artist:al")).unwrap();
+    other
+        .tags()
+        .remove_parent(&t("female:glasses-wearer"), &t("misc:bespectacled"))
+        .unwrap();
+    assert_eq!(hits("artist:al$"), 0);
+    assert_eq!(hits("misc:bespectacled$"), 0);
 }

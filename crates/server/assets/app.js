@@ -28,6 +28,22 @@ if (toggle) {
   });
 }
 
+// The header's menu: a disclosure on phones (it works without a script); on wide screens its
+// links stand in the header, always open.
+const menu = document.querySelector("[data-menu]");
+if (menu) {
+  const wide = window.matchMedia("(min-width: 900px)");
+  const fit = () => {
+    menu.classList.toggle("wide", wide.matches);
+    menu.open = wide.matches;
+  };
+  fit();
+  wide.addEventListener("change", fit);
+  document.addEventListener("click", (e) => {
+    if (!wide.matches && menu.open && !menu.contains(e.target)) menu.open = false;
+  });
+}
+
 const grid = document.querySelector(".grid[data-infinite]");
 if (grid) {
   infinite(grid);
@@ -105,4 +121,12 @@ function selection(grid) {
 // this module).
 for (const select of document.querySelectorAll("select[data-autosubmit]")) {
   select.addEventListener("change", () => select.form?.requestSubmit());
+}
+
+// An error page's "Back" goes to the previous page, where there is one.
+for (const back of document.querySelectorAll("[data-history-back]")) {
+  if (history.length > 1) {
+    back.hidden = false;
+    back.addEventListener("click", () => history.back());
+  }
 }

@@ -160,3 +160,16 @@ function cropper(box) {
   form.addEventListener("input", show);
   show();
 }
+
+// "Add to collection": the name field shows only when a new collection is picked.
+for (const select of document.querySelectorAll("select[data-new-collection]")) {
+  const field = select.form.querySelector(".new-collection");
+  const input = field.querySelector("input");
+  const fit = () => {
+    const making = select.value === "new";
+    field.hidden = !making;
+    input.required = making;
+  };
+  select.addEventListener("change", fit);
+  fit();
+}

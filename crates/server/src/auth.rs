@@ -240,6 +240,8 @@ pub struct Gate {
     pub rules: Arc<Rules>,
     pub config: Arc<AuthConfig>,
     pub cache: Arc<CallerCache>,
+    /// Set once an administrator is known to exist (see [`Gate::setup_needed`]).
+    admin_exists: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A caller as found, and when.
@@ -572,32 +574,122 @@ async fn form_csrf(req: Request) -> Result<(Request, Option<String>), ApiError> 
 pub async fn guard(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
     // A page (not the API) asked for without signing in leads to the sign-in page, and back.
     let page = is_safe(req.method()) && !req.uri().path().starts_with("/api/");
+    // What a browser navigates to or posts a form to gets the app's error page, never JSON.
+    let for_browser = wants_html(req.headers()) && !req.uri().path().starts_with("/api/");
     // Shares the request's bytes; made into a link only if it is needed.
     let uri = req.uri().clone();
     let changes = !is_safe(req.method());
     match check(&gate, req).await {
         Ok(req) => {
+            let caller = for_browser
+                .then(|| req.extensions().get::<Caller>().cloned())
+                .flatten();
             let response = next.run(req).await;
             // Whatever it changed may have been an account: nobody is remembered past it.
             if changes {
                 gate.cache.clear();
             }
-            response
+            match response.extensions().get::<crate::error::Shown>() {
+                Some(shown) if for_browser => {
+                    let caller = caller.unwrap_or_else(anonymous);
+                    let mut page = crate::web::error_page(&caller, response.status(), &shown.0);
+                    // The cause of a server error still reaches the log (see `front`).
+                    if let Some(detail) = response.extensions().get::<crate::error::ErrorDetail>() {
+                        page.extensions_mut().insert(detail.clone());
+                    }
+                    page
+                }
+                _ => response,
+            }
         }
-        Err(ApiError::SignInRequired) if page => {
+        Err((ApiError::SignInRequired, _)) if page => {
+            // A fresh install has nobody to sign in as: lead to the first-run setup instead.
+            if gate.setup_needed().await {
+                return axum::response::Redirect::to("/setup").into_response();
+            }
             let back = uri.path_and_query().map_or("/", |p| p.as_str());
             let to = format!("/login?next={}", crate::web::encode(back));
             axum::response::Redirect::to(&to).into_response()
         }
-        Err(e) => e.into_response(),
+        Err((e, caller)) if for_browser => {
+            let caller = caller.unwrap_or_else(anonymous);
+            let status = e.status();
+            crate::web::error_page(&caller, status, &e.to_string())
+        }
+        Err((e, _)) => e.into_response(),
     }
 }
 
-async fn check(gate: &Gate, req: Request) -> Result<Request, ApiError> {
+/// Whether the client asks for HTML first (a browser's navigation or form post does).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+/// A caller nobody is known as, for pages shown before the caller was found.
+fn anonymous() -> Caller {
+    Caller {
+        user: None,
+        via: Via::Anonymous,
+        addr: std::net::Ipv4Addr::UNSPECIFIED.into(),
+        https: false,
+        theme: None,
+    }
+}
+
+impl Gate {
+    /// A gate over `app` that lets requests in by `rules`.
+    pub fn new(app: AppState, rules: Rules) -> Self {
+        Self {
+            config: app.auth.clone(),
+            app,
+            rules: Arc::new(rules),
+            cache: Arc::default(),
+            admin_exists: Arc::default(),
+        }
+    }
+
+    /// Whether the library has no account at all yet, so that a stranger is led to the
+    /// first-run setup rather than to a sign-in page with no way forward. Once an admin exists
+    /// the answer is remembered (the last admin cannot be removed).
+    async fn setup_needed(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.admin_exists.load(Ordering::Relaxed) {
+            return false;
+        }
+        let db = self.app.db.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let accounts = db.accounts();
+            Ok::<_, db::Error>((accounts.has_admin()?, accounts.users()?.is_empty()))
+        })
+        .await
+        .ok()
+        .and_then(Result::ok);
+        match found {
+            Some((true, _)) => {
+                self.admin_exists.store(true, Ordering::Relaxed);
+                false
+            }
+            Some((false, nobody)) => nobody,
+            // When the database cannot answer, the sign-in page is the safe way.
+            None => false,
+        }
+    }
+}
+
+/// Lets a request in, or answers why not (with the caller, when they were found by then).
+async fn check(gate: &Gate, req: Request) -> Result<Request, (ApiError, Option<Caller>)> {
     let method = req.method().clone();
     // An `Arc<str>` inside: cloning it copies nothing.
     let Some(path) = req.extensions().get::<MatchedPath>().cloned() else {
-        // No route matched: the router answers 404 and nothing runs.
+        // No route matched: the router answers 404 and nothing runs. Who asked is still found,
+        // so that the error page shows them signed in.
+        let mut req = req;
+        if let Ok(caller) = find_caller(gate, &req).await {
+            req.extensions_mut().insert(caller);
+        }
         return Ok(req);
     };
     let access = match gate.rules.by_route.get(&(method.clone(), path.as_str())) {
@@ -606,18 +698,39 @@ async fn check(gate: &Gate, req: Request) -> Result<Request, ApiError> {
         None if gate.rules.paths.contains(path.as_str()) => return Ok(req),
         None => {
             tracing::error!(%method, path = path.as_str(), "a route without an access rule was refused");
-            return Err(ApiError::Forbidden("this route has no access rule".into()));
+            return Err((
+                ApiError::Forbidden("this route has no access rule".into()),
+                None,
+            ));
         }
     };
     if !is_safe(&method) && cross_site(req.headers()) {
-        return Err(ApiError::CrossSite);
+        return Err((ApiError::CrossSite, None));
     }
     let lookup = find_caller(gate, &req);
-    let caller = lookup.await?;
+    let caller = lookup.await.map_err(|e| (e, None))?;
+    match authorize(access, gate.config.anonymous_read, &method, &caller, req).await {
+        Ok(mut req) => {
+            req.extensions_mut().insert(caller);
+            Ok(req)
+        }
+        Err(e) => Err((e, Some(caller))),
+    }
+}
+
+/// Whether `caller` may make this request by the route's `access` rule, its key's scope and
+/// its CSRF token.
+async fn authorize(
+    access: Access,
+    anonymous_read: bool,
+    method: &Method,
+    caller: &Caller,
+    req: Request,
+) -> Result<Request, ApiError> {
     let role = caller.user.as_ref().map(|u| u.role);
     match (access, role) {
         (Access::Public, _) => {}
-        (Access::Read, None) if gate.config.anonymous_read && is_safe(&method) => {}
+        (Access::Read, None) if anonymous_read && is_safe(method) => {}
         (_, None) => return Err(ApiError::SignInRequired),
         (Access::Read | Access::Own, Some(_)) => {}
         (Access::Edit, Some(r)) if r >= Role::Editor => {}
@@ -630,7 +743,7 @@ async fn check(gate: &Gate, req: Request) -> Result<Request, ApiError> {
         (Access::Admin, Some(_)) => return Err(ApiError::Forbidden("this needs an admin".into())),
     }
     let mut req = req;
-    if !is_safe(&method) {
+    if !is_safe(method) {
         match &caller.via {
             Via::Key {
                 scope: KeyScope::Read,
@@ -660,7 +773,6 @@ async fn check(gate: &Gate, req: Request) -> Result<Request, ApiError> {
             _ => {}
         }
     }
-    req.extensions_mut().insert(caller);
     Ok(req)
 }
 

@@ -138,6 +138,11 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
+/// What an error response told the client, attached to it so that a browser's page request can be
+/// answered with the app's error page instead of JSON (see `auth::guard`).
+#[derive(Debug, Clone)]
+pub struct Shown(pub String);
+
 /// The cause of a server error, attached to the response for the logging middleware (and never
 /// sent to the client).
 #[derive(Debug, Clone)]
@@ -151,6 +156,7 @@ impl IntoResponse for ApiError {
             body["position"] = (*position).into();
         }
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(Shown(self.to_string()));
         if let Self::TooManyAttempts { retry_after_s } = self {
             response
                 .headers_mut()

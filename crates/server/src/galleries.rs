@@ -5,7 +5,9 @@ use std::path::{Path as FsPath, PathBuf};
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+
+use crate::extract::Query;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use db::{TagName, TagSource};
@@ -380,14 +382,20 @@ pub async fn upload(
     let results = {
         let state = state.clone();
         blocking(move || {
-            let results = match import_path(&state, &path) {
+            let mut results = match import_path(&state, &path) {
                 Ok(r) => r,
                 Err(ApiError::BadRequest(why)) => {
+                    let why = unstaged(&why, &path, &name);
                     crate::jobs::record_upload(&state, &name, 1, vec![format!("{name}: {why}")])?;
                     return Err(ApiError::BadRequest(why));
                 }
                 Err(e) => return Err(e),
             };
+            for r in &mut results {
+                if let Some(why) = r["error"].as_str() {
+                    r["error"] = unstaged(why, &path, &name).into();
+                }
+            }
             let failures: Vec<String> = results
                 .iter()
                 .filter(|r| r["status"] == "failed")
@@ -400,6 +408,17 @@ pub async fn upload(
     };
     drop(staged);
     Ok(Json(serde_json::json!({ "results": results })).into_response())
+}
+
+/// Text about a staged upload (an import's error), with the staging path replaced by the name
+/// the user sent: the server's own paths are never shown to a client.
+fn unstaged(text: &str, staged: &FsPath, name: &str) -> String {
+    let mut shown = text.replace(&staged.display().to_string(), name);
+    if let Some(dir) = staged.parent() {
+        let dir = dir.display().to_string();
+        shown = shown.replace(&format!("{dir}/"), "").replace(&dir, name);
+    }
+    shown
 }
 
 /// An upload's folder, removed when the upload is done or abandoned.
@@ -461,6 +480,19 @@ pub(crate) async fn start_server_import(state: &AppState, path: String) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An upload's import error named `…/data/uploads/upload-…/bad.cbz`.
+    #[test]
+    fn upload_errors_name_the_file_sent_not_the_staging_path() {
+        let staged = FsPath::new("/srv/data/uploads/upload-abc/bad.cbz");
+        let shown = unstaged(
+            "/srv/data/uploads/upload-abc/bad.cbz: not an archive (in /srv/data/uploads/upload-abc/bad.cbz/x.jpg)",
+            staged,
+            "bad.cbz",
+        );
+        assert_eq!(shown, "bad.cbz: not an archive (in bad.cbz/x.jpg)");
+        assert!(!shown.contains("/srv"), "{shown}");
+    }
 
     #[test]
     fn upload_names_cannot_leave_their_folder() {

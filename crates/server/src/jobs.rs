@@ -185,7 +185,8 @@ fn event_of(job: &Job) -> JobEvent {
                 .or_else(|| v.get("name"))
                 .and_then(|p| p.as_str().map(str::to_string))
         })
-        .unwrap_or_default();
+        // Jobs recorded before payloads were JSON hold the bare path.
+        .unwrap_or_else(|| job.payload.clone());
     JobEvent {
         id: job.id,
         kind: job.kind.clone(),

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod auth;
 pub mod blobs;
 pub mod error;
+pub mod extract;
 pub mod galleries;
 pub mod jobs;
 pub mod json;
@@ -134,6 +135,10 @@ fn routes() -> Vec<Route> {
         r(M::GET, "/assets/{name}", Public, get(web::asset)),
         r(M::GET, "/", Read, get(web::grid)),
         r(M::GET, "/help/search", Read, get(web::search_help)),
+        r(M::GET, "/random", Read, get(web::random)),
+        r(M::GET, "/collections", Own, get(web::collections_page)),
+        r(M::POST, "/collections", Own, post(web::collections_submit)),
+        r(M::GET, "/favicon.ico", Public, get(web::favicon)),
         r(M::GET, "/g/{id}", Read, get(web::gallery)),
         r(M::GET, "/g/{id}/read", Read, get(web::reader)),
         r(M::POST, "/g/{id}/tags", Edit, post(web::tags_submit)),
@@ -383,12 +388,7 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         rules.add(route.method, route.path, route.access);
         app = app.route(route.path, route.handler);
     }
-    let gate = Gate {
-        app: state.clone(),
-        rules: Arc::new(rules),
-        config: state.auth.clone(),
-        cache: Arc::default(),
-    };
+    let gate = Gate::new(state.clone(), rules);
     app.fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(Arc::new(gate), auth::guard))
@@ -516,12 +516,7 @@ mod tests {
         let state = AppState::new(store, db);
         let mut rules = Rules::default();
         rules.add(Method::GET, "/ruled", Access::Public);
-        let gate = Gate {
-            app: state.clone(),
-            rules: Arc::new(rules),
-            config: state.auth.clone(),
-            cache: Arc::default(),
-        };
+        let gate = Gate::new(state.clone(), rules);
         let app: Router = Router::new()
             .route("/ruled", get(|| async { "fine" }))
             .route("/forgotten", post(|| async { "should never run" }))

@@ -1,7 +1,9 @@
 //! Server-rendered pages that work without JavaScript. For now: the first-run setup page, which
 //! makes the first admin, only from the server itself and only while no admin exists.
 
-use axum::extract::{Form, State};
+use axum::extract::State;
+
+use crate::extract::Form;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -15,8 +17,10 @@ fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · LittlePanda</title></head><body><main>{body}</main></body></html>\n",
-        escape(title)
+         <title>{} · LittlePanda</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <body><main class=\"first-run\">{body}</main></body></html>\n",
+        escape(title),
+        css = crate::web::asset_url("app.css"),
     )
 }
 
@@ -90,7 +94,7 @@ pub struct SetupForm {
 pub async fn setup_submit(
     State(state): State<AppState>,
     caller: Caller,
-    form: Result<Form<SetupForm>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<SetupForm>, ApiError>,
 ) -> Result<Response, ApiError> {
     if let Some(refusal) = setup_allowed(&state, &caller).await? {
         return Ok((
@@ -139,7 +143,11 @@ pub async fn setup_submit(
                 Html(page(
                     "Ready",
                     &format!(
-                        "<h1>Ready</h1><p>{} is the administrator and is signed in.</p>",
+                        "<h1>Ready</h1><p>{} is the administrator and is signed in.</p>\
+                         <p>Next, fill the library: upload archives from the browser, or run \
+                         <code>littlepanda import DIR</code> on this machine.</p>\
+                         <p class=\"actions\"><a class=\"button\" href=\"/manage\">Upload archives</a> \
+                         <a class=\"button plain\" href=\"/\">Open the library</a></p>",
                         escape(&user.name)
                     ),
                 )),

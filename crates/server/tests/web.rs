@@ -663,3 +663,259 @@ async fn the_account_page_makes_and_revokes_keys_and_changes_the_password() {
         assert_eq!(status, StatusCode::SEE_OTHER, "the old sessions ended");
     }
 }
+
+/// The links of a page that start with `prefix`, in order, unescaped.
+fn links(html: &str, prefix: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .filter(|l| l.starts_with(prefix))
+        .map(|l| l.replace("&amp;", "&"))
+        .collect()
+}
+
+/// Clicking a cover in the grid, then Read or a page's thumbnail, answered a plain-text 400
+/// ("invalid type: string \"0\", expected usize"): the app's own links must open.
+#[tokio::test]
+async fn the_reader_opens_from_the_grid_by_the_apps_own_links() {
+    let site = site();
+    let cookie = sign_in(&site).await;
+    let (_, _, grid) = get(&site, "/", Some(&cookie)).await;
+    let cover = links(&grid, "/g/").remove(0);
+    assert!(cover.contains("?i=0"), "{cover}");
+    let (status, _, gallery) = get(&site, &cover, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{cover}");
+    let reads = links(&gallery, "/g/");
+    let read: Vec<&String> = reads.iter().filter(|l| l.contains("/read?")).collect();
+    assert!(read.len() > 1, "Read and the page thumbnails: {reads:?}");
+    for link in read.iter().take(3) {
+        assert!(link.contains("&i=0"), "{link}");
+        let (status, _, html) = get(&site, link, Some(&cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{link}: {html}");
+        assert!(html.contains("reader-data"));
+    }
+    // From a search too, and the next page of results.
+    let (_, _, grid) = get(&site, "/?q=&page=2", Some(&cookie)).await;
+    let cover = links(&grid, "/g/").remove(0);
+    assert!(cover.contains("i=40"), "{cover}");
+    let read = cover.replacen('?', "/read?page=0&", 1);
+    let (status, _, _) = get(&site, &read, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+}
+
+async fn get_page(site: &Site, uri: &str, cookie: Option<&str>) -> (StatusCode, HeaderMap, String) {
+    let mut req = Request::get(uri)
+        .header(header::HOST, "panda.test")
+        .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8");
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    send(site, req.body(Body::empty()).unwrap()).await
+}
+
+/// A reader opening `/manage` saw `{"code":"forbidden",…}`, an unknown gallery a JSON 404, a bad
+/// query a plain-text 400: a browser gets the app's error page, the API keeps its JSON.
+#[tokio::test]
+async fn a_browser_gets_the_apps_error_page_and_the_api_json() {
+    let site = site();
+    let cookie = sign_in(&site).await;
+    for (uri, status, says) in [
+        ("/manage", StatusCode::FORBIDDEN, "needs an editor"),
+        (
+            "/g/0123456789abcdef0123456789abcdef01234567",
+            StatusCode::NOT_FOUND,
+            "No gallery",
+        ),
+        ("/?page=many", StatusCode::BAD_REQUEST, "page"),
+        ("/g/x/read?page=-1", StatusCode::BAD_REQUEST, "page"),
+        ("/nowhere", StatusCode::NOT_FOUND, "No such route"),
+    ] {
+        let (got, headers, html) = get_page(&site, uri, Some(&cookie)).await;
+        assert_eq!(got, status, "{uri}: {html}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{uri}"
+        );
+        assert!(
+            html.contains("<header class=\"top\">"),
+            "the app's layout: {html}"
+        );
+        assert!(html.contains(says), "{uri}: {html}");
+        assert!(html.contains("href=\"/\""), "a way back: {html}");
+        assert!(!html.contains("\"code\""), "{html}");
+        assert_nothing_inline(&html);
+        // The signed-in reader is still shown as signed in.
+        assert!(html.contains("/account"), "{uri}");
+    }
+    // The API answers JSON whatever the client accepts.
+    let (status, headers, body) = get_page(
+        &site,
+        "/api/v1/galleries/0123456789abcdef0123456789abcdef01234567",
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert!(body.contains("\"code\""), "{body}");
+    // A script asking without `Accept: text/html` keeps JSON too.
+    let (status, _, body) = get(&site, "/manage", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("\"code\":\"forbidden\""), "{body}");
+}
+
+/// With no admin yet, `/` led to a sign-in page with no way forward.
+#[tokio::test]
+async fn a_fresh_install_leads_to_the_first_run_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
+    let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
+    let live = Arc::new(search::Live::build(db.clone()).unwrap());
+    let state = AppState {
+        search: Some(live.clone()),
+        ..AppState::new(store, db.clone())
+    };
+    let router = router(state, &ServerConfig::default())
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+    let fresh = Site {
+        router,
+        db: db.clone(),
+        live,
+        _dir: dir,
+    };
+    let (status, headers, _) = get_page(&fresh, "/", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/setup");
+    let (status, _, html) = get_page(&fresh, "/setup", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("action=\"/setup\""), "{html}");
+    assert!(html.contains("/assets/app."), "styled like the app: {html}");
+    // Once an account exists, strangers are asked to sign in.
+    let hash = server::auth::hash_password("admin-password").unwrap();
+    db.accounts()
+        .create_user("root", &hash, db::Role::Admin)
+        .unwrap();
+    let (status, headers, _) = get_page(&fresh, "/", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/login?next=%2F");
+}
+
+/// `/favicon.ico` was a 404 on every page.
+#[tokio::test]
+async fn the_favicon_is_served() {
+    let site = site();
+    let (status, headers, _) = get(&site, "/favicon.ico", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "image/png");
+}
+
+/// "Random" showed the grid in a random order; it opens one gallery, of the search when there
+/// is one.
+#[tokio::test]
+async fn random_opens_one_gallery_of_the_search() {
+    let site = site();
+    let cookie = sign_in(&site).await;
+    let (_, _, grid) = get(&site, "/", Some(&cookie)).await;
+    assert!(grid.contains("href=\"/random\""), "the header's Random");
+    let (status, headers, _) = get(&site, "/random", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let to = headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(to.starts_with("/g/") && to.len() == 43, "{to}");
+    let (status, _, _) = get(&site, &to, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Within a search: always one it finds.
+    let tag = site
+        .db
+        .tags()
+        .counts()
+        .unwrap()
+        .into_iter()
+        .max_by_key(|c| c.1)
+        .unwrap()
+        .0;
+    let q = format!("{}:\"{}\"$", tag.namespace, tag.name);
+    let (_, _, grid) = get(
+        &site,
+        &format!("/?q={}", server::web::encode(&q)),
+        Some(&cookie),
+    )
+    .await;
+    assert!(grid.contains(&format!("href=\"/random?q={}\"", server::web::encode(&q))));
+    let found = site
+        .live
+        .search(&q, search::Asker::default(), 0, 1000)
+        .unwrap();
+    let found: Vec<String> = site
+        .db
+        .galleries()
+        .summaries(&found.ids)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.public_id)
+        .collect();
+    for _ in 0..5 {
+        let (_, headers, _) = get(
+            &site,
+            &format!("/random?q={}", server::web::encode(&q)),
+            Some(&cookie),
+        )
+        .await;
+        let to = headers[header::LOCATION].to_str().unwrap();
+        assert!(found.iter().any(|id| to == format!("/g/{id}")), "{to}");
+    }
+    let (_, headers, _) = get(&site, "/random?q=zzzznothing", Some(&cookie)).await;
+    assert_eq!(headers[header::LOCATION], "/?q=zzzznothing");
+}
+
+/// The imported summary and category were stored but never shown; Read must come before the
+/// tags, so it is on a phone's first screen.
+#[tokio::test]
+async fn the_gallery_page_shows_summary_and_category_and_read_first() {
+    let site = site();
+    let cookie = sign_in(&site).await;
+    let made = site
+        .db
+        .galleries()
+        .create(&db::NewGallery {
+            title: "With a summary".into(),
+            summary: "A plot <b>in</b> two lines.\nSecond line.".into(),
+            category: "Doujinshi".into(),
+            pages: vec![db::NewPage {
+                name: "1.jpg".into(),
+                blob: db::BlobInfo {
+                    hash: lpfs::BlobHash::of(b"summary page"),
+                    format: db::ImageFormat::Jpeg,
+                    width: 10,
+                    height: 14,
+                    bytes: 100,
+                },
+            }],
+            tags: vec![(
+                db::TagName::parse("artist:someone").unwrap(),
+                db::TagSource::User,
+            )],
+            ..db::NewGallery::default()
+        })
+        .unwrap();
+    let db::Created::New { public_id, .. } = made else {
+        panic!("{made:?}")
+    };
+    let (status, _, html) = get(&site, &format!("/g/{public_id}"), Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("A plot &lt;b&gt;in&lt;/b&gt; two lines."),
+        "{html}"
+    );
+    assert!(html.contains(">Doujinshi<"), "{html}");
+    let read = html.find("/read?page=0").unwrap();
+    let tags = html.find("class=\"tags\"").unwrap();
+    assert!(read < tags, "Read comes before the tags");
+}

@@ -607,6 +607,7 @@ impl Importer {
         let put = self.store.put(&cover.jpeg)?;
         let released = self.db.galleries().set_cover_image(
             public_id,
+            position,
             &BlobInfo {
                 hash: put.hash,
                 format: ImageFormat::Jpeg,
@@ -688,11 +689,7 @@ impl Importer {
         let mut tags: Vec<(TagName, TagSource)> = Vec::new();
         let mut add = |ns: &str, name: &str, source: TagSource, warnings: &mut Vec<String>| {
             match TagName::new(ns, name) {
-                Ok(t) => {
-                    if !tags.iter().any(|(have, _)| *have == t) {
-                        tags.push((t, source));
-                    }
-                }
+                Ok(t) => add_tag(&mut tags, t, source),
                 Err(e) => warnings.push(format!("tag {ns}:{name} left out: {e}")),
             }
         };
@@ -754,6 +751,42 @@ impl Importer {
         }
         g.tags = tags;
         g
+    }
+}
+
+/// Namespaces of names, where two sources often give one person's name short and long.
+const NAME_NAMESPACES: [&str; 2] = ["artist", "group"];
+
+/// Adds `tag` to a gallery's tags unless it is there already. A name read from metadata
+/// (`artist:kenji` from the file name, `artist:kenji mori` from ComicInfo) is one tag: of two
+/// where one's words begin the other's, the fuller one is kept. Tags the caller gave are kept
+/// as given.
+fn add_tag(tags: &mut Vec<(TagName, TagSource)>, tag: TagName, source: TagSource) {
+    if tags.iter().any(|(have, _)| *have == tag) {
+        return;
+    }
+    if source != TagSource::User && NAME_NAMESPACES.contains(&tag.namespace.as_str()) {
+        let same_person = |short: &TagName, long: &TagName| {
+            short.namespace == long.namespace && words_begin(&short.name, &long.name)
+        };
+        if tags.iter().any(|(have, _)| same_person(&tag, have)) {
+            return;
+        }
+        tags.retain(|(have, s)| *s == TagSource::User || !same_person(have, &tag));
+    }
+    tags.push((tag, source));
+}
+
+/// Whether `short`'s words are the first words of `long` (and fewer).
+fn words_begin(short: &str, long: &str) -> bool {
+    let (mut a, mut b) = (short.split_whitespace(), long.split_whitespace());
+    let mut matched = 0;
+    loop {
+        match (a.next(), b.next()) {
+            (None, Some(_)) => return matched > 0,
+            (Some(x), Some(y)) if x == y => matched += 1,
+            _ => return false,
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Thumbnails: a page image scaled to a configured width, as a JPEG without metadata.
 //!
-//! JPEG pages are decoded by libjpeg-turbo at a reduced DCT scale (1/2, 1/4 or 1/8: the smallest
+//! JPEG pages are decoded by libjpeg-turbo (Mozilla's fork, built from source) at a reduced DCT scale (1/2, 1/4 or 1/8: the smallest
 //! that still gives at least the target size), which skips most of the decoding work; other
 //! formats are decoded by the `image` crate. The resize is Lanczos3 (`fast_image_resize`). The
 //! dimensions are read from the header first: an image over the pixel cap (a decompression bomb)
@@ -207,18 +207,28 @@ pub fn jpeg_from_rgb(
     height: u32,
     quality: u8,
 ) -> Result<Vec<u8>, ThumbError> {
-    let image = turbojpeg::Image {
-        pixels,
-        width: width as usize,
-        pitch: width as usize * 3,
-        height: height as usize,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    Ok(
-        turbojpeg::compress(image, i32::from(quality), turbojpeg::Subsamp::Sub2x2)
-            .map_err(corrupt)?
-            .to_vec(),
-    )
+    let expected = width as usize * height as usize * 3;
+    if width == 0 || height == 0 || pixels.len() != expected {
+        return Err(ThumbError::Corrupt(format!(
+            "{} bytes are not {width}×{height} RGB pixels",
+            pixels.len()
+        )));
+    }
+    // libjpeg reports errors by unwinding, which `mozjpeg` turns back into a `Result`; a panic
+    // that is not an error of libjpeg's is caught the same way rather than taking the caller down.
+    std::panic::catch_unwind(|| -> std::io::Result<Vec<u8>> {
+        let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+        // Baseline Huffman coding with the standard tables: what a thumbnail needs, fast.
+        c.set_fastest_defaults();
+        c.set_size(width as usize, height as usize);
+        c.set_quality(f32::from(quality.clamp(1, 100)));
+        c.set_chroma_sampling_pixel_sizes((2, 2), (2, 2));
+        let mut started = c.start_compress(Vec::with_capacity(expected / 10))?;
+        started.write_scanlines(pixels)?;
+        started.finish()
+    })
+    .map_err(|_| ThumbError::Corrupt("the JPEG encoder failed".into()))?
+    .map_err(corrupt)
 }
 
 /// Thumbnail size for a `w`×`h` source: `target` wide, at most `max_aspect` times as tall (the
@@ -236,46 +246,50 @@ fn fit(w: u32, h: u32, target: u32, max_aspect: u32) -> (u32, u32, f64) {
 }
 
 fn decode_jpeg(bytes: &[u8], target: u32) -> Result<Rgb, ThumbError> {
-    let mut d = turbojpeg::Decompressor::new().map_err(corrupt)?;
-    let header = d.read_header(bytes).map_err(corrupt)?;
-    // The smallest DCT scale (1/8, 1/4, 1/2) that still leaves at least `target` pixels across;
-    // asked for that size, TurboJPEG decodes at that scale.
-    let scaled = |den: usize| (header.width.div_ceil(den), header.height.div_ceil(den));
-    let (w, h) = [8, 4, 2, 1]
+    // libjpeg reports errors by unwinding (without the panic hook), which `mozjpeg` turns back
+    // into `io::Error`s where it can; whatever still unwinds is a corrupt image, not a crash.
+    std::panic::catch_unwind(|| decode_jpeg_scaled(bytes, target))
+        .map_err(|_| ThumbError::Corrupt("the JPEG cannot be decoded".into()))?
+}
+
+fn decode_jpeg_scaled(bytes: &[u8], target: u32) -> Result<Rgb, ThumbError> {
+    let mut d = mozjpeg::Decompress::with_markers(&[])
+        .from_mem(bytes)
+        .map_err(corrupt)?;
+    let (width, _) = d.size();
+    // The smallest DCT scale (1/8, 1/4, 1/2) that still leaves at least `target` pixels across:
+    // libjpeg then does only that much of the inverse DCT.
+    let eighths = [1u8, 2, 4, 8]
         .into_iter()
-        .map(scaled)
-        .find(|&(w, _)| w >= target as usize)
-        .unwrap_or((header.width, header.height));
+        .find(|&n| (width * usize::from(n)).div_ceil(8) >= target as usize)
+        .unwrap_or(8);
+    d.scale(eighths);
     let cmyk = matches!(
-        header.colorspace,
-        turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
+        d.color_space(),
+        mozjpeg::ColorSpace::JCS_CMYK | mozjpeg::ColorSpace::JCS_YCCK
     );
-    let (format, channels) = if cmyk {
-        (turbojpeg::PixelFormat::CMYK, 4)
+    let mut started = if cmyk {
+        d.to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)
     } else {
-        (turbojpeg::PixelFormat::RGB, 3)
-    };
-    let mut image = turbojpeg::Image {
-        pixels: vec![0u8; w * h * channels],
-        width: w,
-        pitch: w * channels,
-        height: h,
-        format,
-    };
-    d.decompress(bytes, image.as_deref_mut()).map_err(corrupt)?;
+        d.rgb()
+    }
+    .map_err(corrupt)?;
+    let (w, h) = (started.width(), started.height());
+    let raw: Vec<u8> = started.read_scanlines().map_err(corrupt)?;
     let pixels = if cmyk {
         // Adobe writes CMYK JPEGs inverted: each stored value is 255 minus the ink.
-        image
-            .pixels
-            .chunks_exact(4)
+        raw.chunks_exact(4)
             .flat_map(|p| {
                 let k = u16::from(p[3]);
                 [p[0], p[1], p[2]].map(|c| (u16::from(c) * k / 255) as u8)
             })
             .collect()
     } else {
-        image.pixels
+        raw
     };
+    if pixels.len() != w * h * 3 {
+        return Err(ThumbError::Corrupt("the JPEG ended early".into()));
+    }
     Ok(Rgb {
         pixels,
         width: w as u32,
@@ -342,16 +356,8 @@ mod tests {
         };
         let t = crop(&jpeg, ImageFormat::Jpeg, part, &cfg).unwrap();
         assert_eq!((t.width, t.height), (100, 188));
-        let mut d = turbojpeg::Decompressor::new().unwrap();
-        let header = d.read_header(&t.jpeg).unwrap();
-        let mut out = turbojpeg::Image {
-            pixels: vec![0u8; header.width * header.height * 3],
-            width: header.width,
-            pitch: header.width * 3,
-            height: header.height,
-            format: turbojpeg::PixelFormat::RGB,
-        };
-        d.decompress(&t.jpeg, out.as_deref_mut()).unwrap();
+        let out = super::decode_jpeg(&t.jpeg, t.width).unwrap();
+        assert_eq!((out.width, out.height), (t.width, t.height));
         let darkest = out.pixels.iter().copied().min().unwrap();
         assert!(darkest > 200, "the crop took in the black half: {darkest}");
         // Nothing left, or not numbers: refused, not a panic.

@@ -290,7 +290,12 @@ impl Index {
                 return Ok(applied);
             };
             self.seq = last.seq;
-            let mut ids: Vec<i64> = changes.iter().map(|c| c.gallery).collect();
+            // A change of tag rules names no gallery: loading the tags below applies it.
+            let mut ids: Vec<i64> = changes
+                .iter()
+                .filter(|c| c.kind != db::ChangeKind::TagRules)
+                .map(|c| c.gallery)
+                .collect();
             ids.sort_unstable();
             ids.dedup();
             // New tags, siblings or parents may have come with the changes.
@@ -501,6 +506,24 @@ impl Index {
         }
         out
     }
+
+    /// The tags of every namespace whose name starts with `typed` (`fem` → `female:…`), so that
+    /// typing a namespace suggests its tags. At most [`Self::NAMESPACE_CANDIDATES`] of them, and
+    /// none for fewer than two letters.
+    fn tags_in_namespaces_starting(&self, typed: &str) -> Vec<u32> {
+        if typed.chars().count() < 2 {
+            return Vec::new();
+        }
+        self.by_name
+            .range((typed.to_string(), String::new())..)
+            .take_while(|((ns, _), _)| ns.starts_with(typed))
+            .map(|(_, id)| *id)
+            .take(Self::NAMESPACE_CANDIDATES)
+            .collect()
+    }
+
+    /// How many tags a typed namespace may bring into the suggestions' ranking.
+    const NAMESPACE_CANDIDATES: usize = 20_000;
 
     /// The galleries of some tags, with siblings (an alias finds its canonical tag's galleries)
     /// and parents (a parent finds its children's).
@@ -888,8 +911,11 @@ impl Index {
         };
         // Candidates by their posting lists' sizes first (cheap), then exact counts (the trash
         // left out) for the likeliest few.
-        let mut candidates: Vec<(u32, Option<u32>, u64)> = self
-            .tags_matching(ns, &pattern)
+        let mut matching = self.tags_matching(ns, &pattern);
+        if ns.is_none() {
+            matching.extend(self.tags_in_namespaces_starting(prefix));
+        }
+        let mut candidates: Vec<(u32, Option<u32>, u64)> = matching
             .into_iter()
             .filter_map(|t| {
                 let (shown, via) = match self.canonical.get(&t) {

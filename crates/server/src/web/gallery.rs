@@ -164,17 +164,22 @@ pub async fn gallery(
             escape(&g.source_filename)
         )
     };
-    let collect = if collections.iter().any(|c| c.query.is_none()) {
+    let collect = if caller.user.is_some() {
         let options: String = collections
             .iter()
             .filter(|c| c.query.is_none())
             .map(|c| format!("<option value=\"{}\">{}</option>", c.id, escape(&c.name)))
             .collect();
         format!(
-            "<form class=\"inline row\" method=\"post\" action=\"/g/{id}/collect\">{csrf}\
-             <label><span class=\"visually-hidden\">{collection}</span><select name=\"collection\">{options}</select></label>\
+            "<form class=\"inline row collect\" method=\"post\" action=\"/g/{id}/collect\">{csrf}\
+             <label><span class=\"visually-hidden\">{collection}</span><select name=\"collection\" data-new-collection>{options}\
+             <option value=\"new\">{new_option}</option></select></label>\
+             <label class=\"new-collection\"><span class=\"visually-hidden\">{new_name}</span>\
+             <input name=\"new_name\" placeholder=\"{new_name}\" maxlength=\"100\"></label>\
              <button class=\"plain\" type=\"submit\">{add}</button></form>",
             collection = text::COLLECTION,
+            new_option = text::NEW_COLLECTION_OPTION,
+            new_name = text::NEW_COLLECTION_NAME,
             add = text::ADD_TO_COLLECTION,
         )
     } else {
@@ -187,13 +192,30 @@ pub async fn gallery(
     );
     let count = pages.len();
     let thumbs = page_grid(&id, &pages, editor, &csrf, &origin);
+    let category = if g.category.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<dt>{}</dt><dd>{}</dd>",
+            text::CATEGORY,
+            escape(&g.category)
+        )
+    };
+    let summary = if g.summary.trim().is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"summary\">{}</p>", escape(g.summary.trim()))
+    };
+    // Reading comes first, right below the title, so that it is on a phone's first screen.
     let body = format!(
-        "<div class=\"gallery-head\">{cover}<div>{trash_note}<h1>{title}</h1>{original}{title_editor}\
-         <dl class=\"facts\"><dt>{pages_word}</dt><dd>{count}</dd><dt>{size_word}</dt><dd>{size}</dd>\
-         <dt>{added_word}</dt><dd>{added}</dd>{posted}{source}</dl>{tags}{add_tags}\
-         <div class=\"actions\"><a class=\"button\" href=\"/g/{id}/read?page={read_page}{suffix}\">{read_label}</a>\
+        "<div class=\"gallery-head\">{cover}<div class=\"gallery-info\">{trash_note}<h1>{title}</h1>{original}\
+         <div class=\"actions primary\"><a class=\"button\" href=\"/g/{id}/read?page={read_page}{suffix}\">{read_label}</a>\
+         {favorite_form}</div></div></div>\
+         <div class=\"gallery-details\">{summary}<dl class=\"facts\">{category}<dt>{pages_word}</dt><dd>{count}</dd>\
+         <dt>{size_word}</dt><dd>{size}</dd><dt>{added_word}</dt><dd>{added}</dd>{posted}{source}</dl>\
+         {tags}{add_tags}<div class=\"actions\">\
          <a class=\"button plain\" href=\"/api/v1/galleries/{id}/cbz\" download>{download}</a>\
-         {favorite_form}{collect}{elsewhere}{edit}</div></div></div>{thumbs}",
+         {collect}{elsewhere}{title_editor}{edit}</div></div>{thumbs}",
         title = escape(&g.title),
         suffix = escape(&origin.suffix()),
         pages_word = text::PAGES_WORD,
@@ -499,10 +521,14 @@ pub async fn tags_submit(
 
 #[derive(Debug, serde::Deserialize)]
 pub struct CollectForm {
-    collection: i64,
+    /// A collection's id, or `new` to make one named `new_name` on the way.
+    collection: String,
+    #[serde(default)]
+    new_name: String,
 }
 
-/// `POST /g/{id}/collect` (a form): the gallery added to one of the caller's collections.
+/// `POST /g/{id}/collect` (a form): the gallery added to one of the caller's collections, or to
+/// a new one made on the way.
 pub async fn collect_submit(
     State(state): State<AppState>,
     caller: Caller,
@@ -514,9 +540,17 @@ pub async fn collect_submit(
     let db = state.db.clone();
     crate::blocking(move || {
         let id = db.galleries().id_of(&public_id)?;
+        let collection = match form.collection.as_str() {
+            "new" => db
+                .accounts()
+                .create_collection(user, &form.new_name, None)?,
+            other => other
+                .parse()
+                .map_err(|_| ApiError::BadRequest(format!("{other:?} is not a collection")))?,
+        };
         if !db
             .accounts()
-            .set_in_collection(user, form.collection, id, true)?
+            .set_in_collection(user, collection, id, true)?
         {
             return Err(ApiError::NotFound("no such collection of yours".into()));
         }

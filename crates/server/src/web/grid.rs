@@ -65,11 +65,19 @@ pub async fn grid(
     })
     .await?;
     let editor = caller.user.as_ref().is_some_and(|u| u.role >= Role::Editor);
-    let mut body = toolbar(&p.q, sort, &collections);
+    let mut body = toolbar(&p.q, sort, &collections, &caller);
     match found {
         Err(message) => body.push_str(&format!("<p role=\"alert\">{}</p>", escape(&message))),
         Ok((0, _)) if p.q.trim().is_empty() => {
-            body.push_str(&format!("<p>{}</p>", text::EMPTY_LIBRARY));
+            let upload = if editor {
+                format!(" <a class=\"button\" href=\"/manage\">{}</a>", text::UPLOAD)
+            } else {
+                String::new()
+            };
+            body.push_str(&format!(
+                "<p class=\"empty\">{}{upload}</p>",
+                text::EMPTY_LIBRARY
+            ));
         }
         Ok((0, _)) => body.push_str(&format!("<p>{}</p>", text::NOTHING_FOUND)),
         Ok((total, galleries)) => {
@@ -141,7 +149,7 @@ pub async fn grid(
 }
 
 /// Filters (one click each) and the order of the results.
-fn toolbar(q: &str, sort: &str, collections: &[db::Collection]) -> String {
+fn toolbar(q: &str, sort: &str, collections: &[db::Collection], caller: &Caller) -> String {
     let week_ago = date(db::now_ms() - 7 * 86_400_000);
     let mut filters = vec![
         (text::ALL.to_string(), String::new()),
@@ -170,8 +178,33 @@ fn toolbar(q: &str, sort: &str, collections: &[db::Collection]) -> String {
             escape(label)
         ));
     }
+    let signed_in = caller.user.is_some();
+    if signed_in {
+        html.push_str(&format!(
+            "<a class=\"chip plain-chip\" href=\"/collections\">{}</a>",
+            text::EDIT_COLLECTIONS
+        ));
+    }
+    html.push_str("</nav>");
+    // A search that is not one of the filters above can be kept as a saved search.
+    if signed_in && !q.trim().is_empty() && !filters.iter().any(|(_, f)| f.trim() == q.trim()) {
+        html.push_str(&format!(
+            "<form class=\"save-search\" method=\"post\" action=\"/collections\">{csrf}\
+             <input type=\"hidden\" name=\"action\" value=\"create\">\
+             <input type=\"hidden\" name=\"query\" value=\"{q}\">\
+             <input type=\"hidden\" name=\"back\" value=\"/?q={back}\">\
+             <details><summary class=\"button plain\">{save}</summary>\
+             <label><span class=\"visually-hidden\">{name}</span><input name=\"name\" value=\"{q}\" required maxlength=\"100\"></label>\
+             <button type=\"submit\">{save}</button></details></form>",
+            csrf = csrf_field(caller),
+            q = escape(q),
+            back = escape(&encode(q)),
+            save = text::SAVE_SEARCH,
+            name = text::NAME,
+        ));
+    }
     html.push_str(&format!(
-        "</nav><form class=\"sort\" method=\"get\" action=\"/\"><input type=\"hidden\" name=\"q\" value=\"{q}\">\
+        "<form class=\"sort\" method=\"get\" action=\"/\"><input type=\"hidden\" name=\"q\" value=\"{q}\">\
          <label>{order} <select name=\"sort\" data-autosubmit>",
         q = escape(q),
         order = text::ORDER,
@@ -406,4 +439,50 @@ fn pagination(q: &str, extra: &str, page: usize, pages: usize) -> String {
     }
     html.push_str("</nav>");
     html
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct RandomParams {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /random?q=…`: opens one gallery picked at random from what the search finds (the whole
+/// library without one); back to the grid when it finds nothing.
+pub async fn random(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<RandomParams>,
+) -> Result<Response, ApiError> {
+    let Some(live) = state.search.clone() else {
+        return Err(ApiError::RouteNotFound);
+    };
+    let asker = caller.asker();
+    let db = state.db.clone();
+    let q = p.q.clone();
+    let picked = crate::blocking(move || {
+        // The text's own order, if any, gives way to a random one.
+        let query = format!("{} sort:random", without_sort(&q));
+        match live.search(&query, asker, 0, 1) {
+            Ok(r) => Ok(db.galleries().summaries(&r.ids)?.into_iter().next()),
+            Err(search::SearchError::Parse(e)) => Err(ApiError::BadQuery {
+                message: e.message,
+                position: e.position,
+            }),
+            Err(search::SearchError::Db(e)) => Err(e.into()),
+        }
+    })
+    .await?;
+    Ok(match picked {
+        Some(g) => Redirect::to(&format!("/g/{}", encode(&g.public_id))).into_response(),
+        None => Redirect::to(&format!("/?q={}", encode(&p.q))).into_response(),
+    })
+}
+
+/// A query's text without its `sort:` terms.
+fn without_sort(q: &str) -> String {
+    q.split_whitespace()
+        .filter(|w| !w.starts_with("sort:"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -29,7 +29,7 @@ fn manage_nav(caller: &Caller, here: &str) -> String {
     html
 }
 
-fn status_line(message: &str) -> String {
+pub(super) fn status_line(message: &str) -> String {
     if message.is_empty() {
         String::new()
     } else {
@@ -41,11 +41,12 @@ fn status_line(message: &str) -> String {
 pub struct DoneParams {
     done: Option<String>,
     error: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::number")]
     count: Option<u64>,
 }
 
 impl DoneParams {
-    fn message(&self) -> String {
+    pub(super) fn message(&self) -> String {
         match (&self.error, self.done.as_deref()) {
             (Some(e), _) => e.clone(),
             (None, Some("purged")) => text::PURGED.into(),
@@ -53,6 +54,8 @@ impl DoneParams {
             (None, Some("import")) => text::IMPORT_STARTED.into(),
             (None, Some("compacted")) => text::COMPACTED.into(),
             (None, Some("saved")) => text::SAVED.into(),
+            (None, Some("collection-made")) => text::COLLECTION_MADE.into(),
+            (None, Some("collection-deleted")) => text::COLLECTION_DELETED.into(),
             (None, Some("renamed")) => format!("{} {}", self.count.unwrap_or(0), text::RENAMED),
             _ => String::new(),
         }

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, State};
+
+use crate::extract::{Form, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use library::export::escape;
@@ -19,12 +21,14 @@ use crate::error::ApiError;
 use db::Role;
 
 mod account;
+mod collections;
 mod gallery;
 mod grid;
 mod manage;
 mod reader;
 
 pub use account::*;
+pub use collections::*;
 pub use gallery::*;
 pub use grid::*;
 pub use manage::*;
@@ -54,6 +58,7 @@ mod text {
     pub const POSTED: &str = "Posted";
     pub const SIZE: &str = "Size";
     pub const GALLERIES: &str = "galleries";
+    pub const GALLERY: &str = "gallery";
     pub const ADD_TAGS: &str = "Add tags";
     pub const ADD_TAGS_PLACEHOLDER: &str = "ns:tag, ns:tag";
     pub const REMOVE: &str = "Remove";
@@ -61,6 +66,22 @@ mod text {
     pub const RESTORE: &str = "Restore from the trash";
     pub const IN_TRASH: &str = "This gallery is in the trash.";
     pub const BACK_TO: &str = "Back";
+    pub const TO_LIBRARY: &str = "To the library";
+    pub const MENU: &str = "Menu";
+    pub const COLLECTIONS: &str = "Collections and saved searches";
+    pub const NO_COLLECTIONS: &str = "No collections yet. Make one below, save a search from the library, or add a gallery to a new collection from its page.";
+    pub const SAVED_SEARCH: &str = "saved search";
+    pub const DELETE: &str = "Delete";
+    pub const NEW_COLLECTION: &str = "New collection";
+    pub const NEW_COLLECTION_OPTION: &str = "New collection…";
+    pub const NEW_COLLECTION_NAME: &str = "Name of the new collection";
+    pub const SAVED_QUERY: &str = "Search (leave empty to pick galleries by hand)";
+    pub const SAVED_QUERY_HINT: &str = "artist:… language:english";
+    pub const MAKE: &str = "Make";
+    pub const COLLECTION_MADE: &str = "The collection is made.";
+    pub const COLLECTION_DELETED: &str = "The collection is deleted; its galleries are not.";
+    pub const SAVE_SEARCH: &str = "Save this search";
+    pub const EDIT_COLLECTIONS: &str = "Edit…";
     pub const FAVORITE: &str = "Add to favorites";
     pub const UNFAVORITE: &str = "Remove from favorites";
     pub const FAVORITES: &str = "Favorites";
@@ -98,6 +119,7 @@ mod text {
     pub const PRELOAD: &str = "Pages to preload each way";
     pub const PAGES_WORD: &str = "Pages";
     pub const SOURCE: &str = "Source";
+    pub const CATEGORY: &str = "Category";
     pub const DOWNLOAD: &str = "Download .cbz";
     pub const PURGE: &str = "Delete permanently";
     pub const PURGE_WARNING: &str =
@@ -210,6 +232,7 @@ mod text {
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct Origin {
     q: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::number")]
     i: Option<usize>,
 }
 
@@ -342,8 +365,17 @@ fn asset_response(a: &Asset, headers: &axum::http::HeaderMap, cache: &'static st
     response
 }
 
+/// `GET /favicon.ico`: what browsers ask for on their own, whatever the page names; the app's
+/// icon (browsers take a PNG under that name).
+pub async fn favicon(headers: axum::http::HeaderMap) -> Response {
+    match assets().get("icon-192.png") {
+        Some(a) => asset_response(a, &headers, "public, max-age=86400"),
+        None => ApiError::RouteNotFound.into_response(),
+    }
+}
+
 /// The URL of an embedded asset, by its logical name.
-fn asset_url(logical: &str) -> String {
+pub(crate) fn asset_url(logical: &str) -> String {
     assets()
         .get(logical)
         .map_or_else(String::new, |a| format!("/assets/{}", a.name))
@@ -400,16 +432,18 @@ fn layout(caller: &Caller, title: &str, query: &str, body: &str, body_class: &st
          <link rel=\"manifest\" href=\"/manifest.webmanifest\"><link rel=\"icon\" href=\"{icon}\" type=\"image/svg+xml\">\
          <link rel=\"apple-touch-icon\" href=\"{icon192}\"><meta name=\"theme-color\" content=\"#c0392b\">\
          {scripts}</head><body class=\"{body_class}\">\
-         <header class=\"top\"><a class=\"brand\" href=\"/\">{app}</a>\
+         <header class=\"top\"><a class=\"brand\" href=\"/\" aria-label=\"{app}\">\
+         <img src=\"{icon}\" alt=\"\" width=\"28\" height=\"28\"><span>{app}</span></a>\
          <form class=\"search\" method=\"get\" action=\"/\" role=\"search\">\
          <label class=\"visually-hidden\" for=\"q\">{search}</label>\
          <input id=\"q\" type=\"search\" name=\"q\" value=\"{query}\" placeholder=\"{placeholder}\" \
           autocomplete=\"off\" data-suggest data-query list=\"q-suggestions\"><datalist id=\"q-suggestions\"></datalist>\
-         <button type=\"submit\">{search}</button></form>\
-         <nav class=\"links\"><a class=\"button plain\" href=\"/?q=sort%3Arandom\">{random}</a>\
+         <button type=\"submit\" aria-label=\"{search}\"><span class=\"search-icon\" aria-hidden=\"true\">⌕</span><span class=\"search-word\">{search}</span></button></form>\
+         <details class=\"menu\" data-menu><summary class=\"button plain\" aria-label=\"{menu}\">☰</summary>\
+         <nav class=\"links\"><a class=\"button plain\" href=\"/random{random_q}\">{random}</a>\
          <a class=\"button plain\" href=\"/help/search\">{help}</a>{manage}{account}\
          <button class=\"plain\" type=\"button\" data-theme-toggle hidden data-label=\"{theme_word}\" \
-          data-auto=\"{auto}\" data-light=\"{light}\" data-dark=\"{dark}\">{auto}</button></nav></header>\
+          data-auto=\"{auto}\" data-light=\"{light}\" data-dark=\"{dark}\">{auto}</button></nav></details></header>\
          <main id=\"main\">{body}</main></body></html>\n",
         title = escape(title),
         app = text::APP,
@@ -420,8 +454,14 @@ fn layout(caller: &Caller, title: &str, query: &str, body: &str, body_class: &st
         query = escape(query),
         placeholder = escape(text::SEARCH_PLACEHOLDER),
         random = text::RANDOM,
+        random_q = if query.trim().is_empty() {
+            String::new()
+        } else {
+            format!("?q={}", encode(query))
+        },
         help = text::SEARCH_HELP,
         theme_word = text::THEME,
+        menu = text::MENU,
         auto = text::THEME_AUTO,
         light = text::THEME_LIGHT,
         dark = text::THEME_DARK,
@@ -491,6 +531,40 @@ pub async fn service_worker() -> Response {
         js,
     )
         .into_response()
+}
+
+/// The app's error page, for what a browser asked that went wrong: the status, what happened,
+/// and ways back (the previous page and the library).
+pub fn error_page(caller: &Caller, status: StatusCode, message: &str) -> Response {
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let body = format!(
+        "<section class=\"problem\"><h1>{code} · {reason}</h1><p role=\"alert\">{message}</p>\
+         <p class=\"actions\"><a class=\"button\" href=\"/\">{library}</a>\
+         <button class=\"button plain\" type=\"button\" data-history-back hidden>{back}</button></p></section>",
+        code = status.as_u16(),
+        reason = escape(reason),
+        message = escape(&sentence(message)),
+        library = text::TO_LIBRARY,
+        back = text::BACK_TO,
+    );
+    let mut response = (status, layout(caller, reason, "", &body, "")).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A message as a sentence: capitalised, with a full stop.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut s: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !s.ends_with(['.', '!', '?']) {
+        s.push('.');
+    }
+    s
 }
 
 /// A page that says what went wrong, with a way back.

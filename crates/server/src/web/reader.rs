@@ -153,10 +153,11 @@ pub async fn reader(
             })
             .collect()
     };
+    let back_short = text::BACK_TO;
     let body = format!(
         "<div class=\"reader\" data-reader>\
          <script type=\"application/json\" id=\"reader-data\">{data}</script>\
-         <div class=\"reader-bar\"><a class=\"button plain\" href=\"{back}\" aria-label=\"{back_label}\">‹</a>\
+         <div class=\"reader-bar\"><a class=\"button reader-back\" href=\"{back}\" aria-label=\"{back_label}\">‹ {back_short}</a>\
          <span class=\"reader-title\">{title}</span>\
          <span class=\"reader-count\" aria-live=\"polite\">{page_word} {human} / {count}</span>\
          <button class=\"plain\" type=\"button\" data-settings hidden aria-expanded=\"false\" \
