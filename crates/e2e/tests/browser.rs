@@ -766,6 +766,17 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     )
     .await;
     key(&client, Key::Escape).await;
+    // The way back stands out on the dark page: a filled, light-edged button.
+    let back = js(
+        &client,
+        "const s = getComputedStyle(document.querySelector('.reader-back')); \
+         return [s.backgroundColor, s.borderTopColor, s.color];",
+    )
+    .await;
+    assert_ne!(
+        back[0], "rgba(0, 0, 0, 0)",
+        "the back button has a fill: {back}"
+    );
     shoot(&client, "reader").await;
     client.set_window_size(1440, 900).await.unwrap();
     // Where the admin is was saved: the last page, finished; then the first page again.

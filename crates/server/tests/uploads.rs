@@ -140,3 +140,28 @@ async fn oversized_broken_off_empty_and_bogus_uploads_change_nothing() {
     assert_eq!(staged(&s), 0);
     assert_eq!(s.db.galleries().count().unwrap(), 0);
 }
+
+/// An upload's import error named the server's staging path (`…/data/uploads/upload-…/bad.cbz`):
+/// the answer and the job name the file the user sent, and no path of the server.
+#[tokio::test]
+async fn upload_errors_name_the_file_sent_never_a_server_path() {
+    let s = setup(1 << 30);
+    let staging = s.staging.display().to_string();
+    for (name, body) in [
+        ("bad.cbz", b"PK\x03\x04 broken".to_vec()),
+        ("notes.cbz", b"plain text, not an archive".to_vec()),
+    ] {
+        let (status, json) = upload(&s, name, Body::from(body)).await;
+        let said = json.to_string();
+        assert!(said.contains("error"), "{status} {said}");
+        assert!(
+            !said.contains(&staging) && !said.contains("upload-"),
+            "{said}"
+        );
+        let jobs = s.db.jobs().recent(&["upload"], 10).unwrap();
+        let job = jobs.iter().find(|j| j.payload.contains(name)).unwrap();
+        let why = job.error.as_deref().unwrap_or_default();
+        assert!(why.contains(name), "{why}");
+        assert!(!why.contains(&staging) && !why.contains("upload-"), "{why}");
+    }
+}
