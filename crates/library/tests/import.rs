@@ -601,7 +601,28 @@ fn nothing_to_import_is_a_clear_error_and_stores_nothing() {
         "text only.zip",
         &zip(&[("a.txt", b"hello"), ("b.dat", b"\x00\x01")]),
     );
-    assert!(matches!(failed(import(&lib, &path)), ImportError::NoImages));
+    let e = failed(import(&lib, &path));
+    assert!(matches!(e, ImportError::NoImages(_)), "{e}");
+    // Each dropped entry's reason is said, not just "no images in it".
+    assert!(
+        e.to_string().contains("a.txt: not an image, skipped"),
+        "{e}"
+    );
+    // An archive whose only page is over the page cap said only "no images in it".
+    let mut capped = support::library();
+    capped.importer.limits.max_page_bytes = 1000;
+    let big = write(
+        dir.path(),
+        "one big page.zip",
+        &zip(&[("1.jpg", &jpeg(400, 400, 3))]),
+    );
+    let e = failed(import(&capped, &big));
+    assert!(
+        e.to_string().contains("1.jpg")
+            && e.to_string()
+                .contains("larger than a page may be (import.max_page_size)"),
+        "{e}"
+    );
     let empty = write(dir.path(), "empty.cbz", b"");
     let e = lib.importer.discover(&empty).unwrap_err();
     assert!(matches!(e, ImportError::NotAnArchive(_)), "{e}");

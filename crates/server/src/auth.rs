@@ -863,31 +863,56 @@ const MAX_WAIT_MS: i64 = 15 * 60 * 1000;
 /// How long a subject must still wait before its next try, in ms (0: it may try now). The wait
 /// doubles with each failure past the free ones: 1 s, 2 s, 4 s … up to 15 minutes.
 fn wait_ms(failures: u32, last_at: i64, now: i64) -> i64 {
-    if failures < FREE_FAILURES {
+    wait_after(FREE_FAILURES, failures, last_at, now)
+}
+
+/// [`wait_ms`] with `free` failures before the first wait.
+fn wait_after(free: u32, failures: u32, last_at: i64, now: i64) -> i64 {
+    if failures < free {
         return 0;
     }
-    let wait = (1000i64 << (failures - FREE_FAILURES).min(20)).min(MAX_WAIT_MS);
+    let wait = (1000i64 << (failures - free).min(20)).min(MAX_WAIT_MS);
     (last_at + wait - now).max(0)
 }
 
-/// Checks a name and password, throttled per account and per client address. Answers the user.
+/// Failures of one account, from all addresses together, before its ceiling starts to slow the
+/// addresses that failed on it.
+const ACCOUNT_CEILING: u32 = 20;
+
+/// Checks a name and password; answers the user. Failures are throttled so that a stranger is
+/// slowed without locking the owner out:
+/// - per address (`addr:`), whatever the names tried;
+/// - per account and address (`user:NAME@ADDR`): guessing one account from one place;
+/// - per account from everywhere (`user:NAME`), with a higher allowance: this ceiling slows only
+///   addresses that have failed themselves, so the right password from an address without
+///   failures is always let through, while an attacker spread over many addresses gets a try or
+///   two from each.
+///
+/// A right password clears the counts of its address and of the account at that address.
 pub fn sign_in(db: &db::Db, name: &str, password: &str, addr: IpAddr) -> Result<User, ApiError> {
-    let subjects = [
-        format!("user:{}", name.trim().to_lowercase()),
-        format!("addr:{addr}"),
-    ];
+    let account = name.trim().to_lowercase();
+    let by_addr = format!("addr:{addr}");
+    let here = format!("user:{account}@{addr}");
+    let everywhere = format!("user:{account}");
     let now = db::now_ms();
-    for s in &subjects {
-        if let Some((failures, last_at)) = db.accounts().failures(s)? {
-            let wait = wait_ms(failures, last_at, now);
-            if wait > 0 {
-                return Err(ApiError::TooManyAttempts {
-                    retry_after_s: (wait + 999) / 1000,
-                });
-            }
+    let accounts = db.accounts();
+    let mut wait = 0;
+    let mut failed_here = false;
+    for s in [&by_addr, &here] {
+        if let Some((failures, last_at)) = accounts.failures(s)? {
+            failed_here |= failures > 0;
+            wait = wait.max(wait_ms(failures, last_at, now));
         }
     }
-    let user = db.accounts().user(name)?;
+    if failed_here && let Some((failures, last_at)) = accounts.failures(&everywhere)? {
+        wait = wait.max(wait_after(ACCOUNT_CEILING, failures, last_at, now));
+    }
+    if wait > 0 {
+        return Err(ApiError::TooManyAttempts {
+            retry_after_s: (wait + 999) / 1000,
+        });
+    }
+    let user = accounts.user(name)?;
     let ok = match &user {
         Some(u) => verify_password(password, &u.password_hash),
         None => {
@@ -897,13 +922,12 @@ pub fn sign_in(db: &db::Db, name: &str, password: &str, addr: IpAddr) -> Result<
     };
     match user {
         Some(u) if ok => {
-            db.accounts().clear_failures(&subjects[0])?;
-            db.accounts().clear_failures(&subjects[1])?;
+            accounts.clear_failures(&here)?;
+            accounts.clear_failures(&by_addr)?;
             Ok(u)
         }
         _ => {
-            db.accounts()
-                .record_failure(&[&subjects[0], &subjects[1]])?;
+            accounts.record_failure(&[&by_addr, &here, &everywhere])?;
             Err(ApiError::WrongCredentials)
         }
     }

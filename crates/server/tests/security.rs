@@ -513,6 +513,74 @@ async fn failed_sign_ins_are_throttled_per_account_and_per_address() {
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 }
 
+/// Throttling per account made a stranger's failed sign-ins lock the owner out: their right
+/// password answered 429 from another address. Now the owner's address, which has not failed,
+/// gets in however many failures strangers pile up, while each stranger's address is slowed.
+#[tokio::test]
+async fn a_stranger_cannot_lock_the_owner_out() {
+    let app = app_with(AuthConfig::default(), REMOTE);
+    app.user("owner", Role::Reader);
+    let owner_router = build(
+        &app.db,
+        &app.store,
+        &app.live,
+        &AuthConfig::default(),
+        LOCAL,
+        app.dir.path(),
+    );
+    let login =
+        |password: &'static str| Some(serde_json::json!({ "name": "owner", "password": password }));
+    // The stranger guesses until slowed, and stays slowed.
+    let mut refused = 0;
+    for _ in 0..8 {
+        let a = app
+            .send(
+                Method::POST,
+                "/api/v1/login",
+                &Auth::Nobody,
+                login("guess-guess"),
+            )
+            .await;
+        match a.status {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("{other}: {}", a.json),
+        }
+    }
+    assert!(refused >= 3, "the stranger is slowed: {refused} refused");
+    // Many more failures against the account, from many other addresses (past its ceiling).
+    for i in 0..30u8 {
+        server::auth::sign_in(&app.db, "owner", "guess-guess", [198, 51, 100, i].into())
+            .unwrap_err();
+    }
+    // The owner, from an address that has not failed, gets in at once.
+    let a = app
+        .send_to(
+            &owner_router,
+            Method::POST,
+            "/api/v1/login",
+            &Auth::Nobody,
+            login("owner-password"),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+    // An address that failed on the account is held to the account's ceiling, even with the
+    // right password: a stranger cannot use the owner's password-less window.
+    let a = app
+        .send(
+            Method::POST,
+            "/api/v1/login",
+            &Auth::Nobody,
+            login("owner-password"),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.json);
+    let err = server::auth::sign_in(&app.db, "owner", "owner-password", [198, 51, 100, 7].into())
+        .unwrap_err();
+    assert_eq!(err.code(), "too-many-attempts");
+}
+
 #[tokio::test]
 async fn sessions_end_on_logout_expire_and_survive_restarts() {
     let app = app_with(

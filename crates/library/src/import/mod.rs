@@ -78,8 +78,9 @@ pub enum ImportError {
     CorruptArchive(String),
     #[error("refused: {0}")]
     TooBig(String),
-    #[error("no images in it")]
-    NoImages,
+    /// No page was left; what each dropped entry was dropped for, when any was.
+    #[error("no images in it{}", why_none(.0))]
+    NoImages(Vec<String>),
     #[error("reading {path}: {source}")]
     Io {
         path: PathBuf,
@@ -91,6 +92,21 @@ pub enum ImportError {
     Store(#[from] lpfs::Error),
     #[error("the database: {0}")]
     Db(#[from] db::Error),
+}
+
+/// Why nothing was left of an import: the reasons its entries were dropped, the first few.
+fn why_none(dropped: &[String]) -> String {
+    const SHOWN: usize = 5;
+    match dropped.len() {
+        0 => String::new(),
+        n => {
+            let mut s = format!(": {}", dropped[..n.min(SHOWN)].join("; "));
+            if n > SHOWN {
+                s.push_str(&format!("; and {} more", n - SHOWN));
+            }
+            s
+        }
+    }
 }
 
 /// Something to import: one gallery's worth.
@@ -448,7 +464,8 @@ impl Importer {
             Err(e) => return Err(self.fail(&c.created, e)),
         }
         if c.pages.is_empty() {
-            return Err(self.fail(&c.created, ImportError::NoImages));
+            let dropped = std::mem::take(&mut c.warnings);
+            return Err(self.fail(&c.created, ImportError::NoImages(dropped)));
         }
         let gallery = self.gallery(source, archive_hash, opts, &mut c);
         let created = {
