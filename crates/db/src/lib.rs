@@ -16,6 +16,7 @@ mod baseline;
 mod changes;
 mod error;
 mod galleries;
+mod integrity;
 mod jobs;
 mod pages;
 mod schema;
@@ -37,6 +38,7 @@ pub use galleries::{
     BlobInfo, Created, Galleries, Gallery, GallerySummary, ImageFormat, IndexRow, IndexRowRef,
     ListOrder, ListQuery, NewGallery, NewPage, Page, ReadingDirection, ThumbnailState,
 };
+pub use integrity::{AffectedGallery, Integrity};
 pub use jobs::{Job, JobState, Jobs};
 pub use sql::Dialect;
 pub use tags::{GalleryTag, NAMESPACES, TagName, TagSource, Tags};
@@ -267,6 +269,11 @@ impl Db {
     /// Users, sessions, API keys and each user's own state.
     pub fn accounts(&self) -> Accounts<'_> {
         Accounts { db: self }
+    }
+
+    /// What `fsck` asks of the metadata.
+    pub fn integrity(&self) -> Integrity<'_> {
+        Integrity { db: self }
     }
 }
 

@@ -199,7 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             repair,
             rebuild_index,
-        } => store_cmd::fsck(&store_dir, &config, json, repair, rebuild_index),
+        } => store_cmd::fsck(&cli.data, &config, json, repair, rebuild_index),
         Command::Stats { json } => store_cmd::stats(&store_dir, json),
         Command::Compact { threshold, json } => {
             store_cmd::compact(&store_dir, &config, threshold, json)

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lpfs::{Error, Store};
+use lpfs::{BlobStore, Error, Store};
 
 use crate::config::Config;
 
@@ -21,13 +21,69 @@ fn open_for_writing(dir: &Path, config: &Config, rebuild_index: bool) -> anyhow:
     opened.with_context(|| format!("opening the image store in {}", dir.display()))
 }
 
+/// The metadata's side of a check: the images the library uses that the store lacks or holds
+/// damaged, the galleries they cost, and the images the store holds that nothing uses.
+#[derive(Debug, Default, serde::Serialize)]
+struct Library {
+    /// Images something in the library uses: a page, a thumbnail, a cover.
+    images_in_use: usize,
+    /// Of those, the ones the store does not hold, or holds damaged.
+    unreadable: Vec<lpfs::BlobHash>,
+    /// The galleries (and pages) those cost.
+    affected: Vec<db::AffectedGallery>,
+    /// Images the store holds that nothing uses (`littlepanda gc` releases them).
+    unused: usize,
+}
+
+fn check_library(
+    store: &Store,
+    db: &db::Db,
+    report: &lpfs::FsckReport,
+    recovery: &lpfs::RecoveryReport,
+) -> anyhow::Result<Library> {
+    use std::collections::HashSet;
+    let in_use = db.integrity().images_in_use()?;
+    let mut bad: HashSet<lpfs::BlobHash> = report.missing.iter().copied().collect();
+    bad.extend(
+        report
+            .damaged
+            .iter()
+            .chain(&recovery.damaged)
+            .filter_map(|d| d.hash),
+    );
+    let unreadable: HashSet<lpfs::BlobHash> = in_use
+        .iter()
+        .filter(|h| bad.contains(h) || matches!(store.locate(h), Ok(None)))
+        .copied()
+        .collect();
+    let used: HashSet<&lpfs::BlobHash> = in_use.iter().collect();
+    let unused = store
+        .list(None, usize::MAX)?
+        .iter()
+        .filter(|h| !used.contains(h))
+        .count();
+    let mut unreadable_list: Vec<lpfs::BlobHash> = unreadable.iter().copied().collect();
+    unreadable_list.sort_unstable();
+    Ok(Library {
+        images_in_use: in_use.len(),
+        affected: db.integrity().galleries_using(&unreadable)?,
+        unreadable: unreadable_list,
+        unused,
+    })
+}
+
+/// `fsck`: the store's records, what opening it had to repair, and the library's images against
+/// the store. It fails (exit 1) whenever anything committed is damaged, missing or was set
+/// aside, and names the galleries and pages that costs.
 pub fn fsck(
-    dir: &Path,
+    data: &Path,
     config: &Config,
     json: bool,
     repair: bool,
     rebuild_index: bool,
 ) -> anyhow::Result<ExitCode> {
+    let dir = data.join("lpfs");
+    let dir = dir.as_path();
     if !dir.is_dir() {
         anyhow::bail!("no image store in {} (is --data right?)", dir.display());
     }
@@ -52,14 +108,31 @@ pub fn fsck(
     };
     let recovery = store.recovery_report().clone();
     let report = store.fsck(repair)?;
+    let db = crate::open_db(config, data)?;
+    let library = check_library(&store, &db, &report, &recovery)?;
+    let clean = report.is_clean() && !recovery.found_damage() && library.unreadable.is_empty();
     if json {
         println!(
             "{}",
-            serde_json::json!({ "clean": report.is_clean(), "recovery": recovery, "fsck": report })
+            serde_json::json!({
+                "clean": clean,
+                "recovery": recovery,
+                "fsck": report,
+                "library": library,
+            })
         );
     } else {
         if !recovery.is_clean() {
             println!("recovery on open: {recovery:?}");
+        }
+        for d in &recovery.damaged {
+            println!(
+                "DAMAGED (found on open) volume {} offset {} ({} bytes): {}",
+                d.volume, d.offset, d.bytes, d.reason
+            );
+        }
+        for (v, offset, bytes) in &recovery.cut_off {
+            println!("LOST volume {v} offset {offset} ({bytes} bytes): the volume was cut short");
         }
         println!(
             "checked {} volumes, {} records, {}",
@@ -86,18 +159,50 @@ pub fn fsck(
             );
         }
         print_stats(&report.stats);
-        match (report.is_clean(), report.repaired) {
+        println!(
+            "the library uses {} images; the store holds {} that nothing uses (`littlepanda gc` releases them)",
+            library.images_in_use, library.unused
+        );
+        for h in &library.unreadable {
+            println!(
+                "UNREADABLE image {h}: the library uses it, the store lacks it or holds it damaged"
+            );
+        }
+        for g in &library.affected {
+            let mut what = Vec::new();
+            if !g.pages.is_empty() {
+                what.push(format!("pages {:?}", g.pages));
+            }
+            if g.cover {
+                what.push("its cover".to_string());
+            }
+            if !g.thumbnails.is_empty() {
+                what.push(format!(
+                    "thumbnails of pages {:?} (made again on demand)",
+                    g.thumbnails
+                ));
+            }
+            println!(
+                "AFFECTED gallery {} {:?}: {}",
+                g.public_id,
+                g.title,
+                what.join(", ")
+            );
+        }
+        match (clean, report.repaired) {
             (true, _) => println!("clean"),
             (false, true) => println!(
-                "damage found and repaired: damaged bytes are in {}/lost+found",
+                "damage found and repaired: damaged bytes are in {}/lost+found; images the \
+                 library lost must be imported again",
                 dir.display()
             ),
-            (false, false) => {
-                println!("damage found; run `littlepanda fsck --repair` to set it aside")
-            }
+            (false, false) => println!(
+                "damage found; run `littlepanda fsck --repair` to set it aside (with the server \
+                 stopped)"
+            ),
         }
     }
-    Ok(if report.is_clean() {
+    Ok(if clean {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

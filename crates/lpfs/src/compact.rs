@@ -13,10 +13,10 @@ use std::sync::{Arc, PoisonError};
 
 use crate::error::{Error, Result};
 use crate::format::{IndexEntry, IndexEntryKind, RecordHeader, Tombstone, record_size};
-use crate::fsck::Damage;
 use crate::hash::BlobHash;
 use crate::index::Loc;
 use crate::open::{VolumeInfo, read_index_log_entries, set_aside};
+use crate::scan::Damage;
 use crate::store::Store;
 use crate::volume::{
     COMPACT_SUFFIX, FIRST_RECORD, VolumeFile, index_path, sync_dir, volume_path, with_suffix,
@@ -154,6 +154,7 @@ impl Store {
                                 bytes,
                                 hash: Some(*key),
                                 reason: problem.to_string(),
+                                whole_record: None,
                             });
                             continue;
                         }

@@ -5,22 +5,12 @@ use std::collections::HashSet;
 use std::sync::{Arc, PoisonError};
 
 use crate::error::Result;
-use crate::format::{IndexEntry, RecordHeader, RecordKind, Tombstone, record_size};
+use crate::format::{IndexEntry, Tombstone};
 use crate::hash::BlobHash;
 use crate::open::{read_index_log_entries, rewrite_index_log, set_aside};
+use crate::scan::{Damage, scan};
 use crate::store::{Stats, Store};
 use crate::volume::{FIRST_RECORD, VolumeFile};
-
-/// A damaged record or region of a volume.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Damage {
-    pub volume: u32,
-    pub offset: u64,
-    pub bytes: u64,
-    /// The blob the damaged record belongs to, when its header is still readable.
-    pub hash: Option<BlobHash>,
-    pub reason: String,
-}
 
 /// What `fsck` found (and repaired).
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -47,55 +37,13 @@ impl FsckReport {
     }
 }
 
-/// The intact records of a volume and its damaged regions.
+/// The intact records of a volume, its damaged stretches noted in `report`.
 fn scan_volume(vol: &VolumeFile, size: u64, report: &mut FsckReport) -> Vec<IndexEntry> {
-    let mut intact = Vec::new();
-    let mut pos = FIRST_RECORD;
-    while pos < size {
-        let problem = match vol.read_record(pos, size) {
-            Ok((h, payload)) => {
-                report.records_checked += 1;
-                report.bytes_checked += record_size(h.len);
-                let hashed_ok = h.kind != RecordKind::Blob || BlobHash::of(&payload) == h.key;
-                match IndexEntry::for_record(&h, pos, &payload) {
-                    Ok(entry) if hashed_ok => {
-                        intact.push(entry);
-                        pos = entry.record_end();
-                        continue;
-                    }
-                    Ok(_) => "payload does not hash to the record's key".to_string(),
-                    Err(e) => e.to_string(),
-                }
-            }
-            Err(p) => p.to_string(),
-        };
-        // Skip a damaged record by its length when its header is intact, else resynchronise on the
-        // next 8-byte boundary where an intact record starts.
-        let start = pos;
-        let mut head = [0u8; crate::format::RECORD_HEADER_LEN as usize];
-        let header = vol
-            .read_exact_at(&mut head, pos)
-            .ok()
-            .and_then(|_| RecordHeader::decode(&head).ok());
-        match header {
-            Some(h) if pos.saturating_add(record_size(h.len)) <= size => pos += record_size(h.len),
-            _ => {
-                pos += 8;
-                while pos < size && vol.read_record(pos, size).is_err() {
-                    pos += 8;
-                }
-            }
-        }
-        let end = pos.min(size);
-        report.damaged.push(Damage {
-            volume: vol.id,
-            offset: start,
-            bytes: end - start,
-            hash: header.map(|h| h.key),
-            reason: problem,
-        });
-    }
-    intact
+    let scanned = scan(vol, FIRST_RECORD, size, true);
+    report.records_checked += scanned.records_checked;
+    report.bytes_checked += scanned.bytes_checked;
+    report.damaged.extend(scanned.damaged);
+    scanned.intact
 }
 
 impl Store {

@@ -20,6 +20,7 @@ mod hash;
 mod index;
 mod mapped;
 mod open;
+mod scan;
 mod store;
 mod volume;
 mod writer;
@@ -30,10 +31,11 @@ pub use bytes::Bytes;
 
 pub use compact::CompactReport;
 pub use error::{Error, Result};
-pub use fsck::{Damage, FsckReport};
+pub use fsck::FsckReport;
 pub use hash::{BlobHash, BlobHashHasher, BlobHashState, ParseHashError};
 pub use mapped::file_range as mapped_file_range;
 pub use open::RecoveryReport;
+pub use scan::Damage;
 pub use store::{BlobLocation, Options, Stats, Store, VolumeStats};
 
 /// The largest blob a store holds: 4 GiB − 1.

@@ -17,6 +17,7 @@ use crate::format::{
 };
 use crate::hash::BlobHash;
 use crate::index::{Index, Loc};
+use crate::scan::{Damage, scan};
 use crate::volume::{
     COMPACT_SUFFIX, FIRST_RECORD, REBUILD_SUFFIX, VolumeFile, index_path, sync_dir, volume_path,
     with_suffix, write_index_header,
@@ -25,15 +26,25 @@ use crate::volume::{
 /// What opening the store found and repaired.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct RecoveryReport {
-    /// Torn or damaged tails set aside in `lost+found` and cut off: (volume, offset, bytes).
+    /// Torn tails (bytes past the last durable commit point that do not form a record: a write
+    /// cut short by a crash) set aside in `lost+found` and cut off: (volume, offset, bytes).
     pub torn_tails: Vec<(u32, u64, u64)>,
+    /// Damaged records and stretches found while opening: kept in place and reported, never cut.
+    /// Those of indexed records read back as damaged; the records after them are read as usual.
+    pub damaged: Vec<Damage>,
+    /// Records the index log knew that the volume no longer holds (it was cut short): lost.
+    pub cut_off: Vec<(u32, u64, u64)>,
     /// Volumes whose index log was rebuilt from the volume.
     pub index_rebuilt: Vec<u32>,
+    /// Volumes whose damaged header was rebuilt (from the file name and the index log); the
+    /// damaged header was copied to `lost+found` first.
+    pub headers_rebuilt: Vec<u32>,
     /// Records found after the last index entry and indexed.
     pub records_reindexed: u64,
     /// Unfinished compactions rolled back (their temporary files removed).
     pub compactions_rolled_back: Vec<String>,
-    /// Volume files whose header is unreadable, moved to `lost+found`.
+    /// Volume files that never got a whole header (a crash while creating the newest volume;
+    /// they hold nothing), moved to `lost+found` under these names.
     pub volumes_set_aside: Vec<String>,
 }
 
@@ -41,10 +52,19 @@ impl RecoveryReport {
     /// Whether anything had to be repaired.
     pub fn is_clean(&self) -> bool {
         self.torn_tails.is_empty()
+            && self.damaged.is_empty()
+            && self.cut_off.is_empty()
             && self.index_rebuilt.is_empty()
+            && self.headers_rebuilt.is_empty()
             && self.records_reindexed == 0
             && self.compactions_rolled_back.is_empty()
             && self.volumes_set_aside.is_empty()
+    }
+
+    /// Whether anything committed was found damaged or lost (as opposed to the ordinary repairs
+    /// after a crash: a torn tail, a rolled-back compaction, an index log caught up).
+    pub fn found_damage(&self) -> bool {
+        !self.damaged.is_empty() || !self.cut_off.is_empty() || !self.headers_rebuilt.is_empty()
     }
 }
 
@@ -69,7 +89,21 @@ pub(crate) fn lost_and_found(dir: &Path) -> PathBuf {
     dir.join("lost+found")
 }
 
-/// Copies `len` bytes at `offset` of `vol` into `lost+found`, durably.
+/// A name in `lost+found` that no file has yet: `name`, else `name.2`, `name.3`, … Nothing in
+/// `lost+found` is ever overwritten.
+pub(crate) fn unique_in_lost_and_found(dir: &Path, name: &str) -> Result<PathBuf> {
+    let lf = lost_and_found(dir);
+    fs::create_dir_all(&lf).map_err(Error::io(&lf))?;
+    let mut path = lf.join(name);
+    let mut n = 1;
+    while path.exists() {
+        n += 1;
+        path = lf.join(format!("{name}.{n}"));
+    }
+    Ok(path)
+}
+
+/// Copies `len` bytes at `offset` of `vol` into `lost+found`, durably, a megabyte at a time.
 pub(crate) fn set_aside(
     dir: &Path,
     vol: &VolumeFile,
@@ -77,15 +111,30 @@ pub(crate) fn set_aside(
     len: u64,
     what: &str,
 ) -> Result<PathBuf> {
-    let lf = lost_and_found(dir);
-    fs::create_dir_all(&lf).map_err(Error::io(&lf))?;
-    let path = lf.join(format!("{:08}-g{}-{offset}.{what}", vol.id, vol.generation));
-    let mut buf = vec![0u8; len as usize];
-    let n = read_up_to(&vol.file, &mut buf, offset).map_err(Error::io(&vol.path))?;
-    let mut out = File::create(&path).map_err(Error::io(&path))?;
-    out.write_all(&buf[..n]).map_err(Error::io(&path))?;
+    let path = unique_in_lost_and_found(
+        dir,
+        &format!("{:08}-g{}-{offset}.{what}", vol.id, vol.generation),
+    )?;
+    let mut out = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(Error::io(&path))?;
+    let mut buf = vec![0u8; (1 << 20).min(len as usize)];
+    let mut done = 0;
+    while done < len {
+        let want = buf.len().min((len - done) as usize);
+        let n = vol
+            .read_up_to(&mut buf[..want], offset + done)
+            .map_err(Error::io(&vol.path))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).map_err(Error::io(&path))?;
+        done += n as u64;
+    }
     out.sync_all().map_err(Error::io(&path))?;
-    sync_dir(&lf)?;
+    sync_dir(&lost_and_found(dir))?;
     Ok(path)
 }
 
@@ -99,6 +148,23 @@ fn read_up_to(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize
         }
     }
     Ok(done)
+}
+
+/// The highest volume id named in `lost+found` (volumes set aside keep their number there), so
+/// that no new volume takes an id a volume ever had.
+pub(crate) fn highest_id_set_aside(dir: &Path) -> u32 {
+    let Ok(entries) = fs::read_dir(lost_and_found(dir)) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name();
+            let name = name.to_str()?;
+            name.get(..8)?.parse::<u32>().ok()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Lists volume ids present in `dir`, ascending, and removes (or, read-only, ignores) leftovers of
@@ -163,7 +229,7 @@ fn read_index_log(path: &Path, id: u32, generation: u32) -> Result<Option<Vec<In
 pub(crate) fn read_index_log_entries(dir: &Path, vol: &VolumeFile) -> Result<Vec<IndexEntry>> {
     match read_index_log(&index_path(dir, vol.id), vol.id, vol.generation)? {
         Some(entries) => Ok(entries),
-        None => Ok(scan_records(vol, FIRST_RECORD, vol.len()?).0),
+        None => Ok(scan(vol, FIRST_RECORD, vol.len()?, false).intact),
     }
 }
 
@@ -183,29 +249,6 @@ fn entries_plausible(entries: &[IndexEntry]) -> bool {
         next = e.record_end();
         ok
     })
-}
-
-/// Scans records from `from` to `end`, stopping at the first that is not intact. Returns the
-/// entries found and where the intact prefix ends.
-fn scan_records(vol: &VolumeFile, from: u64, end: u64) -> (Vec<IndexEntry>, u64) {
-    let mut entries = Vec::new();
-    let mut pos = from;
-    while pos < end {
-        let Ok((header, payload)) = vol.read_record(pos, end) else {
-            break;
-        };
-        let Ok(entry) = IndexEntry::for_record(&header, pos, &payload) else {
-            break;
-        };
-        if let IndexEntryKind::Blob { len } = entry.kind
-            && len > crate::MAX_BLOB_BYTES
-        {
-            break;
-        }
-        pos = entry.record_end();
-        entries.push(entry);
-    }
-    (entries, pos)
 }
 
 /// Rewrites a volume's index log from `entries` via a temporary file and a rename.
@@ -248,13 +291,71 @@ fn extend_index_log(path: &Path, keep: usize, entries: &[IndexEntry]) -> Result<
 /// A volume as found on open: its file, the length of its valid records, and those records.
 type LoadedVolume = (Arc<VolumeFile>, u64, Vec<IndexEntry>);
 
+/// The generation an index log's header names for volume `id`, if the log's header is readable.
+fn logged_generation(dir: &Path, id: u32) -> Option<u32> {
+    let mut head = [0u8; INDEX_HEADER_LEN as usize];
+    let file = File::open(index_path(dir, id)).ok()?;
+    (read_up_to(&file, &mut head, 0).ok()? == head.len()).then_some(())?;
+    IndexHeader::decode(&head)
+        .ok()
+        .filter(|h| h.volume_id == id)
+        .map(|h| h.generation)
+}
+
+/// The header of volume `id`, rebuilt when the one on disk is damaged: everything it holds is
+/// the file name's id, the generation its index log names (generation 1 when the log is gone
+/// too), and fields nothing depends on. Read-write, the damaged header is copied to `lost+found`
+/// and the rebuilt one written in its place, durably.
+fn rebuild_header(
+    dir: &Path,
+    id: u32,
+    file: &File,
+    damaged: &[u8],
+    read_only: bool,
+) -> Result<VolumeHeader> {
+    let header = VolumeHeader {
+        version: crate::format::FORMAT_VERSION,
+        volume_id: id,
+        generation: logged_generation(dir, id).unwrap_or(1),
+        flags: 0,
+        created_unix_ms: 0,
+    };
+    if !read_only {
+        use std::os::unix::fs::FileExt;
+        let aside = unique_in_lost_and_found(dir, &format!("{id:08}.vol.damaged-header"))?;
+        let mut out = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&aside)
+            .map_err(Error::io(&aside))?;
+        out.write_all(damaged).map_err(Error::io(&aside))?;
+        out.sync_all().map_err(Error::io(&aside))?;
+        sync_dir(&lost_and_found(dir))?;
+        let path = volume_path(dir, id);
+        file.write_all_at(&header.encode(), 0)
+            .map_err(Error::io(&path))?;
+        file.sync_data().map_err(Error::io(&path))?;
+        tracing::error!(volume = id, generation = header.generation, to = %aside.display(),
+            "volume header damaged: rebuilt from the file name and the index log");
+    }
+    Ok(header)
+}
+
 /// Opens and checks one volume, returning its file, valid length and records.
+///
+/// The index log says which records were committed (an entry is written only after its record
+/// is durable). A logged record that no longer checks is **damaged**: it is reported and kept in
+/// place, and reading it says so. Past the last logged record the volume is scanned: records
+/// that check are indexed; a damaged stretch followed by good records is damaged, reported and
+/// kept, and the scan goes on after it; only bytes after the last good record that do not form a
+/// record are a **torn tail** (a write cut short), set aside in `lost+found` and cut off. Without
+/// a usable log nothing tells where the last commit was, so a whole record whose header checks
+/// is never cut, only reported.
 fn load_volume(
     dir: &Path,
     id: u32,
     read_only: bool,
     map_ahead: u64,
-    is_last: bool,
     report: &mut RecoveryReport,
 ) -> Result<Option<LoadedVolume>> {
     let path = volume_path(dir, id);
@@ -265,37 +366,41 @@ fn load_volume(
         .map_err(Error::io(&path))?;
     let file_len = file.metadata().map_err(Error::io(&path))?.len();
     let mut head = [0u8; VOLUME_HEADER_LEN as usize];
-    let header = read_up_to(&file, &mut head, 0)
-        .map_err(Error::io(&path))
-        .map(|n| {
-            if n == head.len() {
-                VolumeHeader::decode(&head).ok()
-            } else {
-                None
+    let got = read_up_to(&file, &mut head, 0).map_err(Error::io(&path))?;
+    let header = match VolumeHeader::decode(&head) {
+        Ok(h) if got == head.len() && h.volume_id == id => h,
+        _ if got < head.len() => {
+            // A volume whose header never became durable (a crash while creating the newest
+            // volume) holds nothing. It is moved aside, never deleted, and its id not reused.
+            // If its index log names records, the volume was cut short and they are lost.
+            if let Some(generation) = logged_generation(dir, id)
+                && let Some(entries) = read_index_log(&index_path(dir, id), id, generation)?
+            {
+                for e in entries {
+                    report
+                        .cut_off
+                        .push((id, e.offset, e.record_end() - e.offset));
+                }
             }
-        })?;
-    let header = match header {
-        Some(h) if h.volume_id == id => h,
-        _ => {
-            // A volume whose header never became durable (a crash while creating the last volume)
-            // holds nothing; any other unreadable header is damage. Either way the file is moved
-            // aside, never deleted, and the store opens without it.
             if !read_only {
-                let lf = lost_and_found(dir);
-                fs::create_dir_all(&lf).map_err(Error::io(&lf))?;
-                let name = format!("{id:08}.vol.unreadable-header");
-                fs::rename(&path, lf.join(&name)).map_err(Error::io(&path))?;
+                let to = unique_in_lost_and_found(dir, &format!("{id:08}.vol.unfinished"))?;
+                fs::rename(&path, &to).map_err(Error::io(&path))?;
                 let idx = index_path(dir, id);
                 if idx.exists() {
                     fs::remove_file(&idx).map_err(Error::io(&idx))?;
                 }
                 sync_dir(dir)?;
-                if !(is_last && file_len < VOLUME_HEADER_LEN) {
-                    tracing::error!(volume = id, "volume header unreadable; moved to lost+found");
-                }
-                report.volumes_set_aside.push(name);
+                report.volumes_set_aside.push(
+                    to.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
             }
             return Ok(None);
+        }
+        _ => {
+            report.headers_rebuilt.push(id);
+            rebuild_header(dir, id, &file, &head, read_only)?
         }
     };
     let vol = VolumeFile::new(id, header.generation, path, file, map_ahead);
@@ -305,26 +410,64 @@ fn load_volume(
     let mut rebuild = logged.is_none();
     let mut entries = logged.unwrap_or_default();
     let logged_count = entries.len();
-    // Entries past the end of the volume describe records that are no longer there.
-    while entries.last().is_some_and(|e| e.record_end() > file_len) {
-        entries.pop();
-    }
     if !entries_plausible(&entries) {
         rebuild = true;
-    }
-    // The last entry must describe a record that is really there, or the log is not trusted.
-    if !rebuild && let Some(last) = entries.last() {
-        match vol.read_record(last.offset, file_len) {
-            Ok((h, p)) if IndexEntry::for_record(&h, last.offset, &p).ok() == Some(*last) => {}
-            _ => rebuild = true,
-        }
     }
     if rebuild {
         entries.clear();
     }
-    let scan_from = entries.last().map_or(FIRST_RECORD, |e| e.record_end());
-    let (tail, valid_end) = scan_records(&vol, scan_from, file_len);
+    // A logged record was durable before its entry was written: one past the end of the volume
+    // was cut off the volume afterwards, and is lost.
+    while let Some(last) = entries.last().filter(|e| e.record_end() > file_len) {
+        report
+            .cut_off
+            .push((id, last.offset, last.record_end() - last.offset));
+        tracing::error!(
+            volume = id,
+            offset = last.offset,
+            "a committed record is cut off the volume"
+        );
+        entries.pop();
+    }
+    // The last logged record is checked (the others are checked by reads and by fsck).
+    if let Some(&last) = entries.last() {
+        let good = matches!(vol.read_record(last.offset, file_len),
+            Ok((h, p)) if IndexEntry::for_record(&h, last.offset, &p).ok() == Some(last));
+        if !good {
+            let mut found = scan(&vol, last.offset, last.record_end(), false).damaged;
+            for d in &mut found {
+                d.reason = format!("a committed record does not check: {}", d.reason);
+            }
+            report.damaged.extend(found);
+        }
+    }
     let kept = entries.len();
+    let scan_from = entries.last().map_or(FIRST_RECORD, |e| e.record_end());
+    let scanned = scan(&vol, scan_from, file_len, false);
+    let last_good_end = scanned.intact.last().map_or(scan_from, |e| e.record_end());
+    let mut tail = scanned.intact;
+    let mut valid_end = file_len;
+    for d in scanned.damaged {
+        let at_end = d.offset >= last_good_end && d.offset + d.bytes >= file_len;
+        if at_end && (!rebuild || d.whole_record.is_none()) {
+            valid_end = d.offset;
+            continue;
+        }
+        // Kept in place; a whole blob record stays indexed, so reading it reports the damage.
+        if let Some(h) = d.whole_record
+            && h.kind == crate::format::RecordKind::Blob
+        {
+            tail.push(IndexEntry {
+                key: h.key,
+                offset: d.offset,
+                kind: IndexEntryKind::Blob { len: h.len },
+            });
+        }
+        tracing::error!(volume = id, offset = d.offset, bytes = d.bytes, reason = %d.reason,
+            "damaged record kept in place");
+        report.damaged.push(d);
+    }
+    tail.sort_unstable_by_key(|e| e.offset);
     entries.extend(tail.iter().copied());
 
     if valid_end < file_len {
@@ -361,15 +504,8 @@ pub(crate) fn load(dir: &Path, read_only: bool, map_ahead: u64) -> Result<Loaded
     let mut volumes = BTreeMap::new();
     let mut puts: Vec<(BlobHash, Loc)> = Vec::new();
     let mut tombstones = Vec::new();
-    for (i, &id) in ids.iter().enumerate() {
-        let Some((vol, size, entries)) = load_volume(
-            dir,
-            id,
-            read_only,
-            map_ahead,
-            i + 1 == ids.len(),
-            &mut report,
-        )?
+    for &id in &ids {
+        let Some((vol, size, entries)) = load_volume(dir, id, read_only, map_ahead, &mut report)?
         else {
             continue;
         };

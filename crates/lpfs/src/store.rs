@@ -92,6 +92,11 @@ pub struct BlobLocation {
 }
 
 impl BlobLocation {
+    /// The id of the volume the blob is in.
+    pub fn volume_id(&self) -> u32 {
+        self.volume.id
+    }
+
     /// The open volume file. It stays readable even if compaction replaces the volume meanwhile.
     pub fn file(&self) -> &File {
         &self.volume.file

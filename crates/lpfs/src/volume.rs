@@ -306,6 +306,18 @@ impl VolumeFile {
         Ok((header, payload))
     }
 
+    /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end of the file.
+    pub fn read_up_to(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.file.read_at(&mut buf[done..], offset + done as u64)? {
+                0 => break,
+                n => done += n,
+            }
+        }
+        Ok(done)
+    }
+
     pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<(), RecordProblem> {
         self.file
             .read_exact_at(buf, offset)

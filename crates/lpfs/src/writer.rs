@@ -150,7 +150,15 @@ impl Writer {
     pub fn new(shared: Arc<Shared>) -> Result<Self> {
         let (active, next_volume_id) = {
             let state = shared.state.read().unwrap_or_else(PoisonError::into_inner);
-            let next = state.volumes.keys().next_back().map_or(1, |id| id + 1);
+            // Ids only grow: not even a volume set aside in `lost+found` gives its id up.
+            let next = state
+                .volumes
+                .keys()
+                .next_back()
+                .copied()
+                .unwrap_or(0)
+                .max(crate::open::highest_id_set_aside(&shared.dir))
+                + 1;
             let active = match state.volumes.iter().next_back() {
                 Some((&id, info)) if info.size < shared.options.max_volume_bytes => {
                     let path = index_path(&shared.dir, id);
