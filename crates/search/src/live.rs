@@ -11,6 +11,13 @@ use db::{Db, UserState};
 use crate::index::{Index, Results, Suggestion, Viewer};
 use crate::query::{ParseError, parse};
 
+/// The most terms a query may come to with its saved searches spelled out.
+pub const MAX_EXPANDED_TERMS: usize = 2048;
+
+/// The longest one search may hold the index: past it, it is given up. Searches take
+/// milliseconds at a million galleries; this is for pathological ones.
+pub const SEARCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Why a search got no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -87,12 +94,33 @@ impl Live {
         let query = parse(text)?;
         self.refresh()?;
         let state = asker.user.map(|u| self.state_of(u)).transpose()?;
+        // Saved searches spelled out: bounded in size before anything is evaluated.
+        let expanded = Index::expanded_terms(&query, state.as_deref());
+        if expanded > MAX_EXPANDED_TERMS {
+            return Err(SearchError::Parse(ParseError {
+                position: 0,
+                message: format!(
+                    "with its saved searches spelled out the query has {expanded} terms, more \
+                     than {MAX_EXPANDED_TERMS}"
+                ),
+            }));
+        }
         let viewer = Viewer {
             admin: asker.admin,
             state: state.as_deref(),
         };
         let index = self.index.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(index.search(&query, viewer, offset, limit))
+        index
+            .search_within(&query, viewer, offset, limit, SEARCH_BUDGET)
+            .map_err(|_| {
+                SearchError::Parse(ParseError {
+                    position: 0,
+                    message: format!(
+                        "the query took longer than {} s; narrow it",
+                        SEARCH_BUDGET.as_secs()
+                    ),
+                })
+            })
     }
 
     /// Tag suggestions for what is being typed.

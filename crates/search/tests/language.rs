@@ -677,3 +677,59 @@ fn tag_siblings_and_parents_reach_search_at_once() {
     assert_eq!(hits("artist:al$"), 0);
     assert_eq!(hits("misc:bespectacled$"), 0);
 }
+
+/// A saved search naming itself k times (`in:f | in:f | …`) took time as k⁴ (k = 128: a
+/// minute; 255: a quarter of an hour) while holding the index, so every other search waited.
+/// Each saved search is now evaluated once per query, one that names itself matches nothing
+/// there, and the spelled-out size is bounded with a clear error.
+#[test]
+fn saved_searches_cannot_make_a_query_explode() {
+    let (_dir, db, _titles) = fixture();
+    let db = std::sync::Arc::new(db);
+    let user = db
+        .accounts()
+        .create_user("kim", "unused", db::Role::Reader)
+        .unwrap()
+        .id;
+    let k = 255;
+    let selfish = vec!["in:f"; k].join(" | ");
+    db.accounts()
+        .create_collection(user, "f", Some(&format!("{selfish} | glasses")))
+        .unwrap();
+    let live = search::Live::build(db.clone()).unwrap();
+    let asker = search::Asker {
+        admin: false,
+        user: Some(user),
+    };
+    // A watchdog, not a benchmark: the old evaluation would not finish for many minutes.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| tx.send(live.search("in:f", asker, 0, 100)).unwrap());
+        let answer = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the search is still running after a minute");
+        // The self-references match nothing; the rest of the saved search still works.
+        let glasses = live.search("glasses", asker, 0, 100).unwrap().total;
+        assert_eq!(answer.unwrap().total, glasses, "what `glasses` finds");
+    });
+    // Many saved searches, each large: refused with a clear error before any work.
+    let wide = (0..200)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    for i in 0..20 {
+        db.accounts()
+            .create_collection(user, &format!("c{i}"), Some(&wide))
+            .unwrap();
+    }
+    let all = (0..20)
+        .map(|i| format!("in:c{i}"))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    match live.search(&all, asker, 0, 10) {
+        Err(search::SearchError::Parse(e)) => {
+            assert!(e.message.contains("spelled out"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

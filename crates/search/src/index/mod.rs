@@ -28,7 +28,7 @@ struct TagEntry {
 }
 
 /// A page of results.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Results {
     /// Gallery ids (internal), in order.
     pub ids: Vec<i64>,
@@ -48,6 +48,33 @@ pub struct Viewer<'a> {
 
 /// How deep saved searches may refer to other saved searches (`in:` inside a saved query).
 const MAX_SAVED_DEPTH: u32 = 4;
+
+/// A search given up because it ran out of its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfTime;
+
+/// What one search's evaluation carries: who asks, the saved searches already evaluated (each
+/// once per depth), those being evaluated (so a saved search that names itself stops there),
+/// and when to give up.
+struct Evaluation<'v> {
+    viewer: Viewer<'v>,
+    saved: HashMap<(String, u32), RoaringBitmap>,
+    open: Vec<String>,
+    deadline: Option<std::time::Instant>,
+    timed_out: bool,
+}
+
+impl Evaluation<'_> {
+    /// Whether the search has run out of time (checked before each part of the query).
+    fn out_of_time(&mut self) -> bool {
+        if !self.timed_out
+            && let Some(deadline) = self.deadline
+        {
+            self.timed_out = std::time::Instant::now() >= deadline;
+        }
+        self.timed_out
+    }
+}
 
 /// A tag offered while typing: its name and how many galleries have it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -691,16 +718,19 @@ impl Index {
         &self,
         e: &Expr,
         universe: &RoaringBitmap,
-        v: &Viewer<'_>,
+        cx: &mut Evaluation<'_>,
         depth: u32,
     ) -> RoaringBitmap {
+        if cx.out_of_time() {
+            return RoaringBitmap::new();
+        }
         match e {
             Expr::All => universe.clone(),
             Expr::And(all) => {
                 // Positive terms first, exclusions after.
                 let mut acc = universe.clone();
                 for x in all.iter().filter(|x| !matches!(x, Expr::Not(_))) {
-                    acc &= self.eval(x, universe, v, depth);
+                    acc &= self.eval(x, universe, cx, depth);
                     if acc.is_empty() {
                         return acc;
                     }
@@ -709,18 +739,18 @@ impl Index {
                     Expr::Not(inner) => Some(inner),
                     _ => None,
                 }) {
-                    acc -= self.eval(x, universe, v, depth);
+                    acc -= self.eval(x, universe, cx, depth);
                 }
                 acc
             }
             Expr::Or(any) => {
                 let mut acc = RoaringBitmap::new();
                 for x in any {
-                    acc |= self.eval(x, universe, v, depth);
+                    acc |= self.eval(x, universe, cx, depth);
                 }
                 acc
             }
-            Expr::Not(inner) => universe - self.eval(inner, universe, v, depth),
+            Expr::Not(inner) => universe - self.eval(inner, universe, cx, depth),
             Expr::Term(t) => {
                 let b = match t {
                     Term::Word(p) => {
@@ -735,9 +765,9 @@ impl Index {
                     Term::Range { field, min, max } => self.range(*field, *min, *max),
                     Term::Untagged => self.untagged.clone(),
                     Term::Trash => self.trashed.clone(),
-                    Term::Read => self.docs_of(v.state.map(|s| &s.read[..])),
-                    Term::Favorite => self.docs_of(v.state.map(|s| &s.favorites[..])),
-                    Term::InCollection(name) => self.collection(name, universe, v, depth),
+                    Term::Read => self.docs_of(cx.viewer.state.map(|s| &s.read[..])),
+                    Term::Favorite => self.docs_of(cx.viewer.state.map(|s| &s.favorites[..])),
+                    Term::InCollection(name) => self.collection(name, universe, cx, depth),
                 };
                 b & universe
             }
@@ -755,15 +785,18 @@ impl Index {
         RoaringBitmap::from_sorted_iter(docs).unwrap_or_default()
     }
 
-    /// `in:name`: a hand-picked collection's galleries, or what its saved search matches.
+    /// `in:name`: a hand-picked collection's galleries, or what its saved search matches. Each
+    /// saved search is evaluated once per query (and depth); one that names itself, directly or
+    /// through others, matches nothing where it does.
     fn collection(
         &self,
         name: &str,
         universe: &RoaringBitmap,
-        v: &Viewer<'_>,
+        cx: &mut Evaluation<'_>,
         depth: u32,
     ) -> RoaringBitmap {
-        let Some((_, saved, picked)) = v
+        let Some((_, saved, picked)) = cx
+            .viewer
             .state
             .and_then(|s| s.collections.iter().find(|c| fold(&c.0) == name))
         else {
@@ -771,22 +804,102 @@ impl Index {
         };
         match saved {
             None => self.docs_of(Some(picked)),
-            Some(text) if depth < MAX_SAVED_DEPTH => match crate::query::parse(text) {
-                Ok(q) => self.eval(&q.expr, universe, v, depth + 1),
-                Err(_) => RoaringBitmap::new(),
-            },
-            Some(_) => RoaringBitmap::new(),
+            Some(_) if depth >= MAX_SAVED_DEPTH || cx.open.iter().any(|o| o == name) => {
+                RoaringBitmap::new()
+            }
+            Some(text) => {
+                let key = (name.to_string(), depth);
+                if let Some(done) = cx.saved.get(&key) {
+                    return done.clone();
+                }
+                let found = match crate::query::parse(text) {
+                    Ok(q) => {
+                        cx.open.push(name.to_string());
+                        let found = self.eval(&q.expr, universe, cx, depth + 1);
+                        cx.open.pop();
+                        found
+                    }
+                    Err(_) => RoaringBitmap::new(),
+                };
+                cx.saved.insert(key, found.clone());
+                found
+            }
         }
+    }
+
+    /// How many terms `q` comes to with every saved search it names (`in:`) spelled out, each
+    /// counted once per depth, as [`Index::search`] evaluates them.
+    pub fn expanded_terms(q: &Query, state: Option<&UserState>) -> usize {
+        fn walk(
+            e: &Expr,
+            state: Option<&UserState>,
+            depth: u32,
+            open: &mut Vec<String>,
+            seen: &mut HashSet<(String, u32)>,
+        ) -> usize {
+            match e {
+                Expr::All => 0,
+                Expr::And(v) | Expr::Or(v) => {
+                    v.iter().map(|x| walk(x, state, depth, open, seen)).sum()
+                }
+                Expr::Not(x) => walk(x, state, depth, open, seen),
+                Expr::Term(Term::InCollection(name)) => {
+                    let saved = state
+                        .and_then(|s| s.collections.iter().find(|c| fold(&c.0) == *name))
+                        .and_then(|c| c.1.as_deref());
+                    let Some(text) = saved else { return 1 };
+                    if depth >= MAX_SAVED_DEPTH
+                        || open.contains(name)
+                        || !seen.insert((name.clone(), depth))
+                    {
+                        return 1;
+                    }
+                    let Ok(inner) = crate::query::parse(text) else {
+                        return 1;
+                    };
+                    open.push(name.clone());
+                    let n = 1 + walk(&inner.expr, state, depth + 1, open, seen);
+                    open.pop();
+                    n
+                }
+                Expr::Term(_) => 1,
+            }
+        }
+        walk(&q.expr, state, 0, &mut Vec::new(), &mut HashSet::new())
     }
 
     /// The galleries a query matches, `limit` of them from `offset`, in its order.
     pub fn search(&self, q: &Query, viewer: Viewer<'_>, offset: usize, limit: usize) -> Results {
+        self.search_within(q, viewer, offset, limit, std::time::Duration::MAX)
+            .unwrap_or_default()
+    }
+
+    /// [`Index::search`], given up (answering `OutOfTime`) once it has taken `budget`: one
+    /// pathological query must not hold the index (and the writers waiting for it) for long.
+    pub fn search_within(
+        &self,
+        q: &Query,
+        viewer: Viewer<'_>,
+        offset: usize,
+        limit: usize,
+        budget: std::time::Duration,
+    ) -> Result<Results, OutOfTime> {
         let universe = if viewer.admin && q.expr.mentions_trash() {
             self.alive.clone()
         } else {
             &self.alive - &self.trashed
         };
-        let matched = self.eval(&q.expr, &universe, &viewer, 0);
+        let mut cx = Evaluation {
+            viewer,
+            saved: HashMap::default(),
+            open: Vec::new(),
+            deadline: std::time::Instant::now().checked_add(budget),
+            timed_out: false,
+        };
+        let matched = self.eval(&q.expr, &universe, &mut cx, 0);
+        if cx.timed_out {
+            return Err(OutOfTime);
+        }
         let total = matched.len();
         let wanted = offset.saturating_add(limit);
         let docs: Vec<u32> = match (&q.sort.key, q.sort.descending) {
@@ -836,10 +949,10 @@ impl Index {
                 }
             }
         };
-        Results {
+        Ok(Results {
             ids: docs.into_iter().map(|d| self.gallery[d as usize]).collect(),
             total,
-        }
+        })
     }
 
     fn first_tag_in(&self, doc: u32, ns: &str) -> Option<&str> {
