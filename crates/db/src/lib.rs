@@ -57,7 +57,7 @@ enum Backend {
     Sqlite {
         path: PathBuf,
         writer: Mutex<rusqlite::Connection>,
-        readers: Mutex<Vec<rusqlite::Connection>>,
+        readers: ReaderPool,
     },
     MySql {
         pool: mysql::Pool,
@@ -78,6 +78,100 @@ pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The most connections a MySQL/MariaDB pool opens; further requests wait for one.
+pub const MYSQL_MAX_CONNECTIONS: usize = 16;
+
+/// The SQLite reading connections: at most [`ReaderPool::MAX`] exist at once, however many
+/// requests read together; the others wait their turn. Each connection keeps a large page cache,
+/// so memory stays flat under any load instead of growing with the peak number of readers.
+#[derive(Debug, Default)]
+struct ReaderPool {
+    state: Mutex<Readers>,
+    freed: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Readers {
+    idle: Vec<rusqlite::Connection>,
+    /// Connections open, idle or lent.
+    open: usize,
+}
+
+/// A reading connection lent from the pool; it goes back when dropped (also on a panic).
+struct Lease<'a> {
+    pool: &'a ReaderPool,
+    conn: Option<rusqlite::Connection>,
+}
+
+impl Lease<'_> {
+    fn conn(&mut self) -> &mut rusqlite::Connection {
+        self.conn
+            .as_mut()
+            .expect("a lease holds its connection until dropped")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let mut state = self
+            .pool
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match self.conn.take() {
+            Some(c) if !std::thread::panicking() => state.idle.push(c),
+            _ => state.open -= 1,
+        }
+        self.pool.freed.notify_one();
+    }
+}
+
+impl ReaderPool {
+    /// The most reading connections open at once.
+    const MAX: usize = 8;
+
+    /// An idle connection, a new one while fewer than [`Self::MAX`] are open, or the next one
+    /// given back.
+    fn take(&self, path: &Path) -> Result<Lease<'_>> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(c) = state.idle.pop() {
+                return Ok(Lease {
+                    pool: self,
+                    conn: Some(c),
+                });
+            }
+            if state.open < Self::MAX {
+                state.open += 1;
+                drop(state);
+                return match open_sqlite_connection(path) {
+                    Ok(c) => Ok(Lease {
+                        pool: self,
+                        conn: Some(c),
+                    }),
+                    Err(e) => {
+                        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                        state.open -= 1;
+                        self.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            state = self
+                .freed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn open(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .open
+    }
 }
 
 fn open_sqlite_connection(path: &Path) -> Result<rusqlite::Connection> {
@@ -107,7 +201,15 @@ impl Db {
             // Connections go back to the pool as they are (no COM_RESET_CONNECTION round trip),
             // keeping their prepared statements: LittlePanda leaves no session state behind.
             let opts = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&url)?)
-                .pool_opts(mysql::PoolOpts::default().with_reset_connection(false))
+                .pool_opts(
+                    mysql::PoolOpts::default()
+                        .with_reset_connection(false)
+                        // Requests wait for a connection rather than open ever more of them.
+                        .with_constraints(
+                            mysql::PoolConstraints::new(1, MYSQL_MAX_CONNECTIONS)
+                                .unwrap_or_default(),
+                        ),
+                )
                 .stmt_cache_size(Some(256));
             let pool = mysql::Pool::new(opts)?;
             let db = Self {
@@ -127,12 +229,21 @@ impl Db {
             backend: Backend::Sqlite {
                 path: path.to_path_buf(),
                 writer: Mutex::new(writer),
-                readers: Mutex::new(Vec::new()),
+                readers: ReaderPool::default(),
             },
             tag_cache: Mutex::default(),
         };
         db.migrate()?;
         Ok(db)
+    }
+
+    /// How many SQLite reading connections are open now: at most 8, however many requests read
+    /// at once (0 on MySQL, whose pool is bounded by its own constraints).
+    pub fn reading_connections(&self) -> usize {
+        match &self.backend {
+            Backend::Sqlite { readers, .. } => readers.open(),
+            Backend::MySql { .. } => 0,
+        }
     }
 
     /// Which dialect the database speaks.
@@ -171,17 +282,8 @@ impl Db {
     pub(crate) fn read<T>(&self, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
         match &self.backend {
             Backend::Sqlite { path, readers, .. } => {
-                let taken = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
-                let mut conn = match taken {
-                    Some(c) => c,
-                    None => open_sqlite_connection(path)?,
-                };
-                let result = f(&mut conn);
-                let mut pool = readers.lock().unwrap_or_else(PoisonError::into_inner);
-                if pool.len() < 8 {
-                    pool.push(conn);
-                }
-                result
+                let mut lease = readers.take(path)?;
+                f(lease.conn())
             }
             Backend::MySql { pool } => {
                 let conn = pool.get_conn()?;
