@@ -289,6 +289,8 @@ fn synth(
 }
 
 fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
+    let files = server::raise_open_file_limit();
+    tracing::debug!(files, "open-file limit");
     let lib = import_cmd::Library::open(&config, data)?;
     let requeued = lib.db.jobs().requeue_interrupted()?;
     if requeued > 0 {

@@ -15,6 +15,7 @@ pub mod json;
 pub mod pages;
 pub mod range;
 pub mod search;
+pub mod serve;
 pub mod thumbnails;
 pub mod web;
 pub mod zero_copy;
@@ -35,6 +36,7 @@ use lpfs::BlobStore;
 
 use crate::auth::{Access, AuthConfig, Gate, Rules};
 use crate::error::{ApiError, ErrorDetail};
+pub use crate::serve::{ConnectionLimits, raise_open_file_limit, serve_with};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -393,7 +395,13 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(Arc::new(gate), auth::guard))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn_with_state(limit, front))
+        .layer(middleware::from_fn_with_state(
+            BodyLimits {
+                body: limit,
+                archive: state.max_upload_bytes,
+            },
+            front,
+        ))
         .with_state(state)
 }
 
@@ -437,7 +445,39 @@ async fn store_compact(
 /// What every request passes first, in one layer: the upload limit that handlers taking a body
 /// read, the security headers on every response, and one log line per server error with its
 /// cause, which the client never sees.
-async fn front(State(limit): State<usize>, mut req: Request, next: Next) -> Response {
+/// The largest bodies accepted: an archive upload's, and any other request's.
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    body: usize,
+    archive: u64,
+}
+
+async fn front(State(limits): State<BodyLimits>, mut req: Request, next: Next) -> Response {
+    // A body declared larger than allowed is refused before any of it is read.
+    let allowed = if req.uri().path() == "/api/v1/uploads" {
+        limits.archive
+    } else {
+        limits.body as u64
+    };
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > allowed) {
+        let mut response = ApiError::PayloadTooLarge {
+            limit: usize::try_from(allowed).unwrap_or(usize::MAX),
+        }
+        .into_response();
+        auth::add_security_headers(response.headers_mut());
+        // The body is not read: the connection cannot be reused.
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return response;
+    }
+    let limit = limits.body;
     req.extensions_mut().insert(blobs::BodyLimit(limit));
     let method = req.method().clone();
     // A `Uri` clone shares its bytes: nothing is copied for the requests that go well.
@@ -455,22 +495,14 @@ async fn front(State(limit): State<usize>, mut req: Request, next: Next) -> Resp
     response
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains connections. Page images
-/// read from memory go to the socket by `sendfile` ([`zero_copy`]).
+/// Serves `app` on `listener` until `shutdown` completes, with the default
+/// [`ConnectionLimits`]; see [`serve_with`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // `tap_io` (doing nothing) is what lets the peer address reach handlers as `ConnectInfo`.
-    let listener = zero_copy::ZeroCopyListener(listener).tap_io(|_| {});
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, app, ConnectionLimits::default(), shutdown).await
 }
 
 /// [`serve`] over HTTPS (rustls), with a PEM certificate chain and private key.
@@ -488,8 +520,14 @@ pub async fn serve_tls(
         shutdown.await;
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
     });
-    axum_server::from_tcp_rustls(listener, tls)?
-        .handle(handle)
+    let limits = ConnectionLimits::default();
+    let mut server = axum_server::from_tcp_rustls(listener, tls)?.handle(handle);
+    server
+        .http_builder()
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    server
         .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
 }

@@ -7,12 +7,11 @@
 //! else (headers, pages, JSON, small blobs) is written as usual.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// Bytes this process has sent by `sendfile` (for tests and statistics).
 pub static SENT_BY_SENDFILE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -20,42 +19,15 @@ pub static SENT_BY_SENDFILE: std::sync::atomic::AtomicU64 = std::sync::atomic::A
 /// Below this, a copy costs less than the lookup and the extra system call.
 const MIN_SENDFILE: usize = 16 << 10;
 
-/// A TCP listener whose connections send mapped blob bytes with `sendfile`.
-#[derive(Debug)]
-pub struct ZeroCopyListener(pub TcpListener);
-
-impl axum::serve::Listener for ZeroCopyListener {
-    type Io = ZeroCopyStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, addr)) => {
-                    // Responses are written whole; nothing gains from Nagle's delay, and the
-                    // last packet of a body must not wait for the client's delayed ACK.
-                    let _ = stream.set_nodelay(true);
-                    return (ZeroCopyStream(stream), addr);
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a little rather than spin.
-                    tracing::warn!("accepting a connection: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
-
 /// A connection; see the module documentation.
 #[derive(Debug)]
 pub struct ZeroCopyStream(TcpStream);
 
 impl ZeroCopyStream {
+    pub fn new(stream: TcpStream) -> Self {
+        Self(stream)
+    }
+
     fn poll_sendfile(
         &mut self,
         cx: &mut Context<'_>,
