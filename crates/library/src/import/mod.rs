@@ -177,7 +177,16 @@ pub struct Importer {
     /// Orders "check that the pages are stored, then commit" against "release blobs nothing
     /// uses", so one import's clean-up never deletes a page another is committing.
     commit_lock: Mutex<()>,
+    /// The thumbnails being made now, one slot per image: a second request for the same image
+    /// waits for the first and finds its thumbnail made.
+    thumbnailing: Mutex<std::collections::HashMap<BlobHash, Arc<Mutex<()>>>>,
+    /// What thumbnail decoding may hold in memory at once.
+    pub decode_budget: thumb::DecodeBudget,
 }
+
+/// What thumbnail decoding may hold in memory at once, by default: room for a few large pages
+/// decoded side by side; more requests wait their turn.
+pub const DEFAULT_DECODE_BUDGET: u64 = 512 << 20;
 
 /// Names that are never pages nor metadata: resource forks, thumbnail caches, desktop files.
 fn is_junk(name: &str) -> bool {
@@ -392,6 +401,8 @@ impl Importer {
             cover_thumbnails: true,
             thumbnail_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             commit_lock: Mutex::new(()),
+            thumbnailing: Mutex::default(),
+            decode_budget: thumb::DecodeBudget::new(DEFAULT_DECODE_BUDGET),
         }
     }
 
@@ -640,12 +651,50 @@ impl Importer {
     }
 
     /// Makes and records the thumbnail of an image; answers a warning when none could be made.
+    ///
+    /// Made once however many ask at the same time (the others wait, then find it made), and
+    /// decoded within the [`Importer::decode_budget`].
     pub fn make_thumbnail(&self, image: &BlobInfo) -> Result<Option<String>, ImportError> {
+        let slot = self
+            .thumbnailing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(image.hash)
+            .or_default()
+            .clone();
+        let made = {
+            let _one_at_a_time = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            match self.db.galleries().thumbnail_of(&image.hash)? {
+                Some(db::ThumbnailState::Pending(_)) => self.make_thumbnail_now(image),
+                // Made (or given up on) by whoever held the slot before.
+                _ => Ok(None),
+            }
+        };
+        let mut slots = self
+            .thumbnailing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // The map's and this one: nobody else waits on the slot.
+        if Arc::strong_count(&slot) == 2 {
+            slots.remove(&image.hash);
+        }
+        made
+    }
+
+    fn make_thumbnail_now(&self, image: &BlobInfo) -> Result<Option<String>, ImportError> {
         let Some(bytes) = self.store.get(&image.hash)? else {
             self.db.galleries().mark_thumbnail_failed(&image.hash)?;
             return Ok(Some("the image is not stored".into()));
         };
-        match thumb::make(&bytes, image.format, &self.thumbnails) {
+        let made = {
+            let _memory = self.decode_budget.hold(thumb::decode_bytes(
+                &bytes,
+                image.format,
+                &self.thumbnails,
+            ));
+            thumb::make(&bytes, image.format, &self.thumbnails)
+        };
+        match made {
             Ok(t) => {
                 let put = self.store.put(&t.jpeg)?;
                 self.db.galleries().set_thumbnail(

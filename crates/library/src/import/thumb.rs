@@ -1,10 +1,12 @@
 //! Thumbnails: a page image scaled to a configured width, as a JPEG without metadata.
 //!
-//! JPEG pages are decoded by libjpeg-turbo (Mozilla's fork, built from source) at a reduced DCT scale (1/2, 1/4 or 1/8: the smallest
-//! that still gives at least the target size), which skips most of the decoding work; other
-//! formats are decoded by the `image` crate. The resize is Lanczos3 (`fast_image_resize`). The
-//! dimensions are read from the header first: an image over the pixel cap (a decompression bomb)
-//! is refused before anything is decoded.
+//! JPEG pages are decoded by libjpeg-turbo (Mozilla's fork, built from source) at a reduced DCT
+//! scale (1/2, 1/4 or 1/8: the smallest that still gives at least the target size), which skips
+//! most of the decoding work; PNGs are read row by row and reduced as the rows come, so a huge
+//! page is never held whole; other formats are decoded by the `image` crate. The resize is
+//! Lanczos3 (`fast_image_resize`). The dimensions are read from the header first: an image over
+//! the pixel cap (a decompression bomb) is refused before anything is decoded. What decoding holds
+//! at once, across threads, is counted against a [`DecodeBudget`].
 
 use db::ImageFormat;
 use fast_image_resize as fr;
@@ -97,12 +99,37 @@ fn decodable_size(
     Ok((w, h))
 }
 
+/// About how many bytes decoding an image of `format` for a thumbnail holds at once: the
+/// scaled output of a JPEG, a few rows and a reduced copy of a PNG read in bands, the whole
+/// image (and its RGB copy) for the other formats. What [`DecodeBudget`] counts.
+pub fn decode_bytes(bytes: &[u8], format: ImageFormat, cfg: &ThumbConfig) -> u64 {
+    let Ok((w, h)) = decodable_size(bytes, format, cfg) else {
+        return 0;
+    };
+    let target = u64::from(cfg.width).min(w).max(1);
+    match format {
+        ImageFormat::Jpeg => {
+            let eighths = [1u64, 2, 4, 8]
+                .into_iter()
+                .find(|&n| (w * n).div_ceil(8) >= target)
+                .unwrap_or(8);
+            (w * eighths).div_ceil(8) * (h * eighths).div_ceil(8) * 3
+        }
+        ImageFormat::Png if !png_interlaced(bytes) => {
+            let f = band_factor(w, target);
+            w * 8 + (w / f + 1) * (h / f + 1) * 3
+        }
+        _ => w * h * 7,
+    }
+}
+
 /// Makes the thumbnail of an image of `format`.
 pub fn make(bytes: &[u8], format: ImageFormat, cfg: &ThumbConfig) -> Result<Thumbnail, ThumbError> {
     let (w, _) = decodable_size(bytes, format, cfg)?;
     let target = (cfg.width as u64).min(w).max(1) as u32;
     let rgb = match format {
         ImageFormat::Jpeg => decode_jpeg(bytes, target)?,
+        ImageFormat::Png if !png_interlaced(bytes) => decode_png_in_bands(bytes, target)?,
         _ => decode_other(bytes, format, cfg)?,
     };
     let (tw, th, crop_h) = fit(rgb.width, rgb.height, target, cfg.max_aspect);
@@ -295,6 +322,156 @@ fn decode_jpeg_scaled(bytes: &[u8], target: u32) -> Result<Rgb, ThumbError> {
         width: w as u32,
         height: h as u32,
     })
+}
+
+/// Whether a PNG is interlaced (Adam7): its rows come in passes, so it is decoded whole.
+fn png_interlaced(bytes: &[u8]) -> bool {
+    // The IHDR chunk follows the 8-byte signature; its interlace method is its 13th byte.
+    bytes.get(28).is_some_and(|&m| m != 0)
+}
+
+/// The factor by which a `w`-wide image is reduced while it is read in bands: as much as still
+/// leaves at least twice the thumbnail's width for the Lanczos3 pass that follows.
+fn band_factor(w: u64, target: u64) -> u64 {
+    (w / (target * 2).max(1)).max(1)
+}
+
+/// Decodes a (non-interlaced) PNG row by row, averaging each square of `f`×`f` pixels into one
+/// as the rows arrive (transparent pixels over white), so that what is held is a few rows and
+/// the reduced image, never the whole: a 12000×12000 RGBA page would be 576 MB whole.
+fn decode_png_in_bands(bytes: &[u8], target: u32) -> Result<Rgb, ThumbError> {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(corrupt)?;
+    let (w, h) = (reader.info().width as usize, reader.info().height as usize);
+    let channels = match reader.output_color_type().0 {
+        png::ColorType::Grayscale => 1,
+        png::ColorType::GrayscaleAlpha => 2,
+        png::ColorType::Rgb => 3,
+        png::ColorType::Rgba => 4,
+        png::ColorType::Indexed => {
+            return Err(ThumbError::Corrupt(
+                "a palette the decoder did not expand".into(),
+            ));
+        }
+    };
+    let f = band_factor(w as u64, u64::from(target)) as usize;
+    let (rw, rh) = (w.div_ceil(f), h.div_ceil(f));
+    let mut sums = vec![0u32; rw * 3];
+    let mut counts = vec![0u32; rw];
+    let mut pixels = Vec::with_capacity(rw * rh * 3);
+    let mut rows_in_band = 0;
+    let flush = |sums: &mut Vec<u32>, counts: &mut Vec<u32>, pixels: &mut Vec<u8>| {
+        for (i, &n) in counts.iter().enumerate() {
+            for c in 0..3 {
+                pixels.push((sums[i * 3 + c] / n.max(1)) as u8);
+            }
+        }
+        sums.fill(0);
+        counts.fill(0);
+    };
+    while let Some(row) = reader.next_row().map_err(corrupt)? {
+        let data = row.data();
+        if data.len() < w * channels {
+            return Err(ThumbError::Corrupt("a row of the image is short".into()));
+        }
+        for x in 0..w {
+            let p = &data[x * channels..(x + 1) * channels];
+            let (rgb, a) = match channels {
+                1 => ([p[0]; 3], 255),
+                2 => ([p[0]; 3], p[1]),
+                3 => ([p[0], p[1], p[2]], 255),
+                _ => ([p[0], p[1], p[2]], p[3]),
+            };
+            let a = u32::from(a);
+            let cell = x / f;
+            for c in 0..3 {
+                sums[cell * 3 + c] += (u32::from(rgb[c]) * a + 255 * (255 - a)) / 255;
+            }
+            counts[cell] += 1;
+        }
+        rows_in_band += 1;
+        if rows_in_band == f {
+            flush(&mut sums, &mut counts, &mut pixels);
+            rows_in_band = 0;
+        }
+    }
+    if rows_in_band > 0 {
+        flush(&mut sums, &mut counts, &mut pixels);
+    }
+    if pixels.len() != rw * rh * 3 {
+        return Err(ThumbError::Corrupt("the image ended early".into()));
+    }
+    Ok(Rgb {
+        pixels,
+        width: rw as u32,
+        height: rh as u32,
+    })
+}
+
+/// How much memory thumbnail decoding may hold at once, across every thread: a decode that
+/// would go past it waits for others to finish (one that needs more than all of it runs alone).
+#[derive(Debug)]
+pub struct DecodeBudget {
+    cap: u64,
+    used: std::sync::Mutex<u64>,
+    freed: std::sync::Condvar,
+}
+
+impl DecodeBudget {
+    pub fn new(cap: u64) -> Self {
+        Self {
+            cap,
+            used: std::sync::Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits until `bytes` fit, and holds them until the answer is dropped.
+    pub fn hold(&self, bytes: u64) -> Held<'_> {
+        let mut used = self
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *used > 0 && *used + bytes > self.cap {
+            used = self
+                .freed
+                .wait(used)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        *used += bytes;
+        Held {
+            budget: self,
+            bytes,
+        }
+    }
+
+    /// Bytes held now.
+    pub fn in_use(&self) -> u64 {
+        *self
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Memory held from a [`DecodeBudget`]; given back when dropped.
+#[derive(Debug)]
+pub struct Held<'a> {
+    budget: &'a DecodeBudget,
+    bytes: u64,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut used = self
+            .budget
+            .used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *used -= self.bytes;
+        self.budget.freed.notify_all();
+    }
 }
 
 fn decode_other(bytes: &[u8], format: ImageFormat, cfg: &ThumbConfig) -> Result<Rgb, ThumbError> {
