@@ -288,6 +288,9 @@ fn synth(
     Ok(())
 }
 
+/// Threads for the server's blocking work (database, store, imports, thumbnails).
+const BLOCKING_THREADS: usize = 16;
+
 fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
     let files = server::raise_open_file_limit();
     tracing::debug!(files, "open-file limit");
@@ -362,8 +365,13 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         max_upload_bytes: config.server.max_upload_size.0 as usize,
     };
     let app = server::router(state.clone(), &http);
+    // Database and store work runs on blocking threads. Bounded, so that many clients at once
+    // queue for a thread instead of each getting one (every thread keeps its own allocator
+    // caches: memory grew with the peak number of clients); the database has at most 8 readers
+    // anyway.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()?;
     runtime.block_on(async move {
         // Imports from the server's disk that the last stop interrupted run again.

@@ -3,6 +3,7 @@
 
 mod db;
 mod import;
+mod load;
 mod search;
 mod serve;
 mod store;
@@ -25,6 +26,9 @@ pub enum BenchCommand {
     Search(search::SearchBenchArgs),
     /// Page images against nginx (both under wrk), and grid and search pages of a big library.
     Serve(serve::ServeBenchArgs),
+    /// Many clients at once (grid, search, page images, thumbnails): errors, memory, and the grid
+    /// with 100 connections against 16.
+    Load(load::LoadBenchArgs),
 }
 
 pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
@@ -34,6 +38,7 @@ pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
         BenchCommand::Import(args) => import::run(&args, data)?,
         BenchCommand::Search(args) => search::run(&args, data)?,
         BenchCommand::Serve(args) => serve::run(&args, data)?,
+        BenchCommand::Load(args) => load::run(&args, data)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -47,11 +47,13 @@ pub struct ServeBenchArgs {
 
 /// What one `wrk` run measured.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
-struct Load {
-    requests_per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    mb_per_s: f64,
+pub(super) struct Load {
+    pub requests_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub mb_per_s: f64,
+    /// Connections that failed (connect, read, write, timeout), as `wrk` counts them.
+    pub socket_errors: u64,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -72,7 +74,7 @@ struct Results {
 }
 
 /// A child process, stopped when dropped.
-struct Running(Child);
+pub(super) struct Running(pub Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -81,7 +83,7 @@ impl Drop for Running {
     }
 }
 
-fn need(tool: &str, package: &str) -> anyhow::Result<PathBuf> {
+pub(super) fn need(tool: &str, package: &str) -> anyhow::Result<PathBuf> {
     for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
         let p = Path::new(dir).join(tool);
         if p.exists() {
@@ -93,13 +95,13 @@ fn need(tool: &str, package: &str) -> anyhow::Result<PathBuf> {
     )
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-fn wait_for_port(port: u16) -> anyhow::Result<()> {
+pub(super) fn wait_for_port(port: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
@@ -134,7 +136,7 @@ fn page_images(n: usize) -> anyhow::Result<Vec<Vec<u8>>> {
 }
 
 /// Runs `wrk` with `script` against `base`; parses what it printed.
-fn wrk(
+pub(super) fn wrk(
     wrk: &Path,
     base: &str,
     script: &Path,
@@ -205,6 +207,11 @@ fn parse_wrk(text: &str) -> anyhow::Result<Load> {
         p50_ms: field("50%").and_then(duration_ms).context("no 50%")?,
         p99_ms: field("99%").and_then(duration_ms).context("no 99%")?,
         mb_per_s: field("Transfer/sec:").and_then(rate_mb).unwrap_or(0.0),
+        socket_errors: field("Socket errors:").map_or(0, |v| {
+            v.split(',')
+                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                .sum()
+        }),
     })
 }
 
@@ -226,11 +233,17 @@ fn median_load(rounds: Vec<Load>) -> Load {
         p50_ms: of(|l| l.p50_ms),
         p99_ms: of(|l| l.p99_ms),
         mb_per_s: of(|l| l.mb_per_s),
+        socket_errors: rounds.iter().map(|l| l.socket_errors).sum(),
     }
 }
 
 /// A wrk script that asks for `paths` in turn, with `header` on each request.
-fn script(dir: &Path, name: &str, paths: &[String], header: &str) -> anyhow::Result<PathBuf> {
+pub(super) fn script(
+    dir: &Path,
+    name: &str,
+    paths: &[String],
+    header: &str,
+) -> anyhow::Result<PathBuf> {
     let path = dir.join(name);
     let mut f = std::fs::File::create(&path)?;
     writeln!(f, "local paths = {{")?;
@@ -515,6 +528,7 @@ mod tests {
             p50_ms: 1.0,
             p99_ms: p99,
             mb_per_s: r / 10.0,
+            socket_errors: 0,
         };
         let m = median_load(vec![load(300.0, 9.0), load(100.0, 7.0), load(200.0, 8.0)]);
         assert_eq!((m.requests_per_s, m.p99_ms, m.mb_per_s), (200.0, 8.0, 20.0));
@@ -533,5 +547,8 @@ mod tests {
         assert!((l.p50_ms - 0.85).abs() < 1e-9);
         assert!((l.p99_ms - 4.1).abs() < 1e-9);
         assert!((l.mb_per_s - 4294.967296).abs() < 1e-6);
+        assert_eq!(l.socket_errors, 0);
+        let failing = format!("{text}  Socket errors: connect 2, read 3, write 0, timeout 5\n");
+        assert_eq!(parse_wrk(&failing).unwrap().socket_errors, 10);
     }
 }
