@@ -96,6 +96,31 @@ async fn sign_in(site: &Site) -> String {
         .to_string()
 }
 
+/// The public ids of some galleries, in the same order.
+fn public_ids(site: &Site, ids: &[i64]) -> Vec<String> {
+    site.db
+        .galleries()
+        .summaries(ids)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.public_id)
+        .collect()
+}
+
+/// A search for the library's most used tag, exactly.
+fn popular_tag_query(site: &Site) -> String {
+    let tag = site
+        .db
+        .tags()
+        .counts()
+        .unwrap()
+        .into_iter()
+        .max_by_key(|c| c.1)
+        .unwrap()
+        .0;
+    format!("{}:\"{}\"$", tag.namespace, tag.name)
+}
+
 /// No inline script, style or handler for the CSP to refuse.
 fn assert_nothing_inline(html: &str) {
     assert!(
@@ -183,16 +208,7 @@ async fn the_grid_searches_and_pages() {
     let (_, _, page2) = get(&site, "/?q=&page=2", Some(&cookie)).await;
     assert_eq!(page2.matches("class=\"card\"").count(), 10);
     // A search: the same galleries the index answers, in its order.
-    let tag = site
-        .db
-        .tags()
-        .counts()
-        .unwrap()
-        .into_iter()
-        .max_by_key(|c| c.1)
-        .unwrap()
-        .0;
-    let q = format!("{}:\"{}\"$", tag.namespace, tag.name);
+    let q = popular_tag_query(&site);
     let want = site
         .live
         .search(
@@ -216,14 +232,7 @@ async fn the_grid_searches_and_pages() {
         .skip(1)
         .map(|s| s.split(['"', '?']).next().unwrap().to_string())
         .collect();
-    let want_ids: Vec<String> = site
-        .db
-        .galleries()
-        .summaries(&want.ids)
-        .unwrap()
-        .into_iter()
-        .map(|g| g.public_id)
-        .collect();
+    let want_ids = public_ids(&site, &want.ids);
     assert_eq!(ids, want_ids);
     assert!(
         html.contains(&format!("value=\"{}\"", q.replace('"', "&quot;"))),
@@ -832,16 +841,7 @@ async fn random_opens_one_gallery_of_the_search() {
     let (status, _, _) = get(&site, &to, Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
     // Within a search: always one it finds.
-    let tag = site
-        .db
-        .tags()
-        .counts()
-        .unwrap()
-        .into_iter()
-        .max_by_key(|c| c.1)
-        .unwrap()
-        .0;
-    let q = format!("{}:\"{}\"$", tag.namespace, tag.name);
+    let q = popular_tag_query(&site);
     let (_, _, grid) = get(
         &site,
         &format!("/?q={}", server::web::encode(&q)),
@@ -853,14 +853,7 @@ async fn random_opens_one_gallery_of_the_search() {
         .live
         .search(&q, search::Asker::default(), 0, 1000)
         .unwrap();
-    let found: Vec<String> = site
-        .db
-        .galleries()
-        .summaries(&found.ids)
-        .unwrap()
-        .into_iter()
-        .map(|g| g.public_id)
-        .collect();
+    let found = public_ids(&site, &found.ids);
     for _ in 0..5 {
         let (_, headers, _) = get(
             &site,
