@@ -446,11 +446,30 @@ fn load_volume(
     let scanned = scan(&vol, scan_from, file_len, false);
     let last_good_end = scanned.intact.last().map_or(scan_from, |e| e.record_end());
     let mut tail = scanned.intact;
-    let mut valid_end = file_len;
+    // Where the torn tail starts, if there is one. With the log, everything after the last good
+    // record is past the last commit point: a write a crash cut short, whatever it looks like
+    // (a group's last records may be whole but for their payload). Without it, only a trailing
+    // stretch that does not form a whole record is cut.
+    let torn_from = if rebuild {
+        scanned
+            .damaged
+            .last()
+            .filter(|d| {
+                d.offset >= last_good_end
+                    && d.offset + d.bytes >= file_len
+                    && d.whole_record.is_none()
+            })
+            .map(|d| d.offset)
+    } else {
+        scanned
+            .damaged
+            .iter()
+            .find(|d| d.offset >= last_good_end)
+            .map(|d| d.offset)
+    };
+    let valid_end = torn_from.unwrap_or(file_len);
     for d in scanned.damaged {
-        let at_end = d.offset >= last_good_end && d.offset + d.bytes >= file_len;
-        if at_end && (!rebuild || d.whole_record.is_none()) {
-            valid_end = d.offset;
+        if d.offset >= valid_end {
             continue;
         }
         // Kept in place; a whole blob record stays indexed, so reading it reports the damage.

@@ -294,3 +294,37 @@ fn a_damaged_volume_header_is_rebuilt_and_its_id_never_reused() {
     let set_aside = fs::read_dir(dir.join("lost+found")).unwrap().count();
     assert_eq!(set_aside, 3, "nothing in lost+found was overwritten");
 }
+
+/// A crash in the middle of a group leaves, past the last logged record, records whose header
+/// was written but not all of their payload, then zeros. That is a torn write, not damage: it is
+/// cut off and set aside, and nothing is reported damaged (fsck stays clean).
+#[test]
+fn a_write_cut_short_past_the_log_is_torn_not_damage() {
+    let p = pristine();
+    let last = p
+        .files
+        .keys()
+        .filter(|n| n.ends_with(".vol"))
+        .max()
+        .unwrap()
+        .clone();
+    let (_keep, dir) = lay_out(&p, |n, b| {
+        if *n == last {
+            // A record header for a 700-byte payload, a third of the payload, then zeros.
+            let data = blob(4242, 700);
+            let header = lpfs::format::RecordHeader::for_blob(BlobHash::of(&data), &data).encode();
+            b.extend_from_slice(&header);
+            b.extend_from_slice(&data[..233]);
+            b.extend(std::iter::repeat_n(0u8, 467 + 4 + 4096));
+        }
+        true
+    });
+    let store = Store::open(&dir, p.opts.clone()).unwrap();
+    let recovery = store.recovery_report().clone();
+    assert_eq!(recovery.torn_tails.len(), 1, "{recovery:?}");
+    assert!(!recovery.found_damage(), "{recovery:?}");
+    for (data, ..) in &p.blobs {
+        assert!(store.get(&BlobHash::of(data)).unwrap().unwrap() == *data);
+    }
+    assert!(store.fsck(false).unwrap().is_clean());
+}
