@@ -48,6 +48,8 @@ struct Results {
     /// What the allocator still kept of the build's freed temporaries before it gave them back
     /// (a server gives them back right after its build).
     allocator_retained_mb: f64,
+    /// The index's own heap, part by part (MB), as it counts it.
+    index_parts_mb: std::collections::BTreeMap<&'static str, f64>,
     rows: Vec<Row>,
 }
 
@@ -101,6 +103,28 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
     let with_retained = resident_bytes().saturating_sub(before);
     crate::allocator::release_freed_memory();
     let memory = resident_bytes().saturating_sub(before);
+    let p = index.memory_parts();
+    let parts: std::collections::BTreeMap<&'static str, f64> = [
+        ("columns", p.columns),
+        ("titles", p.titles),
+        ("doc_tags", p.doc_tags),
+        ("tags", p.tags),
+        ("title_keys", p.title_keys),
+        ("orders", p.orders),
+        ("sets", p.sets),
+        ("total", p.total()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v as f64 / 1e6))
+    .collect();
+    eprintln!(
+        "  index parts (MB): {}",
+        parts
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     eprintln!(
         "  index built in {:.2} s: {:.0} MB resident ({:.0} MB more kept by {} until given back)",
         build.as_secs_f64(),
@@ -299,6 +323,7 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
         allocator: crate::allocator::NAME,
         index_memory_mb: memory as f64 / 1e6,
         allocator_retained_mb: with_retained.saturating_sub(memory) as f64 / 1e6,
+        index_parts_mb: parts,
         rows,
     };
     if args.json {

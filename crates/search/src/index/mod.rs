@@ -27,6 +27,39 @@ struct TagEntry {
     postings: RoaringBitmap,
 }
 
+/// About how many heap bytes each part of the index holds (capacities, not lengths, and a
+/// bitmap's serialized size for its own), so that where the memory goes can be measured part by
+/// part.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryParts {
+    /// Gallery ids, the number columns and document lookup by gallery id.
+    pub columns: u64,
+    /// Both titles of every document (the arena and its spans).
+    pub titles: u64,
+    /// Each document's tags.
+    pub doc_tags: u64,
+    /// Tags: names, posting lists, name lookups, siblings and parents.
+    pub tags: u64,
+    /// Title keys: their names and posting lists, and the sorted words.
+    pub title_keys: u64,
+    /// The sort orders and the number columns' range bitmaps.
+    pub orders: u64,
+    /// Alive, trashed, untagged.
+    pub sets: u64,
+}
+
+impl MemoryParts {
+    pub fn total(&self) -> u64 {
+        self.columns
+            + self.titles
+            + self.doc_tags
+            + self.tags
+            + self.title_keys
+            + self.orders
+            + self.sets
+    }
+}
+
 /// A page of results.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Results {
@@ -866,6 +899,71 @@ impl Index {
             }
         }
         walk(&q.expr, state, 0, &mut Vec::new(), &mut HashSet::new())
+    }
+
+    /// About how many heap bytes each part of the index holds.
+    pub fn memory_parts(&self) -> MemoryParts {
+        fn vec<T>(v: &Vec<T>) -> u64 {
+            (v.capacity() * std::mem::size_of::<T>()) as u64
+        }
+        fn bitmap(b: &RoaringBitmap) -> u64 {
+            b.serialized_size() as u64
+        }
+        // A hash map's slots (keys, values and a control byte each).
+        fn map<K, V, S>(m: &std::collections::HashMap<K, V, S>) -> u64 {
+            (m.capacity() * (std::mem::size_of::<K>() + std::mem::size_of::<V>() + 1)) as u64
+        }
+        let tag_names: u64 = self
+            .tags
+            .values()
+            .map(|e| {
+                (e.name.namespace.capacity() + e.name.name.capacity()) as u64 + bitmap(&e.postings)
+            })
+            .sum();
+        let by_name: u64 = self
+            .by_name
+            .keys()
+            .map(|(ns, n)| (ns.capacity() + n.capacity() + 56) as u64)
+            .sum();
+        let by_bare: u64 = self
+            .by_bare_name
+            .iter()
+            .map(|(n, ids)| (n.capacity() + ids.capacity() * 4 + 56) as u64)
+            .sum();
+        let relations: u64 = map(&self.canonical)
+            + map(&self.children)
+            + self
+                .children
+                .values()
+                .map(|v| (v.capacity() * 4) as u64)
+                .sum::<u64>();
+        let keys: u64 = map(&self.key_id)
+            + self.key_id.keys().map(|k| k.len() as u64).sum::<u64>()
+            + vec(&self.key_postings)
+            + self.key_postings.iter().map(bitmap).sum::<u64>()
+            + self.words.iter().map(|w| w.len() as u64 + 40).sum::<u64>();
+        MemoryParts {
+            columns: vec(&self.gallery)
+                + vec(&self.pages)
+                + vec(&self.bytes)
+                + vec(&self.added)
+                + vec(&self.posted)
+                + map(&self.doc_of),
+            titles: self.titles.text.capacity() as u64 + vec(&self.titles.spans),
+            doc_tags: vec(&self.doc_tags.ids) + vec(&self.doc_tags.spans),
+            tags: map(&self.tags) + tag_names + by_name + by_bare + relations,
+            title_keys: keys,
+            orders: vec(&self.orders.title)
+                + vec(&self.orders.posted)
+                + vec(&self.orders.pages)
+                + vec(&self.orders.size)
+                + self
+                    .buckets
+                    .iter()
+                    .map(|b| vec(&b.cuts) + vec(&b.docs) + b.docs.iter().map(bitmap).sum::<u64>())
+                    .sum::<u64>(),
+            sets: bitmap(&self.alive) + bitmap(&self.trashed) + bitmap(&self.untagged),
+        }
     }
 
     /// The galleries a query matches, `limit` of them from `offset`, in its order.
