@@ -565,26 +565,42 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     // Read, from the gallery that the grid opened: the reader opens at the first page, knowing
     // the search it came from.
     click(&client, ".actions.primary a.button").await;
-    url_ends_with(&client, "&i=0").await;
-    assert!(here(&client).await.contains("/read?page=0&q=zephyrine"));
     until(
         &client,
         "the reader, opened from the grid",
-        "document.querySelector('.reader.live') && document.querySelector('.reader-stage img').complete",
+        "location.pathname.endsWith('/read') && document.querySelector('.reader.live') \
+         && document.querySelector('.reader-stage img').complete",
     )
     .await;
+    let at = here(&client).await;
+    assert!(
+        at.contains("/read?page=0&q=zephyrine") && at.ends_with("&i=0"),
+        "{at}"
+    );
     client.back().await.unwrap();
+    until(
+        &client,
+        "the gallery again",
+        "!location.pathname.endsWith('/read')",
+    )
+    .await;
     url_ends_with(&client, "?q=zephyrine%20holiday&i=0").await;
     // A page's thumbnail opens the reader at that page.
     click(&client, "ol.thumbs li[data-page='2'] a").await;
     until(
         &client,
         "the reader at page 3",
-        "document.querySelector('.reader.live')",
+        "location.pathname.endsWith('/read') && document.querySelector('.reader.live')",
     )
     .await;
     assert!(here(&client).await.contains("/read?page=2&q=zephyrine"));
     client.back().await.unwrap();
+    until(
+        &client,
+        "the gallery again",
+        "!location.pathname.endsWith('/read')",
+    )
+    .await;
     url_ends_with(&client, "?q=zephyrine%20holiday&i=0").await;
     // On a phone, Read is on the first screen of the gallery's page.
     client.set_window_size(390, 844).await.unwrap();
@@ -618,6 +634,7 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     click(&client, "form.collect button[type=submit]").await;
     url_ends_with(&client, &format!("/g/{gallery}")).await;
     click(&client, "header.top a.brand").await;
+    url_ends_with(&client, "/").await;
     client
         .find(Locator::LinkText("Holiday reading"))
         .await
@@ -638,6 +655,13 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     click(&client, "form.save-search summary").await;
     fill(&client, "form.save-search input[name=name]", "In English").await;
     click(&client, "form.save-search button[type=submit]").await;
+    // The page comes back to the same search, now with the saved search among the filters.
+    until(
+        &client,
+        "the saved search among the filters",
+        "[...document.querySelectorAll('nav.filters a.chip')].some((a) => a.textContent === 'In English')",
+    )
+    .await;
     url_ends_with(&client, "/?q=language%3Aenglish").await;
     let saved = lib.db.accounts().user("admin").unwrap().unwrap();
     let kept = lib.db.accounts().collections(saved.id).unwrap();
