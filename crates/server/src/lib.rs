@@ -16,6 +16,7 @@ pub mod pages;
 pub mod range;
 pub mod search;
 pub mod serve;
+pub mod sign_in;
 pub mod thumbnails;
 pub mod web;
 pub mod zero_copy;
