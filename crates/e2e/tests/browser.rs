@@ -226,6 +226,13 @@ async fn js(client: &Client, script: &str) -> serde_json::Value {
     client.execute(script, vec![]).await.unwrap()
 }
 
+/// What `script` returns, as a number.
+async fn number(client: &Client, script: &str) -> f64 {
+    let v = js(client, script).await;
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{script} returned {v}, not a number"))
+}
+
 /// Waits until `script` (an expression) is true in the page.
 async fn until(client: &Client, what: &str, script: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -466,25 +473,19 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
         }
     }
     // On a phone, at least six covers on the first screen, the header in one row.
-    let visible = js(
+    let visible = number(
         &client,
         "return [...document.querySelectorAll('.grid .card .cover')] \
            .filter((i) => i.getBoundingClientRect().bottom <= window.innerHeight).length;",
     )
     .await;
-    assert!(
-        visible.as_u64().unwrap() >= 6,
-        "{visible} covers on a phone's first screen"
-    );
-    let header = js(
+    assert!(visible >= 6.0, "{visible} covers on a phone's first screen");
+    let header = number(
         &client,
         "return document.querySelector('header.top').getBoundingClientRect().height;",
     )
     .await;
-    assert!(
-        header.as_f64().unwrap() < 70.0,
-        "the phone header is {header} px tall"
-    );
+    assert!(header < 70.0, "the phone header is {header} px tall");
     assert_eq!(
         js(
             &client,
@@ -605,15 +606,12 @@ async fn a_library_in_chromium_from_first_run_to_a_reader_account() {
     // On a phone, Read is on the first screen of the gallery's page.
     client.set_window_size(390, 844).await.unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let read_bottom = js(
+    let read_bottom = number(
         &client,
         "return document.querySelector('.actions.primary a.button').getBoundingClientRect().bottom;",
     )
     .await;
-    assert!(
-        read_bottom.as_f64().unwrap() < 844.0,
-        "Read at {read_bottom} px"
-    );
+    assert!(read_bottom < 844.0, "Read at {read_bottom} px");
     client.set_window_size(1440, 900).await.unwrap();
 
     // ---- Collections: a new one made from the gallery's page, then found among the filters;

@@ -18,16 +18,24 @@ struct Site {
     _dir: tempfile::TempDir,
 }
 
+/// A library of 50 synthetic galleries and one reader.
 fn site() -> Site {
+    site_of(50, true)
+}
+
+/// A library of `galleries` synthetic galleries, with the reader account when `reader`.
+fn site_of(galleries: u64, reader: bool) -> Site {
     let dir = tempfile::tempdir().unwrap();
     let store =
         Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
     let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
-    library::synth::fill(&db, store.as_ref(), 50, 50, 9, |_| {}).unwrap();
-    let hash = server::auth::hash_password("reader-password").unwrap();
-    db.accounts()
-        .create_user("reader", &hash, db::Role::Reader)
-        .unwrap();
+    library::synth::fill(&db, store.as_ref(), galleries, 50, 9, |_| {}).unwrap();
+    if reader {
+        let hash = server::auth::hash_password("reader-password").unwrap();
+        db.accounts()
+            .create_user("reader", &hash, db::Role::Reader)
+            .unwrap();
+    }
     let live = Arc::new(search::Live::build(db.clone()).unwrap());
     let state = AppState {
         search: Some(live.clone()),
@@ -783,23 +791,8 @@ async fn a_browser_gets_the_apps_error_page_and_the_api_json() {
 /// With no admin yet, `/` led to a sign-in page with no way forward.
 #[tokio::test]
 async fn a_fresh_install_leads_to_the_first_run_page() {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        Arc::new(lpfs::Store::open(dir.path().join("lpfs"), lpfs::Options::default()).unwrap());
-    let db = Arc::new(db::Db::open_sqlite(&dir.path().join("db")).unwrap());
-    let live = Arc::new(search::Live::build(db.clone()).unwrap());
-    let state = AppState {
-        search: Some(live.clone()),
-        ..AppState::new(store, db.clone())
-    };
-    let router = router(state, &ServerConfig::default())
-        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
-    let fresh = Site {
-        router,
-        db: db.clone(),
-        live,
-        _dir: dir,
-    };
+    let fresh = site_of(0, false);
+    let db = fresh.db.clone();
     let (status, headers, _) = get_page(&fresh, "/", None).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[header::LOCATION], "/setup");
