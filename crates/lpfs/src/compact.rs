@@ -12,14 +12,15 @@ use std::os::unix::fs::FileExt;
 use std::sync::{Arc, PoisonError};
 
 use crate::error::{Error, Result};
-use crate::format::{IndexEntry, IndexEntryKind, RecordHeader, Tombstone, record_size};
+use crate::format::{IndexEntry, IndexEntryKind, RecordHeader, RecordKind, Tombstone, record_size};
 use crate::hash::BlobHash;
-use crate::index::Loc;
+use crate::index::{Loc, Tag, tag_of};
 use crate::open::{VolumeInfo, read_index_log_entries, set_aside};
 use crate::scan::Damage;
 use crate::store::Store;
 use crate::volume::{
-    COMPACT_SUFFIX, FIRST_RECORD, VolumeFile, index_path, sync_dir, volume_path, with_suffix,
+    COMPACT_SUFFIX, FIRST_RECORD, RecordProblem, VolumeFile, index_path, sync_dir, volume_path,
+    with_suffix,
 };
 
 /// What a compaction did.
@@ -40,7 +41,9 @@ pub struct CompactReport {
 /// One record to carry over into the new volume.
 enum Item {
     Blob {
-        key: BlobHash,
+        /// From the volume's index log; else read from the record's header.
+        key: Option<BlobHash>,
+        tag: Tag,
         old: Loc,
     },
     Tombstone {
@@ -98,9 +101,13 @@ impl Store {
             }
             let items: Vec<Item> = state
                 .index
-                .iter()
+                .locations()
                 .filter(|(_, loc)| loc.volume == id)
-                .map(|(key, old)| Item::Blob { key, old })
+                .map(|(tag, old)| Item::Blob {
+                    key: None,
+                    tag,
+                    old,
+                })
                 .collect();
             let generations: std::collections::HashMap<u32, u32> = state
                 .volumes
@@ -109,8 +116,13 @@ impl Store {
                 .collect();
             (info.file.clone(), info.size, items, generations)
         };
+        // The index keeps only each key's tag: the full keys come from the index log.
+        let mut logged_keys = std::collections::HashMap::new();
         // Tombstones stay while the record they delete still exists in another volume.
         for e in read_index_log_entries(&dir, &old)? {
+            if let IndexEntryKind::Blob { .. } = e.kind {
+                logged_keys.insert(e.offset, e.key);
+            }
             if let IndexEntryKind::Tombstone(t) = e.kind
                 && t.target_volume != id
                 && generations.get(&t.target_volume) == Some(&t.target_generation)
@@ -120,6 +132,14 @@ impl Store {
                     offset: e.offset,
                     tombstone: t,
                 });
+            }
+        }
+        for item in &mut items {
+            if let Item::Blob { key, tag, old } = item {
+                *key = logged_keys
+                    .get(&old.offset())
+                    .filter(|k| tag_of(k) == *tag)
+                    .copied();
             }
         }
         items.sort_unstable_by_key(Item::offset);
@@ -136,23 +156,40 @@ impl Store {
         let mut written = FIRST_RECORD;
         for item in &items {
             let (header, payload, kind) = match item {
-                Item::Blob { key, old: loc } => {
+                Item::Blob { key, tag, old: loc } => {
                     let len = u64::from(loc.len);
-                    match old.read_blob(key, loc.offset(), len, false) {
-                        Ok((data, _)) => (
-                            RecordHeader::for_blob(*key, &data),
+                    let read = match key {
+                        Some(key) => old
+                            .read_blob(key, loc.offset(), len, false)
+                            .map(|(data, _)| (*key, data)),
+                        None => old.read_record(loc.offset(), old_size).and_then(
+                            |(header, data)| {
+                                let blob = header.kind == RecordKind::Blob
+                                    && tag_of(&header.key) == *tag
+                                    && header.len == len;
+                                if blob {
+                                    Ok((header.key, bytes::Bytes::from(data)))
+                                } else {
+                                    Err(RecordProblem::Mismatch)
+                                }
+                            },
+                        ),
+                    };
+                    match read {
+                        Ok((key, data)) => (
+                            RecordHeader::for_blob(key, &data),
                             data,
                             IndexEntryKind::Blob { len },
                         ),
                         Err(problem) => {
                             let bytes = record_size(len).min(old_size.saturating_sub(loc.offset()));
                             set_aside(&dir, &old, loc.offset(), bytes, "damaged")?;
-                            damaged.push((*key, *loc));
+                            damaged.push((*tag, *loc));
                             report.damaged.push(Damage {
                                 volume: id,
                                 offset: loc.offset(),
                                 bytes,
-                                hash: Some(*key),
+                                hash: *key,
                                 reason: problem.to_string(),
                                 whole_record: None,
                             });
@@ -171,8 +208,8 @@ impl Store {
                 offset: pos,
                 kind,
             });
-            if let Item::Blob { key, old: loc } = item {
-                moved.push((*key, *loc, Loc::new(id, pos, loc.len)));
+            if let Item::Blob { old: loc, .. } = item {
+                moved.push((header.key, *loc, Loc::new(id, pos, loc.len)));
             }
             header.encode_record(&payload, &mut buf);
             pos += record_size(header.len);
@@ -212,7 +249,7 @@ impl Store {
                     .unwrap_or_else(PoisonError::into_inner);
                 moved
                     .iter()
-                    .filter(|(k, _, _)| state.index.get(k).is_none())
+                    .filter(|(k, _, _)| state.index.get_exact(k, state.keys()).is_none())
                     .map(|(k, _, n)| (*k, *n))
                     .collect()
             };
@@ -243,15 +280,12 @@ impl Store {
                 .unwrap_or_else(PoisonError::into_inner);
             let mut live_bytes = 0;
             for (key, before, after) in &moved {
-                if state.index.get(key) == Some(*before) {
-                    state.index.insert(*key, *after);
+                if state.index.relocate(key, *before, *after) {
                     live_bytes += record_size(u64::from(after.len));
                 }
             }
-            for (key, loc) in &damaged {
-                if state.index.get(key) == Some(*loc) {
-                    state.index.remove(key);
-                }
+            for (tag, loc) in &damaged {
+                state.index.remove_at(tag, *loc);
             }
             if empty {
                 state.volumes.remove(&id);

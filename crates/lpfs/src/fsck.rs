@@ -1,11 +1,12 @@
 //! `fsck`: reading every record of every volume, checking both checksums and the content hash,
 //! comparing what is there with the index, and (on request) repairing what can be repaired.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
 
 use crate::error::Result;
-use crate::format::{IndexEntry, Tombstone};
+use crate::format::{IndexEntry, IndexEntryKind, Tombstone};
+use crate::index::{Loc, Tag, tag_of};
 use crate::hash::BlobHash;
 use crate::open::{read_index_log_entries, rewrite_index_log, set_aside};
 use crate::scan::{Damage, scan};
@@ -66,28 +67,54 @@ impl Store {
             volumes_checked: volumes.len(),
             ..FsckReport::default()
         };
-        let mut intact_blobs = HashSet::new();
+        // (volume, offset) → key of every intact blob record, and of every logged one.
+        let mut intact_blobs = HashMap::new();
+        let mut logged_blobs = HashMap::new();
+        let is_blob = |e: &&IndexEntry| !matches!(e.kind, IndexEntryKind::Tombstone(_));
         let mut stale = Vec::new();
         for (vol, size) in &volumes {
             let intact = scan_volume(vol, *size, &mut report);
             intact_blobs.extend(
                 intact
                     .iter()
-                    .filter(|e| !matches!(e.kind, crate::format::IndexEntryKind::Tombstone(_)))
-                    .map(|e| (vol.id, e.offset, e.key)),
+                    .filter(is_blob)
+                    .map(|e| ((vol.id, e.offset), e.key)),
             );
-            if read_index_log_entries(&self.shared.dir, vol)? != intact {
+            let logged = read_index_log_entries(&self.shared.dir, vol)?;
+            logged_blobs.extend(
+                logged
+                    .iter()
+                    .filter(is_blob)
+                    .map(|e| ((vol.id, e.offset), e.key)),
+            );
+            if logged != intact {
                 report.stale_index_logs.push(vol.id);
                 stale.push((vol.clone(), intact));
             }
         }
-        let missing: Vec<(BlobHash, crate::index::Loc)> = self
-            .state()
-            .index
-            .iter()
-            .filter(|(k, loc)| !intact_blobs.contains(&(loc.volume, loc.offset(), *k)))
-            .collect();
-        report.missing = missing.iter().map(|(k, _)| *k).collect();
+        // The index keeps each key's tag; the full key of an entry whose record is gone comes
+        // from the index log (or the index itself, for recent inserts).
+        let missing: Vec<(Option<BlobHash>, Tag, Loc)> = {
+            let state = self.state();
+            state
+                .index
+                .locations()
+                .filter(|(tag, loc)| {
+                    intact_blobs
+                        .get(&(loc.volume, loc.offset()))
+                        .is_none_or(|k| tag_of(k) != *tag)
+                })
+                .map(|(tag, loc)| {
+                    let key = logged_blobs
+                        .get(&(loc.volume, loc.offset()))
+                        .copied()
+                        .filter(|k| tag_of(k) == tag)
+                        .or_else(|| state.index.recent_key_at(loc));
+                    (key, tag, loc)
+                })
+                .collect()
+        };
+        report.missing = missing.iter().filter_map(|(k, _, _)| *k).collect();
         report.missing.sort_unstable();
 
         let needs_repair = !report.damaged.is_empty() || !missing.is_empty() || !stale.is_empty();
@@ -100,7 +127,17 @@ impl Store {
                         set_aside(&dir, vol, d.offset, d.bytes, "damaged")?;
                     }
                 }
-                for (key, loc) in &missing {
+                for (key, tag, loc) in &missing {
+                    let Some(key) = key else {
+                        // Known to nothing on disk: a reopen cannot bring it back either.
+                        w.shared
+                            .state
+                            .write()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .index
+                            .remove_at(tag, *loc);
+                        continue;
+                    };
                     let generation = volumes
                         .iter()
                         .find(|(v, _)| v.id == loc.volume)

@@ -13,7 +13,7 @@ use crate::format::{RECORD_HEADER_LEN, VOLUME_HEADER_LEN};
 use crate::hash::BlobHash;
 use crate::index::{Index, Loc};
 use crate::open::{RecoveryReport, VolumeInfo, load};
-use crate::volume::VolumeFile;
+use crate::volume::{RecordProblem, VolumeFile};
 use crate::writer::{Request, Writer};
 use crate::{BlobStore, Bytes, MAX_BLOB_BYTES, PutOutcome};
 
@@ -66,6 +66,19 @@ pub(crate) struct State {
     pub volumes: BTreeMap<u32, VolumeInfo>,
     /// The volume the writer appends to; never compacted.
     pub active_volume: Option<u32>,
+}
+
+/// The key named by the header of the record at `loc`: how the index tells apart keys that share
+/// the 8 bytes it keeps ([`crate::index`]).
+pub(crate) fn key_at(volumes: &BTreeMap<u32, VolumeInfo>, loc: Loc) -> Option<BlobHash> {
+    volumes.get(&loc.volume)?.file.key_at(loc.offset())
+}
+
+impl State {
+    /// Reads record headers' keys for the index.
+    pub fn keys(&self) -> impl Fn(Loc) -> Option<BlobHash> + '_ {
+        |loc| key_at(&self.volumes, loc)
+    }
 }
 
 /// A LittlePandaFS store: content-addressed blobs packed into append-only volume files.
@@ -311,7 +324,7 @@ impl Store {
                     created: false,
                 });
                 // Already stored: nothing to write.
-                if state.index.get(&hash).is_none() {
+                if state.index.get_exact(&hash, state.keys()).is_none() {
                     new_at.push(i);
                     new.push((hash, data));
                 }
@@ -330,7 +343,7 @@ impl Store {
     /// Where `hash` is, with its volume file, if it is stored.
     fn lookup(&self, hash: &BlobHash) -> Option<(Loc, Arc<VolumeFile>)> {
         let state = self.state();
-        let loc = state.index.get(hash)?;
+        let loc = state.index.get(hash, state.keys())?;
         let vol = state.volumes.get(&loc.volume)?.file.clone();
         Some((loc, vol))
     }
@@ -338,7 +351,7 @@ impl Store {
     /// Like [`Store::lookup`], also telling whether the payload may be trusted without a check.
     fn lookup_checked(&self, hash: &BlobHash) -> Option<(Loc, Arc<VolumeFile>, bool)> {
         let state = self.state();
-        let (loc, verified) = state.index.get_checked(hash)?;
+        let (loc, verified) = state.index.get_checked(hash, state.keys())?;
         let vol = state.volumes.get(&loc.volume)?.file.clone();
         Some((loc, vol, verified && !self.shared.options.verify_every_read))
     }
@@ -357,9 +370,11 @@ impl Store {
         let Some((loc, volume)) = self.lookup(hash) else {
             return Ok(None);
         };
-        volume
-            .check_header(hash, loc.offset(), u64::from(loc.len))
-            .map_err(|p| Self::corrupt(hash, loc, p))?;
+        match volume.check_header(hash, loc.offset(), u64::from(loc.len)) {
+            Ok(()) => {}
+            Err(RecordProblem::OtherKey) => return Ok(None),
+            Err(p) => return Err(Self::corrupt(hash, loc, p)),
+        }
         Ok(Some(BlobLocation {
             volume,
             offset: loc.offset() + RECORD_HEADER_LEN,
@@ -378,7 +393,7 @@ impl Store {
             return Ok(None);
         }
         match vol.read_resident(hash, loc.offset(), u64::from(loc.len)) {
-            None => Ok(None),
+            None | Some(Err(RecordProblem::OtherKey)) => Ok(None),
             Some(r) => r.map(Some).map_err(|p| Self::corrupt(hash, loc, p)),
         }
     }
@@ -392,7 +407,11 @@ impl Store {
             index_memory_bytes: state.index.memory_bytes() as u64,
             ..Stats::default()
         };
-        s.live_bytes = state.index.iter().map(|(_, loc)| u64::from(loc.len)).sum();
+        s.live_bytes = state
+            .index
+            .locations()
+            .map(|(_, loc)| u64::from(loc.len))
+            .sum();
         for (&id, v) in &state.volumes {
             let garbage = v.size.saturating_sub(VOLUME_HEADER_LEN + v.live_bytes);
             s.volume_bytes += v.size;
@@ -457,8 +476,11 @@ impl BlobStore for Store {
         if self.writer.is_none() {
             return Err(Error::ReadOnly);
         }
-        if self.state().index.get(&hash).is_some() {
-            return Ok(outcome);
+        {
+            let state = self.state();
+            if state.index.get_exact(&hash, state.keys()).is_some() {
+                return Ok(outcome);
+            }
         }
         let created = self.ask(|reply| Request::Put {
             blobs: vec![(hash, data.to_vec())],
@@ -476,9 +498,12 @@ impl BlobStore for Store {
         let Some((loc, vol, trusted)) = self.lookup_checked(hash) else {
             return Ok(None);
         };
-        let (bytes, checked) = vol
-            .read_blob(hash, loc.offset(), u64::from(loc.len), trusted)
-            .map_err(|p| Self::corrupt(hash, loc, p))?;
+        let (bytes, checked) = match vol.read_blob(hash, loc.offset(), u64::from(loc.len), trusted)
+        {
+            Ok(read) => read,
+            Err(RecordProblem::OtherKey) => return Ok(None),
+            Err(p) => return Err(Self::corrupt(hash, loc, p)),
+        };
         if checked {
             self.state().index.mark_verified(hash, loc);
         }
@@ -498,13 +523,18 @@ impl BlobStore for Store {
             });
         }
         if len <= VERIFY_WHOLE_UP_TO {
-            let (whole, _) = vol
-                .read_blob(hash, loc.offset(), len, false)
-                .map_err(|p| Self::corrupt(hash, loc, p))?;
+            let (whole, _) = match vol.read_blob(hash, loc.offset(), len, false) {
+                Ok(read) => read,
+                Err(RecordProblem::OtherKey) => return Ok(None),
+                Err(p) => return Err(Self::corrupt(hash, loc, p)),
+            };
             return Ok(Some(whole.slice(range.start as usize..range.end as usize)));
         }
-        vol.check_header(hash, loc.offset(), len)
-            .map_err(|p| Self::corrupt(hash, loc, p))?;
+        match vol.check_header(hash, loc.offset(), len) {
+            Ok(()) => {}
+            Err(RecordProblem::OtherKey) => return Ok(None),
+            Err(p) => return Err(Self::corrupt(hash, loc, p)),
+        }
         let mut buf = vec![0u8; (range.end - range.start) as usize];
         vol.read_exact_at(&mut buf, loc.offset() + RECORD_HEADER_LEN + range.start)
             .map_err(|p| Self::corrupt(hash, loc, p))?;
@@ -512,15 +542,22 @@ impl BlobStore for Store {
     }
 
     fn stat(&self, hash: &BlobHash) -> Result<Option<u64>> {
-        Ok(self.state().index.get(hash).map(|loc| u64::from(loc.len)))
+        let state = self.state();
+        Ok(state
+            .index
+            .get_exact(hash, state.keys())
+            .map(|loc| u64::from(loc.len)))
     }
 
     fn delete(&self, hash: &BlobHash) -> Result<bool> {
         if self.writer.is_none() {
             return Err(Error::ReadOnly);
         }
-        if self.state().index.get(hash).is_none() {
-            return Ok(false);
+        {
+            let state = self.state();
+            if state.index.get_exact(hash, state.keys()).is_none() {
+                return Ok(false);
+            }
         }
         let found = self.ask(|reply| Request::Delete {
             keys: vec![*hash],
@@ -530,7 +567,8 @@ impl BlobStore for Store {
     }
 
     fn list(&self, after: Option<&BlobHash>, limit: usize) -> Result<Vec<BlobHash>> {
-        Ok(self.state().index.keys_after(after, limit))
+        let state = self.state();
+        Ok(state.index.keys_after(after, limit, state.keys()))
     }
 
     fn locate(&self, hash: &BlobHash) -> Result<Option<BlobLocation>> {

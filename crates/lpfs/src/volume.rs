@@ -74,6 +74,20 @@ impl std::fmt::Debug for VolumeFile {
     }
 }
 
+/// Whether `header` is the blob record of `key`, `len` bytes long.
+fn header_names(header: &RecordHeader, key: &BlobHash, len: u64) -> Result<(), RecordProblem> {
+    if header.kind != RecordKind::Blob {
+        return Err(RecordProblem::Mismatch);
+    }
+    if header.key != *key {
+        return Err(RecordProblem::OtherKey);
+    }
+    if header.len != len {
+        return Err(RecordProblem::Mismatch);
+    }
+    Ok(())
+}
+
 /// Why a record cannot be read back as good.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RecordProblem {
@@ -85,6 +99,9 @@ pub(crate) enum RecordProblem {
     Payload,
     /// The header is fine but describes another record than expected.
     Mismatch,
+    /// The header is fine and names another blob: the index's entry for this key shares only its
+    /// tag with that blob's (see [`crate::index`]), so the key is not stored.
+    OtherKey,
 }
 
 impl std::fmt::Display for RecordProblem {
@@ -94,6 +111,7 @@ impl std::fmt::Display for RecordProblem {
             Self::Header(e) => write!(f, "record header: {e}"),
             Self::Payload => f.write_str("payload checksum mismatch"),
             Self::Mismatch => f.write_str("the record there is not this blob's"),
+            Self::OtherKey => f.write_str("the record there names another blob"),
         }
     }
 }
@@ -211,9 +229,7 @@ impl VolumeFile {
         let total = RECORD_HEADER_LEN + len;
         let check = |record: &[u8], payload: bool| -> Result<(), RecordProblem> {
             let header = RecordHeader::decode(record).map_err(RecordProblem::Header)?;
-            if header.key != *key || header.kind != RecordKind::Blob || header.len != len {
-                return Err(RecordProblem::Mismatch);
-            }
+            header_names(&header, key, len)?;
             if payload && !header.payload_intact(&record[RECORD_HEADER_LEN as usize..]) {
                 return Err(RecordProblem::Payload);
             }
@@ -256,8 +272,8 @@ impl VolumeFile {
             Ok(h) => h,
             Err(e) => return Some(Err(RecordProblem::Header(e))),
         };
-        if header.key != *key || header.kind != RecordKind::Blob || header.len != len {
-            return Some(Err(RecordProblem::Mismatch));
+        if let Err(p) = header_names(&header, key, len) {
+            return Some(Err(p));
         }
         Some(Ok(crate::mapped::bytes(
             map,
@@ -276,10 +292,21 @@ impl VolumeFile {
             None => self.read_exact_at(&mut buf, offset)?,
         }
         let header = RecordHeader::decode(&buf).map_err(RecordProblem::Header)?;
-        if header.key != *key || header.kind != RecordKind::Blob || header.len != len {
-            return Err(RecordProblem::Mismatch);
+        header_names(&header, key, len)
+    }
+
+    /// The key named by the blob record header at `offset` (from memory when it is there), or
+    /// `None` when the header cannot be read or is not a blob's.
+    pub fn key_at(&self, offset: u64) -> Option<BlobHash> {
+        let mut buf = [0u8; RECORD_HEADER_LEN as usize];
+        match self.resident_record(offset, RECORD_HEADER_LEN) {
+            Some((map, start)) => {
+                buf.copy_from_slice(&map[start..start + RECORD_HEADER_LEN as usize])
+            }
+            None => self.read_exact_at(&mut buf, offset).ok()?,
         }
-        Ok(())
+        let header = RecordHeader::decode(&buf).ok()?;
+        (header.kind == RecordKind::Blob).then_some(header.key)
     }
 
     /// Reads the whole record at `offset` (any kind) and checks header and payload checksum.

@@ -19,6 +19,7 @@ use crate::format::{
 use crate::hash::BlobHash;
 use crate::index::Loc;
 use crate::open::VolumeInfo;
+use crate::store::State;
 use crate::store::Shared;
 use crate::volume::{FIRST_RECORD, VolumeFile, index_path, volume_path};
 
@@ -286,7 +287,7 @@ impl Writer {
             .state
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        state.index.get(key)
+        state.index.get_exact(key, state.keys())
     }
 
     fn generation_of(&self, volume: u32) -> u32 {
@@ -486,9 +487,11 @@ impl Writer {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         for (key, change) in self.overlay.drain() {
+            let State { index, volumes, .. } = &mut *state;
+            let key_at = |loc| crate::store::key_at(volumes, loc);
             let old = match change {
-                Some(loc) => state.index.insert(key, loc),
-                None => state.index.remove(&key),
+                Some(loc) => index.insert(key, loc, key_at),
+                None => index.remove(&key, key_at),
             };
             if let Some(old) = old
                 && let Some(v) = state.volumes.get_mut(&old.volume)
