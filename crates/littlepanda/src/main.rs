@@ -140,6 +140,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::prefer_small_pages();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -162,18 +162,19 @@ impl Store {
                         Some(key) => old
                             .read_blob(key, loc.offset(), len, false)
                             .map(|(data, _)| (*key, data)),
-                        None => old.read_record(loc.offset(), old_size).and_then(
-                            |(header, data)| {
-                                let blob = header.kind == RecordKind::Blob
-                                    && tag_of(&header.key) == *tag
-                                    && header.len == len;
-                                if blob {
-                                    Ok((header.key, bytes::Bytes::from(data)))
-                                } else {
-                                    Err(RecordProblem::Mismatch)
-                                }
-                            },
-                        ),
+                        None => {
+                            old.read_record(loc.offset(), old_size)
+                                .and_then(|(header, data)| {
+                                    let blob = header.kind == RecordKind::Blob
+                                        && tag_of(&header.key) == *tag
+                                        && header.len == len;
+                                    if blob {
+                                        Ok((header.key, bytes::Bytes::from(data)))
+                                    } else {
+                                        Err(RecordProblem::Mismatch)
+                                    }
+                                })
+                        }
                     };
                     match read {
                         Ok((key, data)) => (

@@ -6,8 +6,8 @@ use std::sync::{Arc, PoisonError};
 
 use crate::error::Result;
 use crate::format::{IndexEntry, IndexEntryKind, Tombstone};
-use crate::index::{Loc, Tag, tag_of};
 use crate::hash::BlobHash;
+use crate::index::{Loc, Tag, tag_of};
 use crate::open::{read_index_log_entries, rewrite_index_log, set_aside};
 use crate::scan::{Damage, scan};
 use crate::store::{Stats, Store};

@@ -19,8 +19,8 @@ use crate::format::{
 use crate::hash::BlobHash;
 use crate::index::Loc;
 use crate::open::VolumeInfo;
-use crate::store::State;
 use crate::store::Shared;
+use crate::store::State;
 use crate::volume::{FIRST_RECORD, VolumeFile, index_path, volume_path};
 
 /// Work for the writer thread.

@@ -32,6 +32,7 @@ pub enum BenchCommand {
 }
 
 pub fn run(which: BenchCommand, data: &Path) -> anyhow::Result<ExitCode> {
+    crate::allocator::ensure_in_use()?;
     match which {
         BenchCommand::Store(args) => store::run(&args, data)?,
         BenchCommand::Db(args) => db::run(&args, data)?,
@@ -49,4 +50,16 @@ pub fn drop_page_cache() -> Result<(), String> {
     rustix::fs::sync();
     std::fs::write("/proc/sys/vm/drop_caches", "3")
         .map_err(|e| format!("cannot drop the page cache: {e}"))
+}
+
+/// This process's resident memory (bytes).
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
 }

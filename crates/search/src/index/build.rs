@@ -1,14 +1,17 @@
 //! Building the index from the database, fast and without leaving garbage behind.
 //!
 //! Two threads each read half of the galleries (by id) straight from the database's row buffer,
-//! fold their titles into one text arena and note every title key as (96-bit key hash, document).
-//! Each reader then partitions its key notes by the top bits of the hash. Two threads then take
-//! the shards in turn: a shard's notes from both halves are sorted in cache and cut into keys, each
-//! key's documents already in order for its posting list — no map is probed per key occurrence.
+//! fold their titles into one text arena and note every title key as (64-bit key hash, document,
+//! place in the document's titles).
+//! Two threads then each take the keys of half the hashes: they walk the notes of both halves in
+//! document order, appending each document to its key's posting list (found by the hash: a map
+//! of fixed-size keys, no string is looked up), so no list is ever sorted.
 //! Meanwhile this thread merges the halves' sort orders and cuts the number columns into buckets.
 //!
 //! Everything temporary is one large allocation per reader (the operating system takes it back
 //! when it is freed) rather than many small ones that would stay in the allocator's pools.
+
+use std::collections::HashMap;
 
 use roaring::RoaringBitmap;
 
@@ -18,22 +21,29 @@ use super::columns::{Cols, DocTags, Titles};
 use super::{Column, Index, NO_DATE, Orders, tag_u32};
 use crate::text::{fold, for_each_key, is_cjk};
 
-/// Shards of key notes (by the top bits of the key's hash).
-const SHARDS: usize = 256;
+/// Hashes the key hashes in the grouping maps (they are hashes already, but the map wants its own).
+type KeyHashState = foldhash::fast::FixedState;
 
-/// A title key's identity during a build: 96 bits of two hashes (two of a library's keys share it
-/// as rarely as two random 96-bit numbers are equal).
-fn key_hash(key: &str) -> u128 {
+/// A title key's identity during a build: a 64-bit hash. Two of the million or so distinct keys
+/// of a million-gallery library share one with a chance of about 3 in 100 million per build (and
+/// then share a posting list).
+fn key_hash(key: &str) -> u64 {
     use std::hash::BuildHasher;
-    let a = foldhash::fast::FixedState::with_seed(0x6c70_6b65_7973_0001).hash_one(key);
-    let b = foldhash::fast::FixedState::with_seed(0x6c70_6b65_7973_0002).hash_one(key);
-    (u128::from(a) << 32) | u128::from(b as u32)
+    foldhash::fast::FixedState::with_seed(0x6c70_6b65_7973_0001).hash_one(key)
 }
 
-/// The shard of a key note (`key_hash << 32 | document`).
-fn shard_of(note: u128) -> usize {
-    (note >> 120) as usize % SHARDS
+/// A key note: `hash << 64 | document << 32 | place`, where the place is the key's offset in its
+/// document's titles and its length (16 bits each), so that its text is found again without a
+/// search; [`NO_PLACE`] when either does not fit.
+fn note(hash: u64, doc: u32, offset: usize, len: usize) -> u128 {
+    let place = match (u16::try_from(offset), u16::try_from(len)) {
+        (Ok(o), Ok(l)) if (o, l) != (u16::MAX, u16::MAX) => u32::from(o) << 16 | u32::from(l),
+        _ => NO_PLACE,
+    };
+    u128::from(hash) << 64 | u128::from(doc) << 32 | u128::from(place)
 }
+
+const NO_PLACE: u32 = u32::MAX;
 
 /// What one reader gathered, its documents numbered from 0.
 #[derive(Default)]
@@ -47,12 +57,10 @@ struct Part {
     untagged: Vec<u32>,
     tags: DocTags,
     titles: Titles,
-    /// Key notes, `key_hash << 32 | document`, by shard once reading is done.
+    /// Key notes ([`note`]), in document order.
     notes: Vec<u128>,
-    /// Where each shard starts in `notes` (and where the last ends).
-    shard_at: Vec<usize>,
     /// Documents sorted by each column of `Column::ALL`.
-    orders: [Vec<u32>; 4],
+    orders: [Vec<(u128, u32)>; 4],
     /// Each tag's documents (`tag_at[t]..tag_at[t + 1]` of `tag_docs`).
     tag_docs: Vec<u32>,
     tag_at: Vec<usize>,
@@ -61,14 +69,41 @@ struct Part {
 impl Part {
     /// Reads the galleries with ids in `after + 1 ..= upto`.
     fn read(db: &Db, after: i64, upto: i64, tags: usize) -> db::Result<Self> {
-        let mut p = Part::default();
+        let t = std::time::Instant::now();
+        let mut p = Part::with_room_for(usize::try_from(upto - after).unwrap_or(0));
         db.galleries().scan_index_rows(after, upto, |r| p.push(r))?;
-        p.partition_notes();
+        let scanned = t.elapsed();
         p.gather_tag_docs(tags);
         let docs: Vec<u32> = (0..p.gallery.len() as u32).collect();
         let cols = p.cols();
-        p.orders = Column::ALL.map(|col| cols.sorted(col, docs.clone()));
+        p.orders = Column::ALL.map(|col| cols.keyed(col, &docs));
+        tracing::debug!(?scanned, took = ?t.elapsed(), "index build: half the galleries read");
         Ok(p)
+    }
+
+    /// Room for about `docs` documents, reserved up front: growing these vectors as they fill
+    /// would copy each into fresh pages again and again, and on a million-gallery build filling
+    /// fresh pages was most of the time. What is reserved and never written costs no memory (the
+    /// kernel provides a page when it is first written).
+    fn with_room_for(docs: usize) -> Self {
+        /// Generous figures per document; a vector that needs more still grows.
+        const NOTES: usize = 64;
+        const TEXT: usize = 320;
+        const TAGS: usize = 64;
+        let docs = docs.min(1 << 26);
+        let mut p = Part {
+            gallery: Vec::with_capacity(docs),
+            pages: Vec::with_capacity(docs),
+            bytes: Vec::with_capacity(docs),
+            added: Vec::with_capacity(docs),
+            posted: Vec::with_capacity(docs),
+            notes: Vec::with_capacity(docs * NOTES),
+            ..Part::default()
+        };
+        p.titles.text.reserve(docs * TEXT);
+        p.titles.spans.reserve(docs);
+        p.tags.reserve(docs, docs * TAGS);
+        p
     }
 
     fn cols(&self) -> Cols<'_> {
@@ -106,30 +141,18 @@ impl Part {
             .spans
             .push([a as u32, b as u32, b as u32, e as u32]);
         let notes = &mut self.notes;
+        let doc_start = text[a..].as_ptr().addr();
         // Each title on its own: a key never runs from one into the other.
         for title in [&text[a..b], &text[b..e]] {
-            for_each_key(title, |k| notes.push((key_hash(k) << 32) | u128::from(doc)));
+            for_each_key(title, |k| {
+                notes.push(note(
+                    key_hash(k),
+                    doc,
+                    k.as_ptr().addr() - doc_start,
+                    k.len(),
+                ));
+            });
         }
-    }
-
-    /// Reorders the key notes by shard (a counting sort: two passes, no comparisons).
-    fn partition_notes(&mut self) {
-        let mut at = vec![0usize; SHARDS + 1];
-        for &n in &self.notes {
-            at[shard_of(n) + 1] += 1;
-        }
-        for s in 0..SHARDS {
-            at[s + 1] += at[s];
-        }
-        let mut next = at.clone();
-        let mut sorted = vec![0u128; self.notes.len()];
-        for &n in &self.notes {
-            let s = shard_of(n);
-            sorted[next[s]] = n;
-            next[s] += 1;
-        }
-        self.notes = sorted;
-        self.shard_at = at;
     }
 
     /// Gathers each tag's documents (a counting sort by tag; documents stay in order).
@@ -158,10 +181,6 @@ impl Part {
             (Some(&a), Some(&b)) => &self.tag_docs[a..b],
             _ => &[],
         }
-    }
-
-    fn shard(&self, s: usize) -> &[u128] {
-        &self.notes[self.shard_at[s]..self.shard_at[s + 1]]
     }
 }
 
@@ -207,13 +226,16 @@ impl Index {
                 })?
             }
         };
+        let t = std::time::Instant::now();
         index.take_parts(&parts);
+        tracing::debug!(took = ?t.elapsed(), "index build: parts taken in");
         Ok(index)
     }
 
     /// Takes in what the readers gathered: columns here, then keys (on two threads) while this
     /// thread merges the sort orders, cuts the buckets and fills the tag postings.
     fn take_parts(&mut self, parts: &[Part]) {
+        let started = std::time::Instant::now();
         let offsets: Vec<u32> = parts
             .iter()
             .scan(0u32, |at, p| {
@@ -228,6 +250,13 @@ impl Index {
             .reserve(parts.iter().map(|p| p.titles.text.len()).sum());
         self.titles.spans.reserve(docs);
         self.doc_of.reserve(docs);
+        self.gallery.reserve(docs);
+        self.added.reserve(docs);
+        self.pages.reserve(docs);
+        self.bytes.reserve(docs);
+        self.posted.reserve(docs);
+        self.doc_tags
+            .reserve(docs, parts.iter().map(|p| p.tags.ids.len()).sum());
         for (p, &o) in parts.iter().zip(&offsets) {
             let base = self.titles.text.len() as u32;
             self.titles.text.push_str(&p.titles.text);
@@ -253,6 +282,7 @@ impl Index {
         }
         self.titles.live = self.titles.text.len();
         self.alive.insert_range(0..docs as u32);
+        tracing::debug!(took = ?started.elapsed(), "index build: columns copied");
 
         let this = &*self;
         let (found, orders, buckets, tag_postings) = std::thread::scope(|s| {
@@ -260,28 +290,51 @@ impl Index {
                 .map(|half| {
                     let offsets = &offsets;
                     s.spawn(move || {
-                        let mut notes: Vec<u128> = Vec::new();
-                        let mut found = Vec::new();
-                        for shard in (half..SHARDS).step_by(2) {
-                            notes.clear();
-                            for (p, &o) in parts.iter().zip(offsets) {
-                                notes.extend(p.shard(shard).iter().map(|n| n + u128::from(o)));
+                        // Each thread takes the keys of one value of the hash's lowest bit.
+                        // Notes come in document order, so each key's documents arrive in order
+                        // and go straight to the end of its posting list: no sorting at all.
+                        let mut keys: HashMap<u64, (u32, u32, RoaringBitmap), KeyHashState> =
+                            HashMap::default();
+                        for (p, &o) in parts.iter().zip(offsets) {
+                            for &n in &p.notes {
+                                let hash = (n >> 64) as u64;
+                                if (hash & 1) as usize != half {
+                                    continue;
+                                }
+                                let doc = (n >> 32) as u32 + o;
+                                // A document noting a key twice is refused the second time.
+                                let _ = keys
+                                    .entry(hash)
+                                    .or_insert_with(|| (doc, n as u32, RoaringBitmap::new()))
+                                    .2
+                                    .try_push(doc);
                             }
-                            this.group(&mut notes, &mut found);
                         }
-                        found
+                        tracing::debug!(took = ?started.elapsed(), keys = keys.len(), "index build: keys grouped");
+                        keys.into_iter()
+                            .filter_map(|(hash, (first, place, docs))| {
+                                this.key_text(first, place, hash).map(|k| (k.into(), docs))
+                            })
+                            .collect::<Vec<(Box<str>, RoaringBitmap)>>()
                     })
                 })
                 .collect();
             let cols = this.cols();
             let orders = Column::ALL.map(|col| {
-                parts
+                let merged = parts
                     .iter()
                     .zip(&offsets)
-                    .map(|(p, &at)| p.orders[col as usize].iter().map(move |d| d + at))
-                    .fold(Vec::new(), |acc, next| {
-                        merge_by(acc, next, |&a, &b| cols.cmp(col, a, b).is_le())
+                    .map(|(p, &at)| {
+                        p.orders[col as usize]
+                            .iter()
+                            .map(move |&(k, d)| (k, d + at))
                     })
+                    .fold(Vec::new(), |acc, next| {
+                        merge_by(acc, next, |a, b| {
+                            a.0 < b.0 || (a.0 == b.0 && cols.cmp(col, a.1, b.1).is_le())
+                        })
+                    });
+                merged.into_iter().map(|(_, d)| d).collect::<Vec<u32>>()
             });
             let [_, posted, pages, size] = &orders;
             let buckets = this.bucketed([pages, size, posted]);
@@ -315,6 +368,7 @@ impl Index {
                 e.postings = postings;
             }
         }
+        tracing::debug!(took = ?started.elapsed(), "index build: orders and keys in");
         let keys: usize = found.iter().map(Vec::len).sum();
         self.key_id.reserve(keys);
         self.key_postings.reserve(keys);
@@ -332,41 +386,31 @@ impl Index {
         self.words = words.into_iter().collect();
     }
 
-    /// Sorts one shard of key notes and cuts it into keys: each key's text (found again in the
-    /// first document that has it) and its documents.
-    fn group(&self, notes: &mut [u128], out: &mut Vec<(Box<str>, RoaringBitmap)>) {
-        notes.sort_unstable();
-        for run in notes.chunk_by(|a, b| a >> 32 == b >> 32) {
-            let doc = run[0] as u32;
-            let hash = run[0] >> 32;
-            let mut text = None;
-            for t in [self.titles.title(doc), self.titles.original(doc)] {
-                for_each_key(t, |k| {
-                    if text.is_none() && key_hash(k) == hash {
-                        text = Some(k);
-                    }
-                });
-            }
-            if let Some(text) = text {
-                // A document notes a key once per time its titles hold it; its list once.
-                let mut docs: Vec<u32> = run.iter().map(|&n| n as u32).collect();
-                docs.dedup();
-                out.push((
-                    text.into(),
-                    RoaringBitmap::from_sorted_iter(docs).unwrap_or_default(),
-                ));
-            }
+    /// The text of the title key with `hash`, found again in a document that has it: at its
+    /// noted place, or else by hashing the document's keys.
+    fn key_text(&self, doc: u32, place: u32, hash: u64) -> Option<&str> {
+        if place != NO_PLACE {
+            let start = self.titles.spans[doc as usize][0] as usize + (place >> 16) as usize;
+            return self
+                .titles
+                .text
+                .get(start..start + (place & 0xffff) as usize);
         }
+        let mut text = None;
+        for t in [self.titles.title(doc), self.titles.original(doc)] {
+            for_each_key(t, |k| {
+                if text.is_none() && key_hash(k) == hash {
+                    text = Some(k);
+                }
+            });
+        }
+        text
     }
 }
 
 /// Merges a sorted list and a sorted run into one sorted list (`le`: whether `a` goes before or
 /// with `b`).
-fn merge_by(
-    a: Vec<u32>,
-    b: impl Iterator<Item = u32>,
-    le: impl Fn(&u32, &u32) -> bool,
-) -> Vec<u32> {
+fn merge_by<T>(a: Vec<T>, b: impl Iterator<Item = T>, le: impl Fn(&T, &T) -> bool) -> Vec<T> {
     let mut out = Vec::with_capacity(a.len() + b.size_hint().0);
     let mut a = a.into_iter().peekable();
     for y in b {

@@ -67,33 +67,45 @@ pub(super) struct Cols<'a> {
 }
 
 impl Cols<'_> {
-    /// `docs` sorted by a column, then by gallery id. Titles are first sorted by their first 16
-    /// bytes as one number (titles often share a start, such as an event and an artist, so this
-    /// settles most comparisons without reading the titles again), then runs of equal starts by
-    /// the whole title.
-    pub(super) fn sorted(&self, col: Column, mut docs: Vec<u32>) -> Vec<u32> {
-        if col != Column::Title {
-            docs.sort_unstable_by(|&a, &b| self.cmp(col, a, b));
-            return docs;
-        }
-        let mut keyed: Vec<(u128, u32)> = docs
-            .iter()
-            .map(|&d| {
+    /// `docs` sorted by a column, then by gallery id.
+    pub(super) fn sorted(&self, col: Column, docs: &[u32]) -> Vec<u32> {
+        self.keyed(col, docs).into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// A number that orders documents by a column as [`Cols::cmp`] does: for a number column,
+    /// exactly (its value, then the gallery id); for titles, by their first 16 bytes only (equal
+    /// keys still need [`Cols::cmp`]).
+    pub(super) fn sort_key(&self, col: Column, d: u32) -> u128 {
+        let i = d as usize;
+        // Gallery ids are positive; a signed value is shifted to keep its order unsigned.
+        let then_gallery = |v: u64| u128::from(v) << 64 | u128::from(self.gallery[i] as u64);
+        match col {
+            Column::Title => {
                 let mut start = [0u8; 16];
                 let t = self.titles.title(d).as_bytes();
                 let n = t.len().min(16);
                 start[..n].copy_from_slice(&t[..n]);
-                (u128::from_be_bytes(start), d)
-            })
-            .collect();
-        keyed.sort_unstable_by_key(|&(k, _)| k);
-        docs.clear();
-        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
-            let at = docs.len();
-            docs.extend(run.iter().map(|&(_, d)| d));
-            docs[at..].sort_unstable_by(|&a, &b| self.cmp(col, a, b));
+                u128::from_be_bytes(start)
+            }
+            Column::Posted => then_gallery((self.posted[i] as u64) ^ (1 << 63)),
+            Column::Pages => then_gallery(u64::from(self.pages[i])),
+            Column::Size => then_gallery(self.bytes[i]),
         }
-        docs
+    }
+
+    /// `docs` sorted by a column, then by gallery id, each with its [`Cols::sort_key`]. The keys
+    /// are sorted as numbers, with no lookup per comparison; titles that start alike (often: an
+    /// event and an artist) are then put in order by the whole title, run by run.
+    pub(super) fn keyed(&self, col: Column, docs: &[u32]) -> Vec<(u128, u32)> {
+        let mut keyed: Vec<(u128, u32)> =
+            docs.iter().map(|&d| (self.sort_key(col, d), d)).collect();
+        keyed.sort_unstable_by_key(|&(k, _)| k);
+        if col == Column::Title {
+            for run in keyed.chunk_by_mut(|a, b| a.0 == b.0) {
+                run.sort_unstable_by(|a, b| self.cmp(col, a.1, b.1));
+            }
+        }
+        keyed
     }
 
     /// Compares two documents by a column, then by gallery id.
@@ -124,6 +136,12 @@ impl DocTags {
         self.spans
             .get(d as usize)
             .map_or(&[], |&[a, b]| &self.ids[a as usize..b as usize])
+    }
+
+    /// Reserves room for `docs` more documents with `ids` tags among them.
+    pub(super) fn reserve(&mut self, docs: usize, ids: usize) {
+        self.spans.reserve(docs);
+        self.ids.reserve(ids);
     }
 
     /// Appends a new document's tags.

@@ -496,7 +496,7 @@ impl Index {
     /// second thread, the rest on this one.
     fn rebuild_orders(&mut self) {
         let docs: Vec<u32> = self.alive.iter().collect();
-        let sorted = |col: Column| self.cols().sorted(col, docs.clone());
+        let sorted = |col: Column| self.cols().sorted(col, &docs);
         let (title, rest, buckets) = std::thread::scope(|s| {
             let title = s.spawn(|| sorted(Column::Title));
             let rest: Vec<Vec<u32>> = [Column::Posted, Column::Pages, Column::Size]
