@@ -39,9 +39,11 @@ impl Library {
         Ok(lib)
     }
 
-    /// Imports that a killed process left unfinished stored pages that no gallery names: this
-    /// process holds the store alone (its lock), so nothing else is importing, and those blobs
-    /// are released before anything new starts.
+    /// Imports that a stopped process left unfinished (a restart, a crash, a kill) stored pages
+    /// that no gallery names yet: this process holds the store alone (its lock), so nothing else
+    /// is importing, and those blobs are released before anything new starts. The jobs are then
+    /// queued again, and `serve` resumes them ([`server::jobs::resume`]); what the interrupted run
+    /// had already committed is found again as duplicates.
     fn recover_interrupted_imports(&self) -> anyhow::Result<()> {
         let interrupted = self
             .db
@@ -49,21 +51,18 @@ impl Library {
             .in_state(db::JobState::Running, 10_000)?
             .into_iter()
             .filter(|j| j.kind == IMPORT_JOB)
-            .collect::<Vec<_>>();
-        if interrupted.is_empty() {
+            .count();
+        if interrupted == 0 {
             return Ok(());
         }
         let released = self.importer.release_orphans()?;
-        for job in &interrupted {
-            self.db.jobs().fail(
-                job.id,
-                "interrupted: the process stopped before the import finished",
-            )?;
-        }
+        let requeued = self.db.jobs().requeue_interrupted()?;
         tracing::info!(
-            imports = interrupted.len(),
+            imports = interrupted,
+            requeued,
             released,
-            "released the images of imports interrupted by the last stop"
+            "imports interrupted by the last stop: their unfinished images released, the jobs \
+             queued again (the next `serve` resumes them)"
         );
         Ok(())
     }

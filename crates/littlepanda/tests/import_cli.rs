@@ -190,15 +190,16 @@ fn an_interrupted_import_is_cleaned_up_on_the_next_start() {
         4,
         "the orphan is gone; b's page and thumbnail are in"
     );
+    // The interrupted job waits, queued again, for the next `serve` to resume it.
     let db = database(d);
-    let failed = db.jobs().in_state(db::JobState::Failed, 10).unwrap();
-    assert_eq!(failed.len(), 1);
+    let queued = db.jobs().in_state(db::JobState::Queued, 10).unwrap();
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(queued[0].payload, "/somewhere/b.cbz");
     assert!(
-        failed[0]
-            .error
-            .as_deref()
-            .unwrap_or("")
-            .contains("interrupted")
+        db.jobs()
+            .in_state(db::JobState::Running, 10)
+            .unwrap()
+            .is_empty()
     );
     // `gc` by hand finds nothing more.
     drop(db);
@@ -208,6 +209,58 @@ fn an_interrupted_import_is_cleaned_up_on_the_next_start() {
         "{}",
         text(&out.stdout)
     );
+}
+
+/// A server stopped mid-import (killed, crashed, restarted) leaves a running import job and the
+/// pages it had stored so far; the next `serve` releases those, queues the job again and runs it
+/// to the end. (Before, the opener marked such a job failed before `serve` could resume it.)
+#[test]
+fn an_import_a_stop_interrupted_is_finished_by_the_next_serve() {
+    let data = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let a = input.path().join("a.cbz");
+    cbz(
+        &a,
+        &[
+            ("1.jpg", &jpeg(16, 16, 21)),
+            ("2.jpg", &jpeg(16, 16, 22)),
+            ("3.jpg", &jpeg(16, 16, 23)),
+        ],
+    );
+    // What a server killed while importing `a` leaves: its job running, one page stored.
+    let orphan = jpeg(16, 16, 21);
+    let job = {
+        let store = lpfs::Store::open(d.join("lpfs"), lpfs::Options::default()).unwrap();
+        lpfs::BlobStore::put(&store, &orphan).unwrap();
+        let db = database(d);
+        let payload = serde_json::json!({ "path": a }).to_string();
+        let job = db.jobs().create("import", &payload).unwrap();
+        db.jobs().start(job).unwrap();
+        job
+    };
+    let mut child = littlepanda(d)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the interrupted import to end", || {
+        matches!(
+            database(d).jobs().get(job).unwrap().state,
+            db::JobState::Done | db::JobState::Failed
+        )
+    });
+    let db = database(d);
+    let ended = db.jobs().get(job).unwrap();
+    assert_eq!(ended.state, db::JobState::Done, "{ended:?}");
+    assert_eq!(db.galleries().count().unwrap(), 1);
+    let listed = db.galleries().list(&db::ListQuery::default()).unwrap();
+    assert_eq!(listed[0].page_count, 3, "{listed:?}");
+    let job = db.jobs().get(job).unwrap();
+    assert_eq!((job.done, job.total, job.error), (1, 1, None));
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {

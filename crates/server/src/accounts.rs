@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use db::{KeyScope, Role};
 
 use crate::auth::{self, Caller, Via};
-use crate::error::ApiError;
+use crate::error::{ApiError, Missing};
 use crate::json::JsonBody;
 use crate::{AppState, blocking};
 
@@ -223,7 +223,10 @@ pub async fn revoke_key(
     if blocking(move || Ok(db.accounts().revoke_key(user, id)?)).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(ApiError::NotFound(format!("no API key {id} of yours")))
+        Err(ApiError::NotFound(
+            Missing::ApiKey,
+            format!("no API key {id} of yours"),
+        ))
     }
 }
 
@@ -466,7 +469,10 @@ pub async fn remove_collection(
     if blocking(move || Ok(db.accounts().remove_collection(user, id)?)).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(ApiError::NotFound(format!("no collection {id} of yours")))
+        Err(ApiError::NotFound(
+            Missing::Collection,
+            format!("no collection {id} of yours"),
+        ))
     }
 }
 
@@ -487,7 +493,10 @@ async fn collect(
     if mine {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
-        Err(ApiError::NotFound(format!("no collection {id} of yours")))
+        Err(ApiError::NotFound(
+            Missing::Collection,
+            format!("no collection {id} of yours"),
+        ))
     }
 }
 

@@ -42,12 +42,38 @@ pub enum ApiError {
     CrossSite,
     #[error("too many failed sign-ins: try again in {retry_after_s} s")]
     TooManyAttempts { retry_after_s: i64 },
-    #[error("{0}")]
-    NotFound(String),
+    #[error("{1}")]
+    NotFound(Missing, String),
     #[error("{0}")]
     Conflict(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What a request named that does not exist: each has its own error code, so a client can tell
+/// a gallery that is gone from a collection that never was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Gallery,
+    Page,
+    Job,
+    Collection,
+    ApiKey,
+    Asset,
+}
+
+impl Missing {
+    /// The error code of the missing thing.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Gallery => "gallery-not-found",
+            Self::Page => "page-not-found",
+            Self::Job => "job-not-found",
+            Self::Collection => "collection-not-found",
+            Self::ApiKey => "api-key-not-found",
+            Self::Asset => "asset-not-found",
+        }
+    }
 }
 
 impl ApiError {
@@ -71,7 +97,7 @@ impl ApiError {
             Self::CsrfRejected => "csrf",
             Self::CrossSite => "cross-site",
             Self::TooManyAttempts { .. } => "too-many-attempts",
-            Self::NotFound(_) => "not-found",
+            Self::NotFound(what, _) => what.code(),
             Self::Conflict(_) => "conflict",
             Self::Internal(_) => "internal",
         }
@@ -85,7 +111,7 @@ impl ApiError {
             Self::BlobNotFound
             | Self::RouteNotFound
             | Self::ThumbnailUnavailable(_)
-            | Self::NotFound(_) => StatusCode::NOT_FOUND,
+            | Self::NotFound(..) => StatusCode::NOT_FOUND,
             Self::SignInRequired | Self::WrongCredentials | Self::BadKey => {
                 StatusCode::UNAUTHORIZED
             }
@@ -113,7 +139,10 @@ impl From<lpfs::Error> for ApiError {
 impl From<db::Error> for ApiError {
     fn from(e: db::Error) -> Self {
         match e {
-            db::Error::GalleryNotFound(id) => Self::NotFound(format!("no gallery {id}")),
+            db::Error::GalleryNotFound(id) => {
+                Self::NotFound(Missing::Gallery, format!("no gallery {id}"))
+            }
+            db::Error::JobNotFound(id) => Self::NotFound(Missing::Job, format!("no job {id}")),
             db::Error::Invalid { .. } => Self::BadRequest(e.to_string()),
             other => Self::Internal(Box::new(other)),
         }

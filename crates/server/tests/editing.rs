@@ -359,7 +359,7 @@ async fn a_gallery_downloads_as_a_cbz_of_its_pages() {
         zip.by_index(i).unwrap().read_to_end(&mut page).unwrap();
         assert_eq!(page, s.store.get(h).unwrap().unwrap(), "page {}", i + 1);
     }
-    let (status, _, _) = call(
+    let (status, _, body) = call(
         &s,
         Method::GET,
         "/api/v1/galleries/nope/cbz",
@@ -368,6 +368,9 @@ async fn a_gallery_downloads_as_a_cbz_of_its_pages() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The code names what is missing.
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["code"], "gallery-not-found", "{error}");
 }
 
 #[tokio::test]

@@ -755,6 +755,7 @@ async fn api_keys_have_scopes_and_can_be_revoked() {
         )
         .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.json["code"], "api-key-not-found", "{}", a.json);
 }
 
 #[tokio::test]
@@ -926,6 +927,7 @@ async fn progress_favorites_and_collections_belong_to_each_user() {
         )
         .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.json["code"], "collection-not-found", "{}", a.json);
     // Un-favoriting shows in the next search.
     app.send(
         Method::DELETE,

@@ -110,7 +110,10 @@ pub async fn collections_submit(
             if ok {
                 Ok(())
             } else {
-                Err(ApiError::NotFound("no such collection of yours".into()))
+                Err(ApiError::NotFound(
+                    Missing::Collection,
+                    "no such collection of yours".into(),
+                ))
             }
         };
         match (action.as_str(), form.id) {

@@ -414,10 +414,10 @@ pub async fn crop_page(
     .await?;
     let n = p.page.unwrap_or(g.cover_page) as usize;
     let Some(page) = pages.get(n) else {
-        return Err(ApiError::NotFound(format!(
-            "this gallery has no page {}",
-            n + 1
-        )));
+        return Err(ApiError::NotFound(
+            Missing::Page,
+            format!("this gallery has no page {}", n + 1),
+        ));
     };
     let id = escape(&g.public_id);
     let field = |name: &str, label: &str, value: u32| {
@@ -552,7 +552,10 @@ pub async fn collect_submit(
             .accounts()
             .set_in_collection(user, collection, id, true)?
         {
-            return Err(ApiError::NotFound("no such collection of yours".into()));
+            return Err(ApiError::NotFound(
+                Missing::Collection,
+                "no such collection of yours".into(),
+            ));
         }
         Ok(())
     })

@@ -381,7 +381,10 @@ pub async fn batch_collect(
         for id in &ids {
             let g = db.galleries().id_of(id)?;
             if !db.accounts().set_in_collection(user, collection, g, true)? {
-                return Err(ApiError::NotFound("no such collection of yours".into()));
+                return Err(ApiError::NotFound(
+                    Missing::Collection,
+                    "no such collection of yours".into(),
+                ));
             }
         }
         Ok(())

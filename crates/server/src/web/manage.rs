@@ -580,7 +580,7 @@ pub async fn users_submit(
     .await;
     match done {
         Ok(()) => Ok(Redirect::to("/manage/users?done=saved").into_response()),
-        Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_) | ApiError::NotFound(_))) => {
+        Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_) | ApiError::NotFound(..))) => {
             Ok(redirect_with_error("/manage/users", &e))
         }
         Err(e) => Err(e),

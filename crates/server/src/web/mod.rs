@@ -17,7 +17,7 @@ use library::export::escape;
 
 use crate::AppState;
 use crate::auth::{self, Caller, Via};
-use crate::error::ApiError;
+use crate::error::{ApiError, Missing};
 use db::Role;
 
 mod account;
@@ -385,7 +385,7 @@ pub(crate) fn asset_url(logical: &str) -> String {
 pub async fn asset(Path(name): Path<String>, headers: axum::http::HeaderMap) -> Response {
     match assets().values().find(|a| a.name == name) {
         Some(a) => asset_response(a, &headers, "public, max-age=31536000, immutable"),
-        None => ApiError::NotFound(format!("no asset {name}")).into_response(),
+        None => ApiError::NotFound(Missing::Asset, format!("no asset {name}")).into_response(),
     }
 }
 

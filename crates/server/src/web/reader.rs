@@ -83,7 +83,10 @@ pub async fn reader(
         crate::blocking(move || Ok((db.galleries().get(&wanted)?, db.galleries().pages(&wanted)?)))
             .await?;
     let Some(last) = pages.len().checked_sub(1) else {
-        return Err(ApiError::NotFound("this gallery has no pages".into()));
+        return Err(ApiError::NotFound(
+            Missing::Page,
+            "this gallery has no pages".into(),
+        ));
     };
     let n = (p.page.unwrap_or(0) as usize).min(last);
     let suffix = p.from.suffix();
