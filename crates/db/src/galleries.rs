@@ -402,6 +402,39 @@ fn new_public_id(archive: Option<&BlobHash>) -> String {
 type BlobMap<V> = HashMap<BlobHash, V, lpfs::BlobHashState>;
 
 /// Ids of `blobs` (page images), creating rows for new ones.
+/// What a stored blob is to the library (`blobs.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlobKind {
+    /// A page image of a gallery.
+    Page = 1,
+    /// A page image's thumbnail.
+    Thumbnail = 2,
+    /// A cover cut out of a page, at thumbnail size (its own thumbnail).
+    CutCover = 3,
+}
+
+/// Where a page image's thumbnail stands (`blobs.thumb_state`; `thumb_id` names a made one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThumbState {
+    Waiting = 0,
+    Made = 1,
+    Failed = 2,
+    /// This build has no decoder for the image's format.
+    Unsupported = 3,
+}
+
+impl BlobKind {
+    const fn code(self) -> i64 {
+        self as i64
+    }
+}
+
+impl ThumbState {
+    const fn code(self) -> i64 {
+        self as i64
+    }
+}
+
 fn ensure_blobs(c: &mut dyn Sql, blobs: &[&BlobInfo]) -> Result<BlobMap<i64>> {
     // Pages repeat images (a batch of synthetic galleries is a million pages over 64 images):
     // deduplicate by hash before any sorting.
@@ -423,7 +456,7 @@ fn ensure_blobs(c: &mut dyn Sql, blobs: &[&BlobInfo]) -> Result<BlobMap<i64>> {
             .flat_map(|b| {
                 [
                     Param::Blob(&b.hash.0),
-                    Param::Int(1),
+                    Param::Int(BlobKind::Page.code()),
                     Param::Int(b.format.code()),
                     Param::Int(i64::from(b.width)),
                     Param::Int(i64::from(b.height)),
@@ -1081,7 +1114,7 @@ impl Galleries<'_> {
                 return Err(Error::invalid("cover page", format!("{page} is past the last page")));
             }
             c.exec(
-                &format!("{} INTO blobs (hash, kind, format, width, height, bytes) VALUES (?, 3, ?, ?, ?, ?)", c.dialect().insert_ignore()),
+                &format!("{} INTO blobs (hash, kind, format, width, height, bytes) VALUES (?, {}, ?, ?, ?, ?)", c.dialect().insert_ignore(), BlobKind::CutCover.code()),
                 &[
                     Param::Blob(&image.hash.0),
                     Param::Int(image.format.code()),
@@ -1159,7 +1192,7 @@ impl Galleries<'_> {
             let image_id = c.query_opt("SELECT id, thumb_id FROM blobs WHERE hash = ?", &[Param::Blob(&image.0)])?.ok_or_else(|| Error::invalid("image", format!("{image} is not a page of any gallery")))?;
             let (image_id, old) = (image_id.int(0)?, image_id.opt_int(1)?);
             c.exec(
-                &format!("{} INTO blobs (hash, kind, format, width, height, bytes) VALUES (?, 2, ?, ?, ?, ?)", c.dialect().insert_ignore()),
+                &format!("{} INTO blobs (hash, kind, format, width, height, bytes) VALUES (?, {}, ?, ?, ?, ?)", c.dialect().insert_ignore(), BlobKind::Thumbnail.code()),
                 &[Param::Blob(&thumbnail.hash.0), Param::Int(thumbnail.format.code()), Param::Int(i64::from(thumbnail.width)), Param::Int(i64::from(thumbnail.height)), Param::Int(thumbnail.bytes as i64)],
             )?;
             let thumb_id = c.query_opt("SELECT id FROM blobs WHERE hash = ?", &[Param::Blob(&thumbnail.hash.0)])?.ok_or_else(|| Error::Decode("thumbnail row vanished".into()))?.int(0)?;
@@ -1167,7 +1200,7 @@ impl Galleries<'_> {
                 return Ok(());
             }
             add_refs(c, &[thumb_id], 1)?;
-            c.exec("UPDATE blobs SET thumb_id = ?, thumb_state = 1 WHERE id = ?", &[Param::Int(thumb_id), Param::Int(image_id)])?;
+            c.exec(&format!("UPDATE blobs SET thumb_id = ?, thumb_state = {} WHERE id = ?", ThumbState::Made.code()), &[Param::Int(thumb_id), Param::Int(image_id)])?;
             if let Some(old) = old {
                 add_refs(c, &[old], -1)?;
                 release_unused(c, &[old])?;
@@ -1180,7 +1213,10 @@ impl Galleries<'_> {
     pub fn mark_thumbnail_failed(&self, image: &BlobHash) -> Result<()> {
         self.db.write(|c| {
             c.exec(
-                "UPDATE blobs SET thumb_state = 2 WHERE hash = ?",
+                &format!(
+                    "UPDATE blobs SET thumb_state = {} WHERE hash = ?",
+                    ThumbState::Failed.code()
+                ),
                 &[Param::Blob(&image.0)],
             )
             .map(drop)
@@ -1272,23 +1308,28 @@ impl Galleries<'_> {
     pub fn thumbnail_of(&self, image: &BlobHash) -> Result<Option<ThumbnailState>> {
         self.db.read(|c| {
             let Some(r) = c.query_opt(
-                "SELECT b.format, b.width, b.height, b.bytes, b.thumb_state, t.hash, b.kind FROM blobs b \
-                 LEFT JOIN blobs t ON t.id = b.thumb_id WHERE b.hash = ? AND b.kind IN (1, 3)",
+                &format!(
+                    "SELECT b.format, b.width, b.height, b.bytes, b.thumb_state, t.hash, b.kind FROM blobs b \
+                     LEFT JOIN blobs t ON t.id = b.thumb_id WHERE b.hash = ? AND b.kind IN ({}, {})",
+                    BlobKind::Page.code(),
+                    BlobKind::CutCover.code()
+                ),
                 &[Param::Blob(&image.0)],
             )?
             else {
                 return Ok(None);
             };
             // A cropped cover is made at thumbnail size: it is its own thumbnail.
-            if r.int(6)? == 3 {
+            if r.int(6)? == BlobKind::CutCover.code() {
                 return Ok(Some(ThumbnailState::Made(*image)));
             }
             if let Some(t) = r.opt_blob(5)? {
                 return Ok(Some(ThumbnailState::Made(hash_of(t)?)));
             }
-            Ok(Some(match r.int(4)? {
-                2 => ThumbnailState::Failed,
-                3 => ThumbnailState::Unsupported,
+            let state = r.int(4)?;
+            Ok(Some(match state {
+                _ if state == ThumbState::Failed.code() => ThumbnailState::Failed,
+                _ if state == ThumbState::Unsupported.code() => ThumbnailState::Unsupported,
                 _ => ThumbnailState::Pending(BlobInfo {
                     hash: *image,
                     format: ImageFormat::from_code(r.int(0)?),
@@ -1304,8 +1345,12 @@ impl Galleries<'_> {
     pub fn images_needing_thumbnails(&self, limit: usize) -> Result<Vec<BlobInfo>> {
         self.db.read(|c| {
             let rows = c.query(
-                "SELECT hash, format, width, height, bytes FROM blobs \
-                 WHERE thumb_state = 0 AND kind = 1 ORDER BY id LIMIT ?",
+                &format!(
+                    "SELECT hash, format, width, height, bytes FROM blobs \
+                     WHERE thumb_state = {} AND kind = {} ORDER BY id LIMIT ?",
+                    ThumbState::Waiting.code(),
+                    BlobKind::Page.code()
+                ),
                 &[Param::Int(limit as i64)],
             )?;
             rows.iter()
@@ -1326,7 +1371,11 @@ impl Galleries<'_> {
     pub fn mark_thumbnail_unsupported(&self, image: &BlobHash) -> Result<()> {
         self.db.write(|c| {
             c.exec(
-                "UPDATE blobs SET thumb_state = 3 WHERE hash = ? AND thumb_state = 0",
+                &format!(
+                    "UPDATE blobs SET thumb_state = {} WHERE hash = ? AND thumb_state = {}",
+                    ThumbState::Unsupported.code(),
+                    ThumbState::Waiting.code()
+                ),
                 &[Param::Blob(&image.0)],
             )
             .map(drop)

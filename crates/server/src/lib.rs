@@ -10,6 +10,7 @@ pub mod blobs;
 pub mod error;
 pub mod extract;
 pub mod galleries;
+pub mod html;
 pub mod jobs;
 pub mod json;
 pub mod pages;

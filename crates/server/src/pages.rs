@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 
-use library::export::escape;
+use crate::html::escape;
 
 fn page(title: &str, body: &str) -> String {
     format!(

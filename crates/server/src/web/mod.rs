@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 use axum::extract::{Path, State};
 
 use crate::extract::{Form, Query};
+use crate::html::escape;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use library::export::escape;
 
 use crate::AppState;
 use crate::auth::{self, Caller, Via};
