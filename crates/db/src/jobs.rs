@@ -1,6 +1,8 @@
 //! Background jobs (imports, thumbnailing, …): state, progress and error, kept in the database so
 //! they survive restarts.
 
+use std::path::PathBuf;
+
 use crate::error::{Error, Result};
 use crate::sql::{Param, Row};
 use crate::{Db, now_ms};
@@ -36,11 +38,63 @@ impl JobState {
     }
 }
 
+/// What a background job does. Each kind has one payload format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobKind {
+    /// Imports the archives and folders at a path on the server's disk (a server-path import, a
+    /// watched folder's file, a command-line import). Payload: [`ImportPayload`]. A stop leaves it
+    /// to be resumed.
+    Import,
+    /// A browser upload's import, recorded once it has ended. Payload: `{"name"}`, the file sent.
+    Upload,
+}
+
+impl JobKind {
+    /// Every kind.
+    pub const ALL: [Self; 2] = [Self::Import, Self::Upload];
+
+    /// The kind as stored (and as shown in job listings).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Import => "import",
+            Self::Upload => "upload",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| Error::Decode(format!("unknown job kind {s:?}")))
+    }
+}
+
+/// What an [`JobKind::Import`] job imports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportPayload {
+    pub path: PathBuf,
+}
+
+impl ImportPayload {
+    /// The payload as stored.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// The payload of an import job, if it can be read.
+    pub fn of(job: &Job) -> Option<Self> {
+        (job.kind == JobKind::Import)
+            .then(|| serde_json::from_str(&job.payload).ok())
+            .flatten()
+    }
+}
+
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Job {
     pub id: i64,
-    pub kind: String,
+    pub kind: JobKind,
     pub state: JobState,
     pub done: u64,
     pub total: u64,
@@ -56,7 +110,7 @@ const COLUMNS: &str = "id, kind, state, done, total, payload, error, created_at,
 fn job(r: &Row) -> Result<Job> {
     Ok(Job {
         id: r.int(0)?,
-        kind: r.text(1)?,
+        kind: JobKind::parse(&r.text(1)?)?,
         state: JobState::parse(&r.text(2)?),
         done: r.int(3)? as u64,
         total: r.int(4)? as u64,
@@ -76,11 +130,9 @@ pub struct Jobs<'a> {
 }
 
 impl Jobs<'_> {
-    /// Queues a job; answers its id.
-    pub fn create(&self, kind: &str, payload: &str) -> Result<i64> {
-        if kind.is_empty() || kind.len() > 64 {
-            return Err(Error::invalid("job kind", "1 to 64 characters"));
-        }
+    /// Queues a job; answers its id. `payload` is in the format of its kind ([`JobKind`]).
+    pub fn create(&self, kind: JobKind, payload: &str) -> Result<i64> {
+        let kind = kind.as_str();
         self.db.write(|c| {
             let now = now_ms();
             c.exec(
@@ -154,12 +206,13 @@ impl Jobs<'_> {
     }
 
     /// The latest jobs of `kinds`, newest first.
-    pub fn recent(&self, kinds: &[&str], limit: usize) -> Result<Vec<Job>> {
+    pub fn recent(&self, kinds: &[JobKind], limit: usize) -> Result<Vec<Job>> {
         if kinds.is_empty() {
             return Ok(Vec::new());
         }
         self.db.read(|c| {
-            let mut params: Vec<Param<'_>> = kinds.iter().map(|k| Param::Text(k)).collect();
+            let mut params: Vec<Param<'_>> =
+                kinds.iter().map(|k| Param::Text(k.as_str())).collect();
             params.push(Param::Int(limit as i64));
             let rows = c.query(
                 &format!(

@@ -39,7 +39,7 @@ pub use galleries::{
     ListOrder, ListQuery, NewGallery, NewPage, Page, ReadingDirection, ThumbnailState,
 };
 pub use integrity::{AffectedGallery, Integrity};
-pub use jobs::{Job, JobState, Jobs};
+pub use jobs::{ImportPayload, Job, JobKind, JobState, Jobs};
 pub use sql::Dialect;
 pub use tags::{GalleryTag, NAMESPACES, TagName, TagSource, Tags};
 

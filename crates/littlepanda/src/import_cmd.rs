@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use db::{Db, TagName};
+use db::{Db, JobKind, TagName};
 use library::import::{ImportOptions, Importer, Outcome, Progress, Source};
 use lpfs::BlobStore;
 
@@ -50,7 +50,7 @@ impl Library {
             .jobs()
             .in_state(db::JobState::Running, 10_000)?
             .into_iter()
-            .filter(|j| j.kind == IMPORT_JOB)
+            .filter(|j| j.kind == JobKind::Import)
             .count();
         if interrupted == 0 {
             return Ok(());
@@ -67,9 +67,6 @@ impl Library {
         Ok(())
     }
 }
-
-/// The job kind of an import.
-pub const IMPORT_JOB: &str = "import";
 
 /// What became of one source: printed as a line of JSON (`--json`) or as text, and sent line by
 /// line over the control socket when a running server imports for the command.
@@ -125,7 +122,7 @@ pub fn import_one(
     progress: &dyn Progress,
 ) -> anyhow::Result<Outcome> {
     let jobs = lib.db.jobs();
-    let job = jobs.create(IMPORT_JOB, &job_payload(source.path()))?;
+    let job = jobs.create(JobKind::Import, &job_payload(source.path()))?;
     jobs.start(job)?;
     jobs.progress(job, 0, 1)?;
     let outcome = lib.importer.import(source, opts, progress);
@@ -141,7 +138,7 @@ pub fn import_one(
 /// failed job with its reason, so it is listed with the others.
 pub fn record_failed_import(lib: &Library, path: &Path, reason: &str) -> anyhow::Result<()> {
     let jobs = lib.db.jobs();
-    let job = jobs.create(IMPORT_JOB, &job_payload(path))?;
+    let job = jobs.create(JobKind::Import, &job_payload(path))?;
     jobs.progress(job, 1, 1)?;
     jobs.fail(job, &format!("{}: {reason}", path.display()))?;
     Ok(())
@@ -149,7 +146,10 @@ pub fn record_failed_import(lib: &Library, path: &Path, reason: &str) -> anyhow:
 
 /// An import job's description, in the server's format.
 fn job_payload(path: &Path) -> String {
-    serde_json::json!({ "path": path }).to_string()
+    db::ImportPayload {
+        path: path.to_path_buf(),
+    }
+    .to_json()
 }
 
 /// What `littlepanda import` was asked; also what it sends a running server to do for it.

@@ -168,7 +168,10 @@ fn an_interrupted_import_is_cleaned_up_on_the_next_start() {
         let store = lpfs::Store::open(d.join("lpfs"), lpfs::Options::default()).unwrap();
         lpfs::BlobStore::put(&store, &jpeg(20, 20, 5)).unwrap();
         let db = database(d);
-        let job = db.jobs().create("import", "/somewhere/b.cbz").unwrap();
+        let job = db
+            .jobs()
+            .create(db::JobKind::Import, "/somewhere/b.cbz")
+            .unwrap();
         db.jobs().start(job).unwrap();
     }
     let stored = |d: &Path| {
@@ -235,7 +238,7 @@ fn an_import_a_stop_interrupted_is_finished_by_the_next_serve() {
         lpfs::BlobStore::put(&store, &orphan).unwrap();
         let db = database(d);
         let payload = serde_json::json!({ "path": a }).to_string();
-        let job = db.jobs().create("import", &payload).unwrap();
+        let job = db.jobs().create(db::JobKind::Import, &payload).unwrap();
         db.jobs().start(job).unwrap();
         job
     };

@@ -9,21 +9,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use db::{Job, JobState};
+use db::{ImportPayload, Job, JobKind, JobState};
 use library::import::{ImportOptions, Outcome, Quiet};
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
 use crate::{AppState, blocking};
 
-/// The job kinds this module runs and lists.
-pub const KINDS: &[&str] = &["import", "upload"];
-
 /// What a job is doing now, as told to watchers.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct JobEvent {
     pub id: i64,
-    pub kind: String,
+    pub kind: JobKind,
     pub state: JobState,
     pub done: u64,
     pub total: u64,
@@ -54,17 +51,11 @@ impl JobHub {
     }
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ImportPayload {
-    path: PathBuf,
-}
-
 /// Queues the import of `path` (already checked to lie below an import root) and starts it in
 /// the background; answers the job's id.
 pub(crate) fn start_import(state: &AppState, path: PathBuf) -> Result<i64, ApiError> {
-    let payload = serde_json::to_string(&ImportPayload { path: path.clone() })
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    let id = state.db.jobs().create("import", &payload)?;
+    let payload = ImportPayload { path: path.clone() }.to_json();
+    let id = state.db.jobs().create(JobKind::Import, &payload)?;
     let state = state.clone();
     tokio::task::spawn_blocking(move || run_import(&state, id, &path));
     Ok(id)
@@ -75,8 +66,8 @@ pub(crate) fn start_import(state: &AppState, path: PathBuf) -> Result<i64, ApiEr
 pub fn resume(state: &AppState) -> Result<usize, ApiError> {
     let queued = state.db.jobs().in_state(JobState::Queued, 1000)?;
     let mut resumed = 0;
-    for job in queued.into_iter().filter(|j| j.kind == "import") {
-        let Ok(payload) = serde_json::from_str::<ImportPayload>(&job.payload) else {
+    for job in queued.into_iter().filter(|j| j.kind == JobKind::Import) {
+        let Some(payload) = ImportPayload::of(&job) else {
             state
                 .db
                 .jobs()
@@ -105,7 +96,7 @@ fn try_import(state: &AppState, id: i64, path: &std::path::Path) -> Result<(), A
     jobs.start(id)?;
     let mut event = JobEvent {
         id,
-        kind: "import".into(),
+        kind: JobKind::Import,
         state: JobState::Running,
         done: 0,
         total: 0,
@@ -160,13 +151,13 @@ pub(crate) fn record_upload(
     failures: Vec<String>,
 ) -> Result<(), ApiError> {
     let payload = serde_json::json!({ "name": name }).to_string();
-    let id = state.db.jobs().create("upload", &payload)?;
+    let id = state.db.jobs().create(JobKind::Upload, &payload)?;
     state.db.jobs().progress(id, total, total)?;
     finish(
         state,
         JobEvent {
             id,
-            kind: "upload".into(),
+            kind: JobKind::Upload,
             state: JobState::Running,
             done: total,
             total,
@@ -189,7 +180,7 @@ fn event_of(job: &Job) -> JobEvent {
         .unwrap_or_else(|| job.payload.clone());
     JobEvent {
         id: job.id,
-        kind: job.kind.clone(),
+        kind: job.kind,
         state: job.state,
         done: job.done,
         total: job.total,
@@ -207,7 +198,7 @@ pub(crate) fn recent(state: &AppState, limit: usize) -> Result<Vec<JobEvent>, Ap
     Ok(state
         .db
         .jobs()
-        .recent(KINDS, limit)?
+        .recent(&JobKind::ALL, limit)?
         .iter()
         .map(event_of)
         .collect())
@@ -230,7 +221,7 @@ pub async fn events(State(state): State<AppState>) -> Result<Response, ApiError>
         open.extend(jobs.in_state(JobState::Queued, 100)?);
         Ok(open
             .iter()
-            .filter(|j| KINDS.contains(&j.kind.as_str()))
+            .filter(|j| JobKind::ALL.contains(&j.kind))
             .map(event_of)
             .collect())
     })
