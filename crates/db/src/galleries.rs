@@ -129,8 +129,8 @@ pub enum Created {
     },
 }
 
-/// A gallery as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A gallery as stored (the API sends a view of it: `server::views`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gallery {
     /// Internal id (dense, for indexes); clients see `public_id`.
     pub id: i64,
@@ -275,8 +275,8 @@ pub enum ThumbnailState {
     Unsupported,
 }
 
-/// A gallery as listed in a grid.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A gallery as listed in a grid (the API sends a view of it: `server::views`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GallerySummary {
     pub id: i64,
     pub public_id: String,

@@ -47,7 +47,7 @@ fn huge_png(side: u32) -> Vec<u8> {
     let mut row = vec![0u8; side as usize * 4];
     for y in 0..side {
         for x in 0..side as usize {
-            row[x * 4] = (x as u32 / 64 ^ y / 64) as u8;
+            row[x * 4] = ((x as u32 / 64) ^ (y / 64)) as u8;
             row[x * 4 + 1] = (y / 47) as u8;
             row[x * 4 + 2] = 200;
             row[x * 4 + 3] = if (x / 100) % 2 == 0 { 255 } else { 128 };
@@ -97,7 +97,7 @@ fn a_huge_png_is_thumbnailed_in_bands_once_within_a_small_heap() {
             title: "huge".into(),
             pages: vec![db::NewPage {
                 name: "1.png".into(),
-                blob: info.clone(),
+                blob: info,
             }],
             ..db::NewGallery::default()
         })

@@ -24,7 +24,7 @@ pub async fn gallery(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let g = blocking(move || Ok(db.galleries().get(&public_id)?)).await?;
-    Ok(Json(g).into_response())
+    Ok(Json(crate::views::GalleryView::from(g)).into_response())
 }
 
 /// `GET /api/v1/galleries/{id}/pages`: its pages in order, with their images and thumbnails.

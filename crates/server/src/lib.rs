@@ -19,6 +19,7 @@ pub mod search;
 pub mod serve;
 pub mod sign_in;
 pub mod thumbnails;
+pub mod views;
 pub mod web;
 pub mod zero_copy;
 

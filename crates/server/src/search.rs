@@ -49,10 +49,13 @@ pub async fn search(
         let found = live
             .search(&params.q, viewer, params.offset, limit)
             .map_err(from_search)?;
-        let galleries = db
+        let galleries: Vec<crate::views::GallerySummaryView> = db
             .galleries()
             .summaries(&found.ids)
-            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            .map_err(|e| ApiError::Internal(Box::new(e)))?
+            .into_iter()
+            .map(Into::into)
+            .collect();
         Ok::<_, ApiError>((found.total, galleries))
     })
     .await??;

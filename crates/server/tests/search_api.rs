@@ -83,13 +83,25 @@ async fn search_answers_like_the_index_and_sees_writes() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["total"], direct.total);
-    let ids: Vec<i64> = body["galleries"]
+    // Galleries are named by their public ids only: no internal row id leaves the server.
+    let public: Vec<&str> = body["galleries"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|g| g["id"].as_i64().unwrap())
+        .map(|g| {
+            assert!(g.get("id").is_none(), "an internal id in {g}");
+            g["public_id"].as_str().unwrap()
+        })
         .collect();
-    assert_eq!(ids, direct.ids);
+    let expected: Vec<String> = db
+        .galleries()
+        .summaries(&direct.ids)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.public_id)
+        .collect();
+    assert_eq!(public, expected);
+    let ids = direct.ids.clone();
     let t = titles(&body);
     let mut sorted = t.clone();
     sorted.sort_by_key(|s| s.to_lowercase());

@@ -332,6 +332,9 @@ async fn a_reader_reads_but_cannot_edit() {
         )
         .await;
     assert_eq!(a.status, StatusCode::OK);
+    // The gallery's view: its public id, never the internal row id.
+    assert_eq!(a.json["public_id"], g.as_str(), "{}", a.json);
+    assert!(a.json.get("id").is_none(), "{}", a.json);
     let a = app
         .send(Method::GET, "/api/v1/search?q=", &reader, None)
         .await;

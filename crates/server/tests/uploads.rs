@@ -158,7 +158,7 @@ async fn upload_errors_name_the_file_sent_never_a_server_path() {
             !said.contains(&staging) && !said.contains("upload-"),
             "{said}"
         );
-        let jobs = s.db.jobs().recent(&["upload"], 10).unwrap();
+        let jobs = s.db.jobs().recent(&[db::JobKind::Upload], 10).unwrap();
         let job = jobs.iter().find(|j| j.payload.contains(name)).unwrap();
         let why = job.error.as_deref().unwrap_or_default();
         assert!(why.contains(name), "{why}");
