@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use db::{Db, JobKind, TagName};
 use library::import::{ImportOptions, Importer, Outcome, Progress, Source};
-use lpfs::BlobStore;
 
 use crate::config::Config;
 
@@ -412,13 +411,9 @@ pub fn remove(
             println!("{gallery} is back in the library");
         }
         Removal::Purge => {
-            let released = lib.db.galleries().purge(gallery)?;
-            for h in &released {
-                lib.store.delete(h)?;
-            }
+            let released = lib.importer.purge(gallery)?;
             println!(
-                "{gallery} is deleted; {} images nothing else used are released (`littlepanda compact` returns the space)",
-                released.len()
+                "{gallery} is deleted; {released} images nothing else used are released (`littlepanda compact` returns the space)"
             );
         }
     }

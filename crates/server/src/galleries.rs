@@ -131,16 +131,10 @@ pub async fn purge(
 
 /// Deletes a gallery for good and then the images nothing else uses; answers how many.
 pub(crate) async fn purge_gallery(state: &AppState, public_id: String) -> Result<usize, ApiError> {
-    let db = state.db.clone();
-    let blobs = state.blobs.clone();
-    blocking(move || {
-        let released = db.galleries().purge(&public_id)?;
-        for h in &released {
-            blobs.delete(h)?;
-        }
-        Ok(released.len())
-    })
-    .await
+    let Some(importer) = state.importer.clone() else {
+        return Err(ApiError::RouteNotFound);
+    };
+    blocking(move || Ok(importer.purge(&public_id)?)).await
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -539,20 +539,33 @@ impl Importer {
         e
     }
 
-    /// Deletes those of `hashes` that nothing in the library uses.
-    fn release_unused(&self, hashes: &[BlobHash]) -> Result<(), ImportError> {
+    /// Deletes those of `hashes` that nothing in the library uses; answers how many it deleted.
+    /// Checked again under the commit lock: an import that committed a gallery using one of them
+    /// since they were let go keeps it.
+    fn release_unused(&self, hashes: &[BlobHash]) -> Result<usize, ImportError> {
         if hashes.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let _guard = self
             .commit_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let used = self.db.galleries().referenced(hashes)?;
+        let mut released = 0;
         for h in hashes.iter().filter(|h| !used.contains(h)) {
-            self.store.delete(h)?;
+            if self.store.delete(h)? {
+                released += 1;
+            }
         }
-        Ok(())
+        Ok(released)
+    }
+
+    /// Deletes a gallery for good, then the images nothing else uses (re-checked under the
+    /// commit lock, so that an import committing the same images meanwhile keeps them); answers
+    /// how many images were released. The one way every surface purges.
+    pub fn purge(&self, public_id: &str) -> Result<usize, ImportError> {
+        let let_go = self.db.galleries().purge(public_id)?;
+        self.release_unused(&let_go)
     }
 
     /// Deletes every stored blob that nothing in the library uses: what imports killed mid-way
@@ -644,9 +657,7 @@ impl Importer {
                 bytes: cover.jpeg.len() as u64,
             },
         )?;
-        for h in &released {
-            self.store.delete(h)?;
-        }
+        self.release_unused(&released)?;
         Ok(put.hash)
     }
 
