@@ -166,21 +166,18 @@ pub async fn keys(State(state): State<AppState>, caller: Caller) -> Result<Respo
     Ok(Json(serde_json::json!({ "keys": keys })).into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub struct NewKey {
+/// Makes an API key for the caller, named `name`, with the scope asked for (`"read"` when none
+/// is): what the JSON API and the account page's form both do. A key may do no more than whoever
+/// makes it: a read-only key cannot make a read-write one. Answers the key's id, the key (shown
+/// once) and its scope.
+pub(crate) async fn make_key(
+    state: &AppState,
+    caller: &Caller,
     name: String,
-    #[serde(default)]
-    scope: Option<String>,
-}
-
-/// `POST /api/v1/account/keys {name, scope: "read"|"read-write"}`: answers the key, once.
-pub async fn create_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonBody(body): JsonBody<NewKey>,
-) -> Result<Response, ApiError> {
-    let user = caller.user()?.clone();
-    let scope = match body.scope.as_deref().unwrap_or("read") {
+    scope: Option<&str>,
+) -> Result<(i64, String, KeyScope), ApiError> {
+    let user = caller.user()?.id;
+    let scope = match scope.unwrap_or("read") {
         "read" => KeyScope::Read,
         "read-write" => KeyScope::ReadWrite,
         other => {
@@ -189,7 +186,6 @@ pub async fn create_key(
             )));
         }
     };
-    // A key may do no more than whoever makes it: a key made with a read-only key reads.
     if scope == KeyScope::ReadWrite
         && matches!(
             caller.via,
@@ -204,7 +200,24 @@ pub async fn create_key(
         ));
     }
     let db = state.db.clone();
-    let (id, key) = blocking(move || auth::new_api_key(&db, user.id, &body.name, scope)).await?;
+    let (id, key) = blocking(move || auth::new_api_key(&db, user, &name, scope)).await?;
+    Ok((id, key, scope))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct NewKey {
+    name: String,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// `POST /api/v1/account/keys {name, scope: "read"|"read-write"}`: answers the key, once.
+pub async fn create_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<NewKey>,
+) -> Result<Response, ApiError> {
+    let (id, key, scope) = make_key(&state, &caller, body.name, body.scope.as_deref()).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "id": id, "key": key, "scope": scope })),

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use crate::extract::Query;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use db::{TagName, TagSource};
+use db::TagName;
 use library::import::{ImportOptions, Outcome, Quiet};
 
 use crate::error::ApiError;
@@ -85,17 +85,7 @@ pub async fn edit_tags(
 ) -> Result<Response, ApiError> {
     let (add, remove) = (parse_tags(&body.add)?, parse_tags(&body.remove)?);
     let db = state.db.clone();
-    let tags = blocking(move || {
-        db.galleries().id_of(&public_id)?;
-        if !add.is_empty() {
-            db.tags().add(&public_id, &add, TagSource::User)?;
-        }
-        if !remove.is_empty() {
-            db.tags().remove(&public_id, &remove)?;
-        }
-        Ok(db.tags().of_gallery(&public_id)?)
-    })
-    .await?;
+    let tags = blocking(move || Ok(library::edit::tags(&db, &public_id, &add, &remove)?)).await?;
     Ok(Json(serde_json::json!({ "tags": tags })).into_response())
 }
 

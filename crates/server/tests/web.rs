@@ -591,6 +591,20 @@ async fn the_account_page_makes_and_revokes_keys_and_changes_the_password() {
         .and_then(|s| s.split('"').next())
         .unwrap()
         .to_string();
+    // A scope the form does not offer is refused, as the API refuses it (it used to become
+    // "read" without a word).
+    let (status, _, html) = post_form(
+        &site,
+        "/account/keys",
+        &format!("_csrf={csrf}&name=odd&scope=admin"),
+        Some(&reader),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("scope") && html.contains("No keys yet."),
+        "{html}"
+    );
     // A key, shown once, that works as a bearer key.
     let (status, _, html) = post_form(
         &site,

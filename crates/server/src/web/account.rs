@@ -109,17 +109,9 @@ pub async fn key_submit(
     caller: Caller,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, ApiError> {
-    let user = caller.user()?.id;
-    let scope = if form.scope == "read-write" {
-        db::KeyScope::ReadWrite
-    } else {
-        db::KeyScope::Read
-    };
-    let db = state.db.clone();
-    let made = tokio::task::spawn_blocking(move || auth::new_api_key(&db, user, &form.name, scope))
-        .await?;
+    let made = crate::accounts::make_key(&state, &caller, form.name, Some(&form.scope)).await;
     match made {
-        Ok((_, key)) => account_page(&state, &caller, StatusCode::CREATED, "", Some(&key)).await,
+        Ok((_, key, _)) => account_page(&state, &caller, StatusCode::CREATED, "", Some(&key)).await,
         Err(ApiError::BadRequest(m)) => {
             account_page(&state, &caller, StatusCode::BAD_REQUEST, &m, None).await
         }

@@ -505,17 +505,7 @@ pub async fn tags_submit(
         }
     };
     let db = state.db.clone();
-    tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
-        db.galleries().id_of(&public_id)?;
-        if !add.is_empty() {
-            db.tags().add(&public_id, &add, db::TagSource::User)?;
-        }
-        if !remove.is_empty() {
-            db.tags().remove(&public_id, &remove)?;
-        }
-        Ok(())
-    })
-    .await??;
+    crate::blocking(move || Ok(library::edit::tags(&db, &public_id, &add, &remove)?)).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
