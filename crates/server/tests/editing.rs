@@ -705,3 +705,137 @@ async fn batch_actions_tag_trash_and_collect_the_selected_galleries() {
     assert_eq!(headers[header::LOCATION], "/", "back only to this site");
     assert!(s.db.galleries().get(&g).unwrap().trashed_at.is_some());
 }
+
+/// The same edits through the JSON API and through the web app's forms give the same result:
+/// both call one operation (`library::edit::tags`, `Importer::purge`).
+#[tokio::test]
+async fn the_api_and_the_forms_edit_and_purge_alike() {
+    let s = setup();
+    let a = s.gallery.clone();
+    // A second gallery like the first (same name, so the same tags), of other images.
+    let archive = s.incoming.join("[Someone] Four Pages Again.cbz");
+    {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
+        for i in 0..4u8 {
+            zip.start_file(
+                format!("{:02}.jpg", i + 1),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            zip.write_all(&jpeg(200, 280, i * 50 + 7)).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+    let (status, _, body) = call(
+        &s,
+        Method::POST,
+        "/api/v1/imports",
+        &s.admin,
+        Some((
+            "application/json",
+            serde_json::json!({ "path": archive }).to_string(),
+        )),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let b = loop {
+        let other =
+            s.db.galleries()
+                .list(&db::ListQuery::default())
+                .unwrap()
+                .into_iter()
+                .find(|g| g.public_id != a);
+        if let Some(g) = other {
+            break g.public_id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second import never finished"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let tags = |g: &str| s.db.tags().of_gallery(g).unwrap();
+    assert_eq!(tags(&a), tags(&b), "alike to begin with");
+
+    // One tag edit: through the API on one, through the form on the other.
+    let (status, _, _) = call(
+        &s,
+        Method::PUT,
+        &format!("/api/v1/galleries/{a}/tags"),
+        &s.editor,
+        Some((
+            "application/json",
+            serde_json::json!({ "add": ["misc:same edit", "female:glasses"], "remove": ["artist:someone"] })
+                .to_string(),
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = form(
+        &s,
+        &format!("/g/{b}/tags"),
+        &s.editor,
+        "add=misc%3Asame+edit%2C+female%3Aglasses&remove=artist%3Asomeone",
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(tags(&a), tags(&b));
+    assert!(
+        tags(&a)
+            .iter()
+            .any(|t| t.tag.to_string() == "misc:same edit")
+    );
+
+    // One purge each way: both galleries gone, and each one's own images released.
+    let images = |g: &str| -> Vec<lpfs::BlobHash> {
+        s.db.galleries()
+            .pages(g)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.blob.hash)
+            .collect()
+    };
+    let (of_a, of_b) = (images(&a), images(&b));
+    let (status, _, body) = call(
+        &s,
+        Method::DELETE,
+        &format!("/api/v1/galleries/{a}"),
+        &s.admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let (status, _) = form(&s, &format!("/g/{b}/purge"), &s.admin, "confirm=yes").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    for (g, of) in [(&a, &of_a), (&b, &of_b)] {
+        let (status, _, body) = call(
+            &s,
+            Method::GET,
+            &format!("/api/v1/galleries/{g}"),
+            &s.reader,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(error["code"], "gallery-not-found");
+        for h in of {
+            assert_eq!(
+                lpfs::BlobStore::stat(s.store.as_ref(), h).unwrap(),
+                None,
+                "{h} of {g}"
+            );
+        }
+    }
+    assert!(
+        answer["released_images"].as_u64().unwrap() >= of_a.len() as u64,
+        "{answer}"
+    );
+}
