@@ -32,7 +32,8 @@ fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
     library::import::thumb::jpeg_from_rgb(&pixels, w, h, 85).unwrap()
 }
 
-fn cbz_at(path: &std::path::Path, pages: u8) {
+/// An archive of `pages` JPEGs; archives of other `seed`s hold other images.
+fn cbz_at(path: &std::path::Path, pages: u8, seed: u8) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     for i in 0..pages {
         zip.start_file(
@@ -40,7 +41,7 @@ fn cbz_at(path: &std::path::Path, pages: u8) {
             zip::write::SimpleFileOptions::default(),
         )
         .unwrap();
-        zip.write_all(&jpeg(200, 280, i * 50)).unwrap();
+        zip.write_all(&jpeg(200, 280, i * 50 + seed)).unwrap();
     }
     zip.finish().unwrap();
 }
@@ -61,7 +62,7 @@ fn setup() -> Setup {
     let reader = key("re", db::Role::Reader);
     let importer = Arc::new(library::import::Importer::new(store.clone(), db.clone()));
     let archive = dir.path().join("[Someone] Four Pages.cbz");
-    cbz_at(&archive, 4);
+    cbz_at(&archive, 4, 0);
     let source = importer.discover(&archive).unwrap().remove(0);
     let library::import::Outcome::Imported(g) =
         importer.import(&source, &Default::default(), &library::import::Quiet)
@@ -542,8 +543,8 @@ async fn events_until(
 async fn a_server_import_runs_as_a_job_told_live() {
     let s = setup();
     // Two archives and a broken one below the import root.
-    cbz_at(&s.incoming.join("[A] One.cbz"), 2);
-    cbz_at(&s.incoming.join("[B] Two.cbz"), 3);
+    cbz_at(&s.incoming.join("[A] One.cbz"), 2, 0);
+    cbz_at(&s.incoming.join("[B] Two.cbz"), 3, 0);
     std::fs::write(s.incoming.join("[C] Broken.cbz"), b"PK\x03\x04 not really").unwrap();
     let req = Request::get("/api/v1/jobs/events")
         .header("authorization", format!("Bearer {}", s.editor))
@@ -714,18 +715,7 @@ async fn the_api_and_the_forms_edit_and_purge_alike() {
     let a = s.gallery.clone();
     // A second gallery like the first (same name, so the same tags), of other images.
     let archive = s.incoming.join("[Someone] Four Pages Again.cbz");
-    {
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&archive).unwrap());
-        for i in 0..4u8 {
-            zip.start_file(
-                format!("{:02}.jpg", i + 1),
-                zip::write::SimpleFileOptions::default(),
-            )
-            .unwrap();
-            zip.write_all(&jpeg(200, 280, i * 50 + 7)).unwrap();
-        }
-        zip.finish().unwrap();
-    }
+    cbz_at(&archive, 4, 7);
     let (status, _, body) = call(
         &s,
         Method::POST,
