@@ -3,6 +3,7 @@
 //! [`format`] tells files apart by content; [`synth`] makes synthetic libraries for benchmarks
 //! and tests.
 
+pub mod app;
 pub mod edit;
 pub mod export;
 pub mod format;

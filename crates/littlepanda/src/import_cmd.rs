@@ -3,68 +3,26 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use db::{Db, JobKind, TagName};
-use library::import::{ImportOptions, Importer, Outcome, Progress, Source};
+use db::{JobKind, TagName};
+use library::import::{ImportOptions, Outcome, Progress, Source};
 
 use crate::config::Config;
 
-/// The library opened for a command: the blob store, the database, an importer over both.
-pub struct Library {
-    pub store: Arc<lpfs::Store>,
-    pub db: Arc<Db>,
-    pub importer: Arc<Importer>,
-}
+pub use library::app::Library;
 
-impl Library {
-    pub fn open(config: &Config, data: &Path) -> anyhow::Result<Self> {
-        let store_dir = data.join("lpfs");
-        let store = Arc::new(
-            lpfs::Store::open(&store_dir, config.store_options())
-                .with_context(|| format!("opening the image store in {}", store_dir.display()))?,
-        );
-        let db = Arc::new(crate::open_db(config, data)?);
-        let mut importer = Importer::new(store.clone(), db.clone());
-        importer.limits = config.import_limits();
-        importer.thumbnails = config.thumbnail_config();
-        let lib = Self {
-            store,
-            db,
-            importer: Arc::new(importer),
-        };
-        lib.recover_interrupted_imports()?;
-        Ok(lib)
-    }
-
-    /// Imports that a stopped process left unfinished (a restart, a crash, a kill) stored pages
-    /// that no gallery names yet: this process holds the store alone (its lock), so nothing else
-    /// is importing, and those blobs are released before anything new starts. The jobs are then
-    /// queued again, and `serve` resumes them ([`server::jobs::resume`]); what the interrupted run
-    /// had already committed is found again as duplicates.
-    fn recover_interrupted_imports(&self) -> anyhow::Result<()> {
-        let interrupted = self
-            .db
-            .jobs()
-            .in_state(db::JobState::Running, 10_000)?
-            .into_iter()
-            .filter(|j| j.kind == JobKind::Import)
-            .count();
-        if interrupted == 0 {
-            return Ok(());
-        }
-        let released = self.importer.release_orphans()?;
-        let requeued = self.db.jobs().requeue_interrupted()?;
-        tracing::info!(
-            imports = interrupted,
-            requeued,
-            released,
-            "imports interrupted by the last stop: their unfinished images released, the jobs \
-             queued again (the next `serve` resumes them)"
-        );
-        Ok(())
-    }
+/// Opens the library in `data` as `config` says (see [`Library::open`]).
+pub fn open_library(config: &Config, data: &Path) -> anyhow::Result<Library> {
+    let store_dir = data.join("lpfs");
+    let db = crate::open_db(config, data)?;
+    let settings = library::app::Settings {
+        store: config.store_options(),
+        limits: config.import_limits(),
+        thumbnails: config.thumbnail_config(),
+    };
+    Library::open(&store_dir, db, settings)
+        .with_context(|| format!("opening the library in {}", data.display()))
 }
 
 /// What became of one source: printed as a line of JSON (`--json`) or as text, and sent line by
@@ -205,7 +163,7 @@ pub fn import(config: &Config, data: &Path, args: ImportArgs) -> anyhow::Result<
         }
         crate::control::import(server, &args, &mut emit)?;
     } else {
-        let lib = Library::open(config, data)?;
+        let lib = open_library(config, data)?;
         run_import(&lib, &args, !json, &mut emit)?;
     }
     if !json {
@@ -400,7 +358,7 @@ pub fn remove(
     gallery: &str,
     what: Removal,
 ) -> anyhow::Result<ExitCode> {
-    let lib = Library::open(config, data)?;
+    let lib = open_library(config, data)?;
     match what {
         Removal::Trash => {
             lib.db.galleries().trash(gallery)?;
@@ -422,7 +380,7 @@ pub fn remove(
 
 /// `gc`: releases stored images that no gallery uses (left by imports killed mid-way).
 pub fn gc(config: &Config, data: &Path) -> anyhow::Result<ExitCode> {
-    let lib = Library::open(config, data)?;
+    let lib = open_library(config, data)?;
     let released = lib.importer.release_orphans()?;
     println!("released {released} images that nothing in the library uses");
     Ok(ExitCode::SUCCESS)

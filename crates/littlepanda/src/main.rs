@@ -290,7 +290,7 @@ const BLOCKING_THREADS: usize = 16;
 fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
     let files = server::raise_open_file_limit();
     tracing::debug!(files, "open-file limit");
-    let lib = import_cmd::Library::open(&config, data)?;
+    let lib = import_cmd::open_library(&config, data)?;
     // Jobs of other kinds a stop interrupted (imports were queued again by the opener).
     let requeued = lib.db.jobs().requeue_interrupted()?;
     if requeued > 0 {
