@@ -21,7 +21,15 @@ use db::{KeyScope, Role, User};
 
 use crate::AppState;
 use crate::error::ApiError;
+
+mod request;
+mod secrets;
+mod sessions;
+
 pub use crate::sign_in::sign_in;
+use request::*;
+pub use secrets::*;
+pub use sessions::*;
 
 /// Who may use a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -127,86 +135,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
 
 // ---- Secrets ------------------------------------------------------------------------------------
 
-/// Why a password cannot be used or checked.
-#[derive(Debug, thiserror::Error)]
-pub enum PasswordError {
-    #[error("a password needs at least {MIN_PASSWORD} characters")]
-    TooShort,
-    #[error("a password may be at most 1024 characters")]
-    TooLong,
-    #[error("password hashing failed: {0}")]
-    Hashing(String),
-}
-
-/// An argon2id hash (PHC string) of a password, with a fresh salt.
-pub fn hash_password(password: &str) -> Result<String, PasswordError> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let n = password.chars().count();
-    if n < MIN_PASSWORD {
-        return Err(PasswordError::TooShort);
-    }
-    if n > 1024 {
-        return Err(PasswordError::TooLong);
-    }
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| PasswordError::Hashing(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hashing(e.to_string()))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Hashing(e.to_string()))
-}
-
-/// Whether a password matches a stored hash (in constant time, as argon2 compares).
-pub fn verify_password(password: &str, hash: &str) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    if password.len() > 4096 {
-        return false;
-    }
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
-}
-
-/// A hash to check passwords against when the account does not exist, so that a wrong name
-/// takes as long as a wrong password.
-pub(crate) fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| hash_password("not the password of anyone").unwrap_or_default())
-}
-
-/// A new random secret: 32 bytes, base64url.
-pub fn random_token() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(e.to_string().into()))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// How a secret (session token, API key) is stored: its BLAKE3 hash.
-pub fn secret_hash(secret: &str) -> [u8; 32] {
-    *blake3::hash(secret.as_bytes()).as_bytes()
-}
-
-/// Makes a new API key for a user; answers its id and the key, which is never shown again.
-pub fn new_api_key(
-    db: &db::Db,
-    user: i64,
-    name: &str,
-    scope: KeyScope,
-) -> Result<(i64, String), ApiError> {
-    let key = format!("lp_{}", random_token()?);
-    let id = db
-        .accounts()
-        .create_key(user, name, &secret_hash(&key), scope)?;
-    Ok((id, key))
-}
-
-fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 // ---- The gate -----------------------------------------------------------------------------------
 
 /// Every route's rule, by method and path pattern.
@@ -243,200 +171,6 @@ pub struct Gate {
     pub cache: Arc<CallerCache>,
     /// Set once an administrator is known to exist (see [`Gate::setup_needed`]).
     admin_exists: Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// A caller as found, and when.
-type Remembered = (Arc<User>, Via, std::time::Instant);
-
-/// Who recently presented which secret (an API key or a session cookie), so that a client
-/// fetching pages or images does not cost a database read per request. Entries live a few
-/// seconds; any change a request makes here (a sign-out, a revoked key, a new role or password)
-/// empties the cache, so this process never serves stale accounts. Another process sharing the
-/// database (a second server, the CLI) is seen within [`CallerCache::TTL`].
-#[derive(Debug, Default)]
-pub struct CallerCache {
-    entries: std::sync::Mutex<HashMap<(u8, [u8; 32]), Remembered>>,
-    /// Counts the clears: a lookup that began before one does not store what it read.
-    generation: std::sync::atomic::AtomicU64,
-}
-
-impl CallerCache {
-    /// How long an entry is trusted.
-    pub const TTL: std::time::Duration = std::time::Duration::from_secs(5);
-    const KEY: u8 = 0;
-    const SESSION: u8 = 1;
-    const MAX_ENTRIES: usize = 10_000;
-
-    fn get(&self, kind: u8, hash: &[u8; 32]) -> Option<(Arc<User>, Via)> {
-        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let (user, via, at) = entries.get(&(kind, *hash))?;
-        (at.elapsed() < Self::TTL).then(|| (user.clone(), via.clone()))
-    }
-
-    fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Remembers what a lookup that began at `generation` read, unless the cache was cleared
-    /// since (the read may predate the change that cleared it).
-    fn put(&self, generation: u64, kind: u8, hash: [u8; 32], user: &Arc<User>, via: &Via) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.generation() != generation {
-            return;
-        }
-        if entries.len() >= Self::MAX_ENTRIES {
-            entries.retain(|_, (_, _, at)| at.elapsed() < Self::TTL);
-            if entries.len() >= Self::MAX_ENTRIES {
-                entries.clear();
-            }
-        }
-        entries.insert(
-            (kind, hash),
-            (user.clone(), via.clone(), std::time::Instant::now()),
-        );
-    }
-
-    /// Forgets everyone (after any change that may touch accounts).
-    pub fn clear(&self) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        entries.clear();
-    }
-}
-
-fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-}
-
-/// The client's address and whether it came over HTTPS: the peer, unless the peer is a trusted
-/// proxy, whose `X-Forwarded-*` headers then say.
-fn client(req: &Request, config: &AuthConfig) -> (IpAddr, bool) {
-    // As axum's `ConnectInfo` extractor: the connection's, or the one a test set.
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
-        .or_else(|| {
-            req.extensions()
-                .get::<axum::extract::connect_info::MockConnectInfo<SocketAddr>>()
-                .map(|m| m.0)
-        })
-        .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
-    if !config.trusted_proxies.contains(&peer) {
-        return (peer, config.tls);
-    }
-    let forwarded = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .collect::<Vec<_>>();
-    // The rightmost address no trusted proxy added is the client.
-    let addr = forwarded
-        .iter()
-        .rev()
-        .find(|a| !config.trusted_proxies.contains(a))
-        .copied()
-        .unwrap_or(peer);
-    let https = config.tls
-        || req
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
-    (addr, https)
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
-}
-
-/// The API key a request carries: `Authorization: Bearer KEY` (or LANraragi's base64 of the key),
-/// or, on the LANraragi-compatible routes only, `?key=KEY`.
-fn presented_key(req: &Request) -> Option<String> {
-    let decode = |s: &str| -> String {
-        let s = s.trim();
-        if s.starts_with("lp_") {
-            return s.to_string();
-        }
-        base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .filter(|k| k.starts_with("lp_"))
-            .unwrap_or_else(|| s.to_string())
-    };
-    if let Some(v) = req.headers().get(header::AUTHORIZATION) {
-        let v = v.to_str().ok()?;
-        let (scheme, token) = v.split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| decode(token));
-    }
-    let path = req.uri().path();
-    if path.starts_with("/api/") && !path.starts_with("/api/v1/") {
-        return req.uri().query().and_then(|q| {
-            q.split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .find(|(k, _)| *k == "key")
-                .map(|(_, v)| decode(&percent_decode(v)))
-        });
-    }
-    None
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Whether a request was sent from another site: its `Origin` names another host, or the browser
-/// says so in `Sec-Fetch-Site`.
-fn cross_site(headers: &HeaderMap) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|s| s.eq_ignore_ascii_case("cross-site"))
-    {
-        return true;
-    }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let origin_host = origin
-        .split_once("://")
-        .map_or(origin, |(_, rest)| rest)
-        .trim_end_matches('/');
-    !origin_host.eq_ignore_ascii_case(host)
 }
 
 /// Finds the caller of a request (a bad or expired session counts as nobody; a bad API key is an
@@ -547,29 +281,6 @@ async fn lookup_caller(
     Ok(caller)
 }
 
-/// Reads a small urlencoded form body for its CSRF field, and puts the body back.
-async fn form_csrf(req: Request) -> Result<(Request, Option<String>), ApiError> {
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Ok((req, None));
-    }
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 << 10)
-        .await
-        .map_err(|_| ApiError::BadRequest("a form may be at most 64 KB".into()))?;
-    let token = std::str::from_utf8(&bytes).ok().and_then(|s| {
-        s.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == CSRF_FIELD)
-            .map(|(_, v)| percent_decode(v))
-    });
-    Ok((Request::from_parts(parts, Body::from(bytes)), token))
-}
-
 /// The gate: finds the caller, applies the route's rule and CSRF protection, and hands the caller
 /// to the handler.
 pub async fn guard(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
@@ -619,14 +330,6 @@ pub async fn guard(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> R
         }
         Err((e, _)) => e.into_response(),
     }
-}
-
-/// Whether the client asks for HTML first (a browser's navigation or form post does).
-fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"))
 }
 
 /// A caller nobody is known as, for pages shown before the caller was found.
@@ -798,61 +501,6 @@ pub fn add_security_headers(h: &mut HeaderMap) {
 }
 
 // ---- Sessions -----------------------------------------------------------------------------------
-
-/// Starts a session for a user: answers the `Set-Cookie` value and the session's CSRF token.
-pub fn start_session(
-    db: &db::Db,
-    user: i64,
-    config: &AuthConfig,
-    https: bool,
-) -> Result<(HeaderValue, String), ApiError> {
-    let token = random_token()?;
-    let csrf = random_token()?;
-    db.accounts()
-        .create_session(&secret_hash(&token), user, &csrf)?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        config.session_idle.as_secs(),
-        if https { "; Secure" } else { "" }
-    );
-    let value = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    Ok((value, csrf))
-}
-
-/// Ends the caller's session on the server, if they came with one.
-pub async fn end_session(db: &Arc<db::Db>, caller: &Caller) -> Result<(), ApiError> {
-    if let Via::Session { token_hash, .. } = caller.via {
-        let db = db.clone();
-        crate::blocking(move || Ok(db.accounts().delete_session(&token_hash)?)).await?;
-    }
-    Ok(())
-}
-
-/// Checks the current password and sets a new one, which ends every session of the account;
-/// a caller who came with a session gets a new one (its cookie and CSRF token).
-pub fn change_password(
-    db: &db::Db,
-    caller: &Caller,
-    current: &str,
-    new: &str,
-    config: &AuthConfig,
-) -> Result<Option<(HeaderValue, String)>, ApiError> {
-    let user = caller.user()?;
-    if !verify_password(current, &user.password_hash) {
-        return Err(ApiError::WrongCredentials);
-    }
-    let hash = hash_password(new).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    db.accounts().set_password(&user.name, &hash)?;
-    match caller.via {
-        Via::Session { .. } => Ok(Some(start_session(db, user.id, config, caller.https)?)),
-        _ => Ok(None),
-    }
-}
-
-/// A `Set-Cookie` value that removes the session cookie.
-pub fn end_session_cookie() -> HeaderValue {
-    HeaderValue::from_static("lp_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
-}
 
 #[cfg(test)]
 mod tests {
