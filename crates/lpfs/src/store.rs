@@ -365,17 +365,28 @@ impl Store {
         }
     }
 
+    /// What reading `hash`'s record at `loc` came to: its value, `None` when the header names
+    /// another blob (a key sharing only its tag with `hash`'s: `hash` is not stored), or the
+    /// damage as an error.
+    fn read_as<T>(
+        hash: &BlobHash,
+        loc: Loc,
+        read: std::result::Result<T, RecordProblem>,
+    ) -> Result<Option<T>> {
+        match read {
+            Ok(v) => Ok(Some(v)),
+            Err(RecordProblem::OtherKey) => Ok(None),
+            Err(p) => Err(Self::corrupt(hash, loc, p)),
+        }
+    }
+
     /// The bytes' location of `hash`, after checking its record header.
     pub fn locate(&self, hash: &BlobHash) -> Result<Option<BlobLocation>> {
         let Some((loc, volume)) = self.lookup(hash) else {
             return Ok(None);
         };
-        match volume.check_header(hash, loc.offset(), u64::from(loc.len)) {
-            Ok(()) => {}
-            Err(RecordProblem::OtherKey) => return Ok(None),
-            Err(p) => return Err(Self::corrupt(hash, loc, p)),
-        }
-        Ok(Some(BlobLocation {
+        let checked = volume.check_header(hash, loc.offset(), u64::from(loc.len));
+        Ok(Self::read_as(hash, loc, checked)?.map(|()| BlobLocation {
             volume,
             offset: loc.offset() + RECORD_HEADER_LEN,
             len: u64::from(loc.len),
@@ -393,8 +404,8 @@ impl Store {
             return Ok(None);
         }
         match vol.read_resident(hash, loc.offset(), u64::from(loc.len)) {
-            None | Some(Err(RecordProblem::OtherKey)) => Ok(None),
-            Some(r) => r.map(Some).map_err(|p| Self::corrupt(hash, loc, p)),
+            None => Ok(None),
+            Some(read) => Self::read_as(hash, loc, read),
         }
     }
 
@@ -498,11 +509,9 @@ impl BlobStore for Store {
         let Some((loc, vol, trusted)) = self.lookup_checked(hash) else {
             return Ok(None);
         };
-        let (bytes, checked) = match vol.read_blob(hash, loc.offset(), u64::from(loc.len), trusted)
-        {
-            Ok(read) => read,
-            Err(RecordProblem::OtherKey) => return Ok(None),
-            Err(p) => return Err(Self::corrupt(hash, loc, p)),
+        let read = vol.read_blob(hash, loc.offset(), u64::from(loc.len), trusted);
+        let Some((bytes, checked)) = Self::read_as(hash, loc, read)? else {
+            return Ok(None);
         };
         if checked {
             self.state().index.mark_verified(hash, loc);
@@ -523,17 +532,12 @@ impl BlobStore for Store {
             });
         }
         if len <= VERIFY_WHOLE_UP_TO {
-            let (whole, _) = match vol.read_blob(hash, loc.offset(), len, false) {
-                Ok(read) => read,
-                Err(RecordProblem::OtherKey) => return Ok(None),
-                Err(p) => return Err(Self::corrupt(hash, loc, p)),
-            };
-            return Ok(Some(whole.slice(range.start as usize..range.end as usize)));
+            let read = vol.read_blob(hash, loc.offset(), len, false);
+            return Ok(Self::read_as(hash, loc, read)?
+                .map(|(whole, _)| whole.slice(range.start as usize..range.end as usize)));
         }
-        match vol.check_header(hash, loc.offset(), len) {
-            Ok(()) => {}
-            Err(RecordProblem::OtherKey) => return Ok(None),
-            Err(p) => return Err(Self::corrupt(hash, loc, p)),
+        if Self::read_as(hash, loc, vol.check_header(hash, loc.offset(), len))?.is_none() {
+            return Ok(None);
         }
         let mut buf = vec![0u8; (range.end - range.start) as usize];
         vol.read_exact_at(&mut buf, loc.offset() + RECORD_HEADER_LEN + range.start)
