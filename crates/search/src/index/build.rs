@@ -226,9 +226,7 @@ impl Index {
                 })?
             }
         };
-        let t = std::time::Instant::now();
         index.take_parts(&parts);
-        tracing::debug!(took = ?t.elapsed(), "index build: parts taken in");
         Ok(index)
     }
 
