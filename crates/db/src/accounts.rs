@@ -10,6 +10,7 @@ use crate::{Db, now_ms};
 /// What a user may do. Ordered: each role may do everything of the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Reads, and keeps their own progress, favorites and collections.
     Reader,
@@ -106,6 +107,7 @@ pub struct Session {
 /// What an API key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyScope {
     Read,
     ReadWrite,
@@ -351,7 +353,7 @@ impl Accounts<'_> {
 
     fn existing(&self, name: &str) -> Result<User> {
         self.user(name)?
-            .ok_or_else(|| Error::invalid("user name", format!("no user {:?}", name.trim())))
+            .ok_or_else(|| Error::UserNotFound(name.trim().to_string()))
     }
 
     // ---- Sessions ---------------------------------------------------------------------------

@@ -17,6 +17,8 @@ pub enum Error {
     GalleryNotFound(String),
     #[error("no job {0}")]
     JobNotFound(i64),
+    #[error("no user {0:?}")]
+    UserNotFound(String),
     #[error("unreadable value in the database: {0}")]
     Decode(String),
     #[error("the database schema is version {found}, newer than this LittlePanda knows ({known})")]

@@ -10,6 +10,7 @@ use crate::{Db, now_ms};
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobState {
     Queued,
     Running,
@@ -41,6 +42,7 @@ impl JobState {
 /// What a background job does. Each kind has one payload format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobKind {
     /// Imports the archives and folders at a path on the server's disk (a server-path import, a
     /// watched folder's file, a command-line import). Payload: [`ImportPayload`]. A stop leaves it

@@ -35,8 +35,8 @@ pub use baseline::{BaselineQuery, BaselineResults};
 pub use changes::{Change, ChangeKind, Changes};
 pub use error::{Error, Result};
 pub use galleries::{
-    BlobInfo, Created, Galleries, Gallery, GallerySummary, ImageFormat, IndexRow, IndexRowRef,
-    ListOrder, ListQuery, NewGallery, NewPage, Page, ReadingDirection, ThumbnailState,
+    BlobInfo, Created, DetailsChange, Galleries, Gallery, GallerySummary, ImageFormat, IndexRow,
+    IndexRowRef, ListOrder, ListQuery, NewGallery, NewPage, Page, ReadingDirection, ThumbnailState,
 };
 pub use integrity::{AffectedGallery, Integrity};
 pub use jobs::{ImportPayload, Job, JobKind, JobState, Jobs};

@@ -28,6 +28,7 @@ pub const NAMESPACES: &[&str] = &[
 /// A tag: a namespace (possibly empty) and a name, both normalised (trimmed, inner white space
 /// collapsed, lower case) so that tags compare and are unique case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TagName {
     pub namespace: String,
     pub name: String,
@@ -105,6 +106,7 @@ impl fmt::Display for TagName {
 /// Where a gallery's tag came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TagSource {
     User,
     FileName,
@@ -134,6 +136,7 @@ impl TagSource {
 
 /// A tag on a gallery, with where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GalleryTag {
     pub tag: TagName,
     pub source: TagSource,
@@ -515,6 +518,11 @@ impl Tags<'_> {
                 .remove(&id)
                 .unwrap_or_default())
         })
+    }
+
+    /// Whether the tag exists (on a gallery, or in a relation).
+    pub fn exists(&self, tag: &TagName) -> Result<bool> {
+        self.db.read(|c| Ok(id_of(c, tag)?.is_some()))
     }
 
     /// Every tag with its id.

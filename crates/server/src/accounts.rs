@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use db::{KeyScope, Role};
@@ -12,15 +14,19 @@ use db::{KeyScope, Role};
 use crate::auth::{self, Caller, Via};
 use crate::error::{ApiError, Missing};
 use crate::json::JsonBody;
+use crate::views::{
+    CollectionView, CollectionsView, Created, CsrfView, KeyView, KeysView, NewKeyView,
+    ProgressView, SessionView, SignedIn, UserView, UsersView,
+};
 use crate::{AppState, blocking};
 
-fn user_json(u: &db::User) -> serde_json::Value {
-    serde_json::json!({ "name": u.name, "role": u.role, "created_at": u.created_at })
+fn user_json(u: &db::User) -> UserView {
+    UserView::from(u)
 }
 
 // ---- Sessions -----------------------------------------------------------------------------------
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
     name: String,
     password: String,
@@ -28,6 +34,7 @@ pub struct Credentials {
 
 /// `POST /api/v1/login {name, password}`: starts a session (a cookie) and answers the CSRF token
 /// the app sends with every change.
+#[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = Credentials, responses((status = 200, description = "Signed in: the session cookie is set", body = SignedIn), (status = 401, description = "`wrong-credentials`", body = crate::api_doc::ErrorBody), (status = 429, description = "`too-many-attempts`: wait `Retry-After` seconds", body = crate::api_doc::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     caller: Caller,
@@ -41,13 +48,17 @@ pub async fn login(
         Ok((user, cookie, csrf))
     })
     .await?;
-    let mut response =
-        Json(serde_json::json!({ "user": user_json(&user), "csrf": csrf })).into_response();
+    let mut response = Json(SignedIn {
+        user: user_json(&user),
+        csrf,
+    })
+    .into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
 /// `POST /api/v1/logout`: ends the session on the server, and drops the cookie.
+#[utoipa::path(post, path = "/api/v1/logout", tag = "accounts", responses((status = 204, description = "Signed out")))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     auth::end_session(&state.db, &caller).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -59,6 +70,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Res
 
 /// `GET /api/v1/session`: who the caller is, the CSRF token of their session, and whether the
 /// first-run setup is waiting (and may be done from where they are).
+#[utoipa::path(get, path = "/api/v1/session", tag = "accounts", responses((status = 200, description = "Who the caller is", body = SessionView)))]
 pub async fn session(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let has_admin = blocking(move || Ok(db.accounts().has_admin()?)).await?;
@@ -66,18 +78,19 @@ pub async fn session(State(state): State<AppState>, caller: Caller) -> Result<Re
         Via::Session { csrf, .. } => Some(csrf.clone()),
         _ => None,
     };
-    Ok(Json(serde_json::json!({
-        "user": caller.user.as_deref().map(user_json),
-        "csrf": csrf,
-        "setup_needed": !has_admin,
-        "setup_allowed_here": !has_admin && caller.addr.is_loopback(),
-        "anonymous_read": state.auth.anonymous_read,
-    }))
+    Ok(Json(SessionView {
+        user: caller.user.as_deref().map(user_json),
+        csrf,
+        setup_needed: !has_admin,
+        setup_allowed_here: !has_admin && caller.addr.is_loopback(),
+        anonymous_read: state.auth.anonymous_read,
+    })
     .into_response())
 }
 
 /// `POST /api/v1/setup {name, password}`: makes the first admin and signs them in. Only while no
 /// admin exists, and only from this machine (loopback).
+#[utoipa::path(post, path = "/api/v1/setup", tag = "accounts", request_body = Credentials, responses((status = 201, description = "The first admin, signed in", body = SignedIn), (status = 403, description = "`forbidden`: an admin exists, or not from the server itself", body = crate::api_doc::ErrorBody)))]
 pub async fn setup(
     State(state): State<AppState>,
     caller: Caller,
@@ -107,7 +120,10 @@ pub async fn setup(
     .await?;
     let mut response = (
         StatusCode::CREATED,
-        Json(serde_json::json!({ "user": user_json(&user), "csrf": csrf })),
+        Json(SignedIn {
+            user: user_json(&user),
+            csrf,
+        }),
     )
         .into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -126,11 +142,12 @@ pub(crate) fn is_loopback(addr: IpAddr) -> bool {
 // ---- The caller's account -----------------------------------------------------------------------
 
 /// `GET /api/v1/account`.
+#[utoipa::path(get, path = "/api/v1/account", tag = "accounts", responses((status = 200, description = "The caller", body = UserView)), security(("apiKey" = ["own"]), ("session" = ["own"])))]
 pub async fn account(caller: Caller) -> Result<Response, ApiError> {
     Ok(Json(user_json(caller.user()?)).into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     current: String,
     new: String,
@@ -138,6 +155,7 @@ pub struct PasswordChange {
 
 /// `POST /api/v1/account/password {current, new}`: ends every session of the account, then
 /// starts a new one for this caller (when they came with a session).
+#[utoipa::path(post, path = "/api/v1/account/password", tag = "accounts", request_body = PasswordChange, responses((status = 200, description = "Changed; the new session's CSRF token", body = CsrfView), (status = 204, description = "Changed (the caller came with a key)"), (status = 401, description = "`wrong-credentials`: the current password is wrong", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -149,7 +167,7 @@ pub async fn change_password(
         blocking(move || auth::change_password(&db, &caller, &body.current, &body.new, &config))
             .await?;
     let mut response = match &renewed {
-        Some((_, csrf)) => Json(serde_json::json!({ "csrf": csrf })).into_response(),
+        Some((_, csrf)) => Json(CsrfView { csrf: csrf.clone() }).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     };
     if let Some((cookie, _)) = renewed {
@@ -159,11 +177,15 @@ pub async fn change_password(
 }
 
 /// `GET /api/v1/account/keys`: the caller's API keys (never their secrets).
+#[utoipa::path(get, path = "/api/v1/account/keys", tag = "accounts", responses((status = 200, description = "The caller's keys", body = KeysView)), security(("apiKey" = ["own"]), ("session" = ["own"])))]
 pub async fn keys(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
     let keys = blocking(move || Ok(db.accounts().keys(user)?)).await?;
-    Ok(Json(serde_json::json!({ "keys": keys })).into_response())
+    Ok(Json(KeysView {
+        keys: keys.into_iter().map(KeyView::from).collect(),
+    })
+    .into_response())
 }
 
 /// Makes an API key for the caller, named `name`, with the scope asked for (`"read"` when none
@@ -204,7 +226,7 @@ pub(crate) async fn make_key(
     Ok((id, key, scope))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct NewKey {
     name: String,
     #[serde(default)]
@@ -212,20 +234,18 @@ pub struct NewKey {
 }
 
 /// `POST /api/v1/account/keys {name, scope: "read"|"read-write"}`: answers the key, once.
+#[utoipa::path(post, path = "/api/v1/account/keys", tag = "accounts", request_body = NewKey, responses((status = 201, description = "The key, shown this once", body = NewKeyView)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(body): JsonBody<NewKey>,
 ) -> Result<Response, ApiError> {
     let (id, key, scope) = make_key(&state, &caller, body.name, body.scope.as_deref()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "id": id, "key": key, "scope": scope })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(NewKeyView { id, key, scope })).into_response())
 }
 
 /// `DELETE /api/v1/account/keys/{id}`: revokes one of the caller's keys.
+#[utoipa::path(delete, path = "/api/v1/account/keys/{id}", tag = "accounts", params(("id" = i64, Path, description = "The key's id")), responses((status = 204, description = "Revoked"), (status = 404, description = "`api-key-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -246,14 +266,15 @@ pub async fn revoke_key(
 // ---- Users (admins) -----------------------------------------------------------------------------
 
 /// `GET /api/v1/users`.
+#[utoipa::path(get, path = "/api/v1/users", tag = "accounts", responses((status = 200, description = "Every user", body = UsersView)), security(("apiKey" = ["admin"]), ("session" = ["admin"])))]
 pub async fn users(State(state): State<AppState>) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let users = blocking(move || Ok(db.accounts().users()?)).await?;
-    let users: Vec<_> = users.iter().map(user_json).collect();
-    Ok(Json(serde_json::json!({ "users": users })).into_response())
+    let users = users.iter().map(user_json).collect();
+    Ok(Json(UsersView { users }).into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
     name: String,
     password: String,
@@ -261,6 +282,7 @@ pub struct NewUser {
 }
 
 /// `POST /api/v1/users {name, password, role}`.
+#[utoipa::path(post, path = "/api/v1/users", tag = "accounts", request_body = NewUser, responses((status = 201, description = "Made", body = UserView), (status = 409, description = "`conflict`: the name is taken", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn create_user(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NewUser>,
@@ -276,12 +298,13 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct RoleChange {
     role: String,
 }
 
 /// `PUT /api/v1/users/{name}/role {role}`.
+#[utoipa::path(put, path = "/api/v1/users/{name}/role", tag = "accounts", params(("name" = String, Path, description = "The user's name")), request_body = RoleChange, responses((status = 204, description = "Changed"), (status = 404, description = "`user-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn set_role(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -293,12 +316,13 @@ pub async fn set_role(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct PasswordReset {
     password: String,
 }
 
 /// `PUT /api/v1/users/{name}/password {password}`: sets a user's password, ending their sessions.
+#[utoipa::path(put, path = "/api/v1/users/{name}/password", tag = "accounts", params(("name" = String, Path, description = "The user's name")), request_body = PasswordReset, responses((status = 204, description = "Changed; their sessions are ended"), (status = 404, description = "`user-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn reset_password(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -315,6 +339,7 @@ pub async fn reset_password(
 }
 
 /// `DELETE /api/v1/users/{name}`.
+#[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "accounts", params(("name" = String, Path, description = "The user's name")), responses((status = 204, description = "Removed"), (status = 404, description = "`user-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn remove_user(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -331,6 +356,7 @@ fn gallery_id(db: &db::Db, public_id: &str) -> Result<i64, ApiError> {
 }
 
 /// `GET /api/v1/galleries/{id}/progress`: where the caller is in a gallery (`null` if unopened).
+#[utoipa::path(get, path = "/api/v1/galleries/{id}/progress", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "Where the caller is", body = ProgressView), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"])))]
 pub async fn progress(
     State(state): State<AppState>,
     caller: Caller,
@@ -340,10 +366,13 @@ pub async fn progress(
     let db = state.db.clone();
     let p =
         blocking(move || Ok(db.accounts().progress(user, gallery_id(&db, &public_id)?)?)).await?;
-    Ok(Json(serde_json::json!({ "progress": p })).into_response())
+    Ok(Json(ProgressView {
+        progress: p.map(Into::into),
+    })
+    .into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct ProgressUpdate {
     page: u32,
     #[serde(default)]
@@ -352,6 +381,7 @@ pub struct ProgressUpdate {
 
 /// `PUT /api/v1/galleries/{id}/progress {page, finished?}` (pages count from 0; reaching the last
 /// page finishes the gallery unless `finished` says otherwise).
+#[utoipa::path(put, path = "/api/v1/galleries/{id}/progress", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), request_body = ProgressUpdate, responses((status = 204, description = "Noted"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn set_progress(
     State(state): State<AppState>,
     caller: Caller,
@@ -378,6 +408,7 @@ pub async fn set_progress(
 }
 
 /// `DELETE /api/v1/galleries/{id}/progress`: marks the gallery unread again.
+#[utoipa::path(delete, path = "/api/v1/galleries/{id}/progress", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 204, description = "Unread again"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn clear_progress(
     State(state): State<AppState>,
     caller: Caller,
@@ -412,6 +443,7 @@ async fn favorite(
 }
 
 /// `PUT /api/v1/galleries/{id}/favorite`.
+#[utoipa::path(put, path = "/api/v1/galleries/{id}/favorite", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 204, description = "A favorite"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn add_favorite(
     State(state): State<AppState>,
     caller: Caller,
@@ -421,6 +453,7 @@ pub async fn add_favorite(
 }
 
 /// `DELETE /api/v1/galleries/{id}/favorite`.
+#[utoipa::path(delete, path = "/api/v1/galleries/{id}/favorite", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 204, description = "No longer a favorite"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn remove_favorite(
     State(state): State<AppState>,
     caller: Caller,
@@ -430,6 +463,7 @@ pub async fn remove_favorite(
 }
 
 /// `GET /api/v1/collections`: the caller's collections.
+#[utoipa::path(get, path = "/api/v1/collections", tag = "reading", responses((status = 200, description = "The caller's collections", body = CollectionsView)), security(("apiKey" = ["own"]), ("session" = ["own"])))]
 pub async fn collections(
     State(state): State<AppState>,
     caller: Caller,
@@ -437,10 +471,13 @@ pub async fn collections(
     let user = caller.user()?.id;
     let db = state.db.clone();
     let list = blocking(move || Ok(db.accounts().collections(user)?)).await?;
-    Ok(Json(serde_json::json!({ "collections": list })).into_response())
+    Ok(Json(CollectionsView {
+        collections: list.into_iter().map(CollectionView::from).collect(),
+    })
+    .into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct NewCollection {
     name: String,
     /// A saved search; none for a hand-picked list.
@@ -449,6 +486,7 @@ pub struct NewCollection {
 }
 
 /// `POST /api/v1/collections {name, query?}`.
+#[utoipa::path(post, path = "/api/v1/collections", tag = "reading", request_body = NewCollection, responses((status = 201, description = "Made", body = Created)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn create_collection(
     State(state): State<AppState>,
     caller: Caller,
@@ -468,10 +506,36 @@ pub async fn create_collection(
             .create_collection(user, &body.name, body.query.as_deref())?)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))).into_response())
+    Ok((StatusCode::CREATED, Json(Created { id })).into_response())
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct CollectionName {
+    name: String,
+}
+
+/// Renames one of the caller's collections.
+#[utoipa::path(patch, path = "/api/v1/collections/{id}", tag = "reading", params(("id" = i64, Path, description = "The collection's id")), request_body = CollectionName, responses((status = 204, description = "Renamed"), (status = 404, description = "`collection-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
+pub async fn rename_collection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<CollectionName>,
+) -> Result<Response, ApiError> {
+    let user = caller.user()?.id;
+    let db = state.db.clone();
+    if blocking(move || Ok(db.accounts().rename_collection(user, id, &body.name)?)).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::NotFound(
+            Missing::Collection,
+            format!("no collection {id} of yours"),
+        ))
+    }
 }
 
 /// `DELETE /api/v1/collections/{id}`.
+#[utoipa::path(delete, path = "/api/v1/collections/{id}", tag = "reading", params(("id" = i64, Path, description = "The collection's id")), responses((status = 204, description = "Removed"), (status = 404, description = "`collection-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn remove_collection(
     State(state): State<AppState>,
     caller: Caller,
@@ -514,6 +578,7 @@ async fn collect(
 }
 
 /// `PUT /api/v1/collections/{id}/galleries/{gallery}`.
+#[utoipa::path(put, path = "/api/v1/collections/{id}/galleries/{gallery}", tag = "reading", params(("id" = i64, Path, description = "The collection's id"), ("gallery" = String, Path, description = "The gallery's public id")), responses((status = 204, description = "In it"), (status = 404, description = "`collection-not-found` or `gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn add_to_collection(
     State(state): State<AppState>,
     caller: Caller,
@@ -523,6 +588,7 @@ pub async fn add_to_collection(
 }
 
 /// `DELETE /api/v1/collections/{id}/galleries/{gallery}`.
+#[utoipa::path(delete, path = "/api/v1/collections/{id}/galleries/{gallery}", tag = "reading", params(("id" = i64, Path, description = "The collection's id"), ("gallery" = String, Path, description = "The gallery's public id")), responses((status = 204, description = "Out of it"), (status = 404, description = "`collection-not-found` or `gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn remove_from_collection(
     State(state): State<AppState>,
     caller: Caller,

@@ -60,6 +60,8 @@ pub enum Missing {
     Collection,
     ApiKey,
     Asset,
+    Tag,
+    User,
 }
 
 impl Missing {
@@ -72,9 +74,42 @@ impl Missing {
             Self::Collection => "collection-not-found",
             Self::ApiKey => "api-key-not-found",
             Self::Asset => "asset-not-found",
+            Self::Tag => "tag-not-found",
+            Self::User => "user-not-found",
         }
     }
 }
+
+/// Every error code, as the OpenAPI document lists them.
+pub const ALL_CODES: [&str; 27] = [
+    "malformed-hash",
+    "blob-not-found",
+    "thumbnail-unavailable",
+    "route-not-found",
+    "range-not-satisfiable",
+    "payload-too-large",
+    "bad-request",
+    "bad-query",
+    "method-not-allowed",
+    "blob-damaged",
+    "sign-in-required",
+    "wrong-credentials",
+    "bad-api-key",
+    "forbidden",
+    "csrf",
+    "cross-site",
+    "too-many-attempts",
+    "conflict",
+    "internal",
+    "gallery-not-found",
+    "page-not-found",
+    "job-not-found",
+    "collection-not-found",
+    "api-key-not-found",
+    "asset-not-found",
+    "tag-not-found",
+    "user-not-found",
+];
 
 impl ApiError {
     /// The stable code clients can match on.
@@ -143,6 +178,9 @@ impl From<db::Error> for ApiError {
                 Self::NotFound(Missing::Gallery, format!("no gallery {id}"))
             }
             db::Error::JobNotFound(id) => Self::NotFound(Missing::Job, format!("no job {id}")),
+            db::Error::UserNotFound(name) => {
+                Self::NotFound(Missing::User, format!("no user {name:?}"))
+            }
             db::Error::Invalid { .. } => Self::BadRequest(e.to_string()),
             other => Self::Internal(Box::new(other)),
         }
@@ -207,5 +245,53 @@ impl IntoResponse for ApiError {
             response.extensions_mut().insert(ErrorDetail(detail));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document's list of codes holds every code an error can have.
+    #[test]
+    fn every_code_is_listed() {
+        let errors = [
+            ApiError::BlobNotFound,
+            ApiError::RouteNotFound,
+            ApiError::RangeNotSatisfiable { len: 1 },
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::BadRequest(String::new()),
+            ApiError::BadQuery {
+                message: String::new(),
+                position: 0,
+            },
+            ApiError::MethodNotAllowed,
+            ApiError::ThumbnailUnavailable(String::new()),
+            ApiError::SignInRequired,
+            ApiError::WrongCredentials,
+            ApiError::BadKey,
+            ApiError::Forbidden(String::new()),
+            ApiError::CsrfRejected,
+            ApiError::CrossSite,
+            ApiError::TooManyAttempts { retry_after_s: 1 },
+            ApiError::Conflict(String::new()),
+            ApiError::Internal("x".into()),
+            ApiError::MalformedHash("x".parse::<lpfs::BlobHash>().expect_err("not a hash")),
+        ];
+        let missing = [
+            Missing::Gallery,
+            Missing::Page,
+            Missing::Job,
+            Missing::Collection,
+            Missing::ApiKey,
+            Missing::Asset,
+            Missing::Tag,
+            Missing::User,
+        ]
+        .map(|m| ApiError::NotFound(m, String::new()));
+        for e in errors.iter().chain(&missing) {
+            assert!(ALL_CODES.contains(&e.code()), "{} is not listed", e.code());
+        }
+        assert!(ALL_CODES.contains(&"blob-damaged"));
     }
 }

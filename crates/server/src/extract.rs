@@ -23,6 +23,22 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Que
     }
 }
 
+/// `axum::extract::Path`, with rejections as [`ApiError::BadRequest`] (a collection id that is
+/// not a number, say), in the API's error shape rather than axum's plain text.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            Err(r) => Err(ApiError::BadRequest(r.body_text())),
+        }
+    }
+}
+
 /// `axum::extract::Form`, with rejections as [`ApiError::BadRequest`].
 #[derive(Debug)]
 pub struct Form<T>(pub T);

@@ -5,19 +5,24 @@ use std::path::{Path as FsPath, PathBuf};
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::extract::Path;
 
 use crate::extract::Query;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use db::TagName;
-use library::import::{ImportOptions, Outcome, Quiet};
+use library::import::{ImportOptions, Quiet};
+
+use crate::views::ImportResult;
 
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::{AppState, blocking};
 
 /// `GET /api/v1/galleries/{id}`: a gallery with its tags.
+#[utoipa::path(get, path = "/api/v1/galleries/{id}", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "The gallery with its tags", body = crate::views::GalleryView), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn gallery(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
@@ -28,42 +33,51 @@ pub async fn gallery(
 }
 
 /// `GET /api/v1/galleries/{id}/pages`: its pages in order, with their images and thumbnails.
+#[utoipa::path(get, path = "/api/v1/galleries/{id}/pages", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "Its pages in order", body = crate::views::PagesView), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn pages(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let pages = blocking(move || Ok(db.galleries().pages(&public_id)?)).await?;
-    Ok(Json(serde_json::json!({ "pages": pages })).into_response())
+    Ok(Json(crate::views::PagesView {
+        pages: pages.into_iter().map(Into::into).collect(),
+    })
+    .into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub struct TitleChange {
+/// What a `PATCH` of a gallery changes: each field given replaces the gallery's.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GalleryChange {
     title: Option<String>,
     title_original: Option<String>,
+    summary: Option<String>,
+    category: Option<String>,
+    reading_direction: Option<db::ReadingDirection>,
 }
 
-/// `PATCH /api/v1/galleries/{id} {title?, title_original?}`.
+/// Changes a gallery's title, original title, summary, category or reading direction.
+#[utoipa::path(patch, path = "/api/v1/galleries/{id}", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), request_body = GalleryChange, responses((status = 204, description = "Changed"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn edit(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
-    JsonBody(body): JsonBody<TitleChange>,
+    JsonBody(body): JsonBody<GalleryChange>,
 ) -> Result<Response, ApiError> {
+    let change = db::DetailsChange {
+        title: body.title,
+        title_original: body.title_original,
+        summary: body.summary,
+        category: body.category,
+        reading_direction: body.reading_direction,
+    };
     let db = state.db.clone();
-    blocking(move || {
-        let g = db.galleries().get(&public_id)?;
-        let title = body.title.unwrap_or(g.title);
-        if title.trim().is_empty() {
-            return Err(ApiError::BadRequest("a title cannot be empty".into()));
-        }
-        let original = body.title_original.unwrap_or(g.title_original);
-        Ok(db.galleries().set_titles(&public_id, &title, &original)?)
-    })
-    .await?;
+    blocking(move || Ok(db.galleries().edit_details(&public_id, &change)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// Tags to add and to remove, `namespace:name` each.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct TagChange {
     #[serde(default)]
     add: Vec<String>,
@@ -78,6 +92,7 @@ fn parse_tags(list: &[String]) -> Result<Vec<TagName>, ApiError> {
 }
 
 /// `PUT /api/v1/galleries/{id}/tags {add: ["ns:tag", …], remove: […]}`: answers the tags now.
+#[utoipa::path(put, path = "/api/v1/galleries/{id}/tags", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), request_body = TagChange, responses((status = 200, description = "The gallery's tags now", body = crate::views::TagsView), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn edit_tags(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
@@ -86,10 +101,11 @@ pub async fn edit_tags(
     let (add, remove) = (parse_tags(&body.add)?, parse_tags(&body.remove)?);
     let db = state.db.clone();
     let tags = blocking(move || Ok(library::edit::tags(&db, &public_id, &add, &remove)?)).await?;
-    Ok(Json(serde_json::json!({ "tags": tags })).into_response())
+    Ok(Json(crate::views::TagsView { tags }).into_response())
 }
 
 /// `POST /api/v1/galleries/{id}/trash`.
+#[utoipa::path(post, path = "/api/v1/galleries/{id}/trash", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 204, description = "In the trash"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn trash(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
@@ -100,6 +116,7 @@ pub async fn trash(
 }
 
 /// `POST /api/v1/galleries/{id}/restore`.
+#[utoipa::path(post, path = "/api/v1/galleries/{id}/restore", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 204, description = "Out of the trash"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn restore(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
@@ -111,12 +128,13 @@ pub async fn restore(
 
 /// `DELETE /api/v1/galleries/{id}`: deletes a gallery for good, releasing the images nothing
 /// else uses.
+#[utoipa::path(delete, path = "/api/v1/galleries/{id}", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "Deleted for good", body = crate::views::Purged), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn purge(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let released = purge_gallery(&state, public_id).await?;
-    Ok(Json(serde_json::json!({ "released_images": released })).into_response())
+    let released_images = purge_gallery(&state, public_id).await?;
+    Ok(Json(crate::views::Purged { released_images }).into_response())
 }
 
 /// Deletes a gallery for good and then the images nothing else uses; answers how many.
@@ -127,13 +145,14 @@ pub(crate) async fn purge_gallery(state: &AppState, public_id: String) -> Result
     blocking(move || Ok(importer.purge(&public_id)?)).await
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct OrderChange {
     /// The current positions (from 0), in the new order.
     order: Vec<u32>,
 }
 
 /// `PUT /api/v1/galleries/{id}/order {order: [2, 0, 1, …]}`: the pages in a new order.
+#[utoipa::path(put, path = "/api/v1/galleries/{id}/order", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), request_body = OrderChange, responses((status = 204, description = "Reordered"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn reorder(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
@@ -144,22 +163,38 @@ pub async fn reorder(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct CoverChange {
     /// The page (from 0).
     page: u32,
     /// A part of it, as shares of its width and height, to cut out as the cover.
-    crop: Option<library::import::Crop>,
+    crop: Option<CropPart>,
+}
+
+/// A part of a page: its left, top, width and height as shares (0.0 to 1.0) of the page's.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
+pub struct CropPart {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
 }
 
 /// `PUT /api/v1/galleries/{id}/cover {page, crop?: {x, y, w, h}}`: a page, or a part of one, as
 /// the cover.
+#[utoipa::path(put, path = "/api/v1/galleries/{id}/cover", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), request_body = CoverChange, responses((status = 204, description = "The cover is set"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn cover(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
     JsonBody(body): JsonBody<CoverChange>,
 ) -> Result<Response, ApiError> {
-    set_cover(&state, public_id, body.page, body.crop).await?;
+    let crop = body.crop.map(|c| library::import::Crop {
+        x: c.x,
+        y: c.y,
+        w: c.w,
+        h: c.h,
+    });
+    set_cover(&state, public_id, body.page, crop).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -230,6 +265,7 @@ fn attachment(title: &str, ext: &str) -> String {
 
 /// `GET /api/v1/galleries/{id}/cbz`: the gallery as a cbz (pages byte for byte and a
 /// ComicInfo.xml), streamed as it is written: nothing is buffered whole.
+#[utoipa::path(get, path = "/api/v1/galleries/{id}/cbz", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "The gallery as a cbz, streamed", content_type = "application/vnd.comicbook+zip", body = crate::api_doc::Binary), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn download(
     State(state): State<AppState>,
     Path(public_id): Path<String>,
@@ -271,18 +307,8 @@ pub async fn download(
     Ok(response)
 }
 
-fn outcome_json(o: Outcome) -> serde_json::Value {
-    match o {
-        Outcome::Imported(g) => serde_json::json!({ "status": "imported", "gallery": g }),
-        Outcome::Duplicate { public_id } => {
-            serde_json::json!({ "status": "duplicate", "public_id": public_id })
-        }
-        Outcome::Failed(e) => serde_json::json!({ "status": "failed", "error": e.to_string() }),
-    }
-}
-
 /// Imports everything found at a path; answers one outcome per source found.
-fn import_path(state: &AppState, path: &FsPath) -> Result<Vec<serde_json::Value>, ApiError> {
+fn import_path(state: &AppState, path: &FsPath) -> Result<Vec<ImportResult>, ApiError> {
     let Some(importer) = state.importer.clone() else {
         return Err(ApiError::RouteNotFound);
     };
@@ -291,11 +317,12 @@ fn import_path(state: &AppState, path: &FsPath) -> Result<Vec<serde_json::Value>
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(sources
         .iter()
-        .map(|s| outcome_json(importer.import(s, &ImportOptions::default(), &Quiet)))
+        .map(|s| importer.import(s, &ImportOptions::default(), &Quiet).into())
         .collect())
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadParams {
     /// The file's name (its extension says what it is; its name may hold the title).
     name: String,
@@ -316,6 +343,7 @@ fn safe_file_name(name: &str) -> Result<String, ApiError> {
 /// `POST /api/v1/uploads?name=FILE.cbz` with the archive as the body: streamed to disk (never
 /// whole in memory, at most the configured upload size), imported, then removed. A broken-off
 /// upload leaves nothing behind.
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "imports", params(UploadParams), request_body(content = crate::api_doc::Binary, content_type = "application/octet-stream", description = "The archive, streamed"), responses((status = 200, description = "What each source in it became", body = crate::views::ImportResults)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn upload(
     State(state): State<AppState>,
     Query(params): Query<UploadParams>,
@@ -375,23 +403,20 @@ pub async fn upload(
                 }
                 Err(e) => return Err(e),
             };
+            let mut failures = Vec::new();
             for r in &mut results {
-                if let Some(why) = r["error"].as_str() {
-                    r["error"] = unstaged(why, &path, &name).into();
+                if let ImportResult::Failed { error } = r {
+                    *error = unstaged(error, &path, &name);
+                    failures.push(format!("{name}: {error}"));
                 }
             }
-            let failures: Vec<String> = results
-                .iter()
-                .filter(|r| r["status"] == "failed")
-                .map(|r| format!("{name}: {}", r["error"].as_str().unwrap_or_default()))
-                .collect();
             crate::jobs::record_upload(&state, &name, results.len() as u64, failures)?;
             Ok(results)
         })
         .await?
     };
     drop(staged);
-    Ok(Json(serde_json::json!({ "results": results })).into_response())
+    Ok(Json(crate::views::ImportResults { results }).into_response())
 }
 
 /// Text about a staged upload (an import's error), with the staging path replaced by the name
@@ -414,7 +439,8 @@ impl Drop for Staged {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// A file or folder on the server, below one of the configured import roots.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct ServerImport {
     path: String,
 }
@@ -423,16 +449,13 @@ pub struct ServerImport {
 /// below one of the configured import roots (after resolving `..` and links). The import runs
 /// in the background: the answer (202) names its job, which `GET /api/v1/jobs` and
 /// `GET /api/v1/jobs/events` follow.
+#[utoipa::path(post, path = "/api/v1/imports", tag = "imports", request_body = ServerImport, responses((status = 202, description = "Begun: its job", body = crate::views::JobStarted)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn import_server_path(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<ServerImport>,
 ) -> Result<Response, ApiError> {
     let job = start_server_import(&state, body.path).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "job": job })),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(crate::views::JobStarted { job })).into_response())
 }
 
 /// Checks that `path` lies below an import root and starts its import; answers the job's id.

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::{AppState, blocking};
 
 /// What a job is doing now, as told to watchers.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct JobEvent {
     pub id: i64,
     pub kind: JobKind,
@@ -205,13 +205,32 @@ pub(crate) fn recent(state: &AppState, limit: usize) -> Result<Vec<JobEvent>, Ap
 }
 
 /// `GET /api/v1/jobs`: the latest import and upload jobs, newest first.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "imports", responses((status = 200, description = "The latest 50 jobs, newest first", body = crate::views::JobsView)), security(("apiKey" = ["edit"]), ("session" = ["edit"])))]
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     let jobs = blocking(move || recent(&state, 50)).await?;
-    Ok(Json(serde_json::json!({ "jobs": jobs })).into_response())
+    Ok(Json(crate::views::JobsView { jobs }).into_response())
+}
+
+/// One job: what it is doing, or how it ended.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "imports",
+    params(("id" = i64, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job", body = JobEvent),
+        (status = 404, description = "`job-not-found`", body = crate::api_doc::ErrorBody),
+    ),
+    security(("apiKey" = ["edit"]), ("session" = ["edit"])))]
+pub async fn job(
+    State(state): State<AppState>,
+    crate::extract::Path(id): crate::extract::Path<i64>,
+) -> Result<Response, ApiError> {
+    let db = state.db.clone();
+    let job = blocking(move || Ok(db.jobs().get(id)?)).await?;
+    Ok(Json(event_of(&job)).into_response())
 }
 
 /// `GET /api/v1/jobs/events`: server-sent events, one `job` event per change of any job (JSON,
 /// as [`JobEvent`]); the jobs still queued or running come first.
+#[utoipa::path(get, path = "/api/v1/jobs/events", tag = "imports", responses((status = 200, description = "Server-sent events: one `job` event (a `JobEvent` as JSON) per change of any job, the open jobs first", content_type = "text/event-stream", body = String)), security(("apiKey" = ["edit"]), ("session" = ["edit"])))]
 pub async fn events(State(state): State<AppState>) -> Result<Response, ApiError> {
     let rx = state.jobs.tx.subscribe();
     let db = state.db.clone();

@@ -14,10 +14,14 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req
+            .extensions()
+            .get::<crate::blobs::BodyLimit>()
+            .map_or(0, |l| l.0);
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
             Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::BadRequest("the request body is too large".into()))
+                Err(ApiError::PayloadTooLarge { limit })
             }
             Err(r) => Err(ApiError::BadRequest(r.body_text())),
         }

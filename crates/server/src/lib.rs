@@ -5,6 +5,7 @@
 //! ([`error::ApiError`]).
 
 pub mod accounts;
+pub mod api_doc;
 pub mod auth;
 pub mod blobs;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod range;
 pub mod search;
 pub mod serve;
 pub mod sign_in;
+pub mod tags;
 pub mod thumbnails;
 pub mod views;
 pub mod web;
@@ -129,6 +131,10 @@ fn routes() -> Vec<Route> {
     use Method as M;
     vec![
         r(M::GET, "/api/v1/health", Public, get(health)),
+        r(M::GET, "/api/v1/openapi.json", Public, get(openapi_json)),
+        r(M::GET, "/api/docs", Public, get(api_doc::docs_root)),
+        r(M::GET, "/api/docs/", Public, get(api_doc::docs)),
+        r(M::GET, "/api/docs/{*file}", Public, get(api_doc::docs)),
         r(M::GET, "/api/v1/session", Public, get(accounts::session)),
         r(M::POST, "/api/v1/login", Public, post(accounts::login)),
         r(M::POST, "/api/v1/logout", Public, post(accounts::logout)),
@@ -242,7 +248,30 @@ fn routes() -> Vec<Route> {
             get(thumbnails::get_thumbnail),
         ),
         r(M::GET, "/api/v1/search", Read, get(search::search)),
+        r(M::GET, "/api/v1/galleries", Read, get(search::list)),
         r(M::GET, "/api/v1/tags/suggest", Read, get(search::suggest)),
+        r(M::GET, "/api/v1/tags", Read, get(tags::list)),
+        r(M::GET, "/api/v1/tags/relations", Read, get(tags::relations)),
+        r(M::POST, "/api/v1/tags/rename", Edit, post(tags::rename)),
+        r(
+            M::PUT,
+            "/api/v1/tags/siblings",
+            Edit,
+            put(tags::set_sibling),
+        ),
+        r(
+            M::DELETE,
+            "/api/v1/tags/siblings",
+            Edit,
+            delete(tags::remove_sibling),
+        ),
+        r(M::PUT, "/api/v1/tags/parents", Edit, put(tags::add_parent)),
+        r(
+            M::DELETE,
+            "/api/v1/tags/parents",
+            Edit,
+            delete(tags::remove_parent),
+        ),
         r(
             M::GET,
             "/api/v1/galleries/{id}",
@@ -346,6 +375,12 @@ fn routes() -> Vec<Route> {
             post(accounts::create_collection),
         ),
         r(
+            M::PATCH,
+            "/api/v1/collections/{id}",
+            Own,
+            patch(accounts::rename_collection),
+        ),
+        r(
             M::DELETE,
             "/api/v1/collections/{id}",
             Own,
@@ -366,6 +401,7 @@ fn routes() -> Vec<Route> {
         r(M::POST, "/api/v1/uploads", Edit, post(galleries::upload)),
         r(M::GET, "/api/v1/jobs", Edit, get(jobs::list)),
         r(M::GET, "/api/v1/jobs/events", Edit, get(jobs::events)),
+        r(M::GET, "/api/v1/jobs/{id}", Edit, get(jobs::job)),
         r(
             M::POST,
             "/api/v1/imports",
@@ -408,25 +444,60 @@ pub fn router(state: AppState, config: &ServerConfig) -> Router {
         .with_state(state)
 }
 
+/// Whether the server answers.
+#[utoipa::path(get, path = "/api/v1/health", tag = "server",
+    responses((status = 200, description = "It does", body = views::Health)))]
 async fn health() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok" }))
+    Json(views::Health {
+        status: "ok".into(),
+    })
 }
 
+/// This document: the native API as OpenAPI 3.1.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "server",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+async fn openapi_json() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        api_doc::document(),
+    )
+        .into_response()
+}
+
+/// The store's sizes: volumes, live and garbage bytes, the index's memory.
+#[utoipa::path(get, path = "/api/v1/store/stats", tag = "store",
+    responses(
+        (status = 200, description = "The statistics", body = views::StoreStats),
+        (status = 404, description = "`route-not-found`: the blobs are not in a local store", body = api_doc::ErrorBody),
+    ),
+    security(("apiKey" = ["admin"]), ("session" = ["admin"])))]
 async fn store_stats(State(state): State<AppState>) -> Result<Response, ApiError> {
     let Some(store) = state.lpfs.clone() else {
         return Err(ApiError::RouteNotFound);
     };
     let stats = tokio::task::spawn_blocking(move || store.stats()).await?;
-    Ok(Json(stats).into_response())
+    Ok(Json(views::StoreStats::from(stats)).into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CompactParams {
-    /// Compact volumes with at least this share of garbage.
+    /// Compact volumes with at least this share of garbage (0.0 to 1.0; 0.2 when not given).
+    #[param(minimum = 0.0, maximum = 1.0)]
     threshold: Option<f64>,
 }
 
-/// `POST /api/v1/store/compact?threshold=0.2`: online compaction; answers with its report.
+/// Online compaction: volumes with enough garbage are rewritten without it, while reads and
+/// writes go on.
+#[utoipa::path(post, path = "/api/v1/store/compact", tag = "store", params(CompactParams),
+    responses(
+        (status = 200, description = "What was done", body = views::CompactionView),
+        (status = 404, description = "`route-not-found`: the blobs are not in a local store", body = api_doc::ErrorBody),
+    ),
+    security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 async fn store_compact(
     State(state): State<AppState>,
     params: Result<Query<CompactParams>, QueryRejection>,
@@ -442,7 +513,7 @@ async fn store_compact(
         )));
     }
     let report = tokio::task::spawn_blocking(move || store.compact(threshold)).await??;
-    Ok(Json(report).into_response())
+    Ok(Json(views::CompactionView::from(report)).into_response())
 }
 
 /// What every request passes first, in one layer: the upload limit that handlers taking a body

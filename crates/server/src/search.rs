@@ -12,12 +12,16 @@ use crate::error::ApiError;
 /// Most galleries one page of results may ask for.
 pub const MAX_LIMIT: usize = 500;
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// A query in the search language (`/help/search`): tags, title words, `OR`, `-`, ranges,
+    /// `sort:`. Empty: every gallery.
     #[serde(default)]
     q: String,
     #[serde(default)]
     offset: usize,
+    /// At most 500; 50 when not given.
     limit: Option<usize>,
 }
 
@@ -31,8 +35,13 @@ fn from_search(e: search::SearchError) -> ApiError {
     }
 }
 
-/// `GET /api/v1/search?q=…&offset=0&limit=50`: one page of the galleries a query matches, in its
-/// order, with how many match in all.
+/// One page of the galleries a query matches, in its order, with how many match in all.
+#[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchParams),
+    responses(
+        (status = 200, description = "One page of results", body = crate::views::SearchResults),
+        (status = 400, description = "`bad-query`: the query cannot be read; `position` says where", body = crate::api_doc::ErrorBody),
+    ),
+    security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
@@ -45,6 +54,7 @@ pub async fn search(
     let db = state.db.clone();
     let limit = params.limit.unwrap_or(50).min(MAX_LIMIT);
     let viewer = caller.asker();
+    let offset = params.offset;
     let (total, galleries) = tokio::task::spawn_blocking(move || {
         let found = live
             .search(&params.q, viewer, params.offset, limit)
@@ -59,22 +69,44 @@ pub async fn search(
         Ok::<_, ApiError>((found.total, galleries))
     })
     .await??;
-    Ok(Json(serde_json::json!({
-        "total": total,
-        "offset": params.offset,
-        "galleries": galleries,
-    }))
+    Ok(Json(crate::views::SearchResults {
+        total,
+        offset,
+        galleries,
+    })
     .into_response())
 }
 
-#[derive(Debug, serde::Deserialize)]
+/// The galleries of the library, listed as a search: the same query language, sort, paging and
+/// total as `GET /api/v1/search`.
+#[utoipa::path(get, path = "/api/v1/galleries", tag = "galleries", params(SearchParams),
+    responses(
+        (status = 200, description = "One page of galleries", body = crate::views::SearchResults),
+        (status = 400, description = "`bad-query`: the query cannot be read; `position` says where", body = crate::api_doc::ErrorBody),
+    ),
+    security(("apiKey" = ["read"]), ("session" = ["read"])))]
+pub async fn list(
+    state: State<AppState>,
+    caller: Caller,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    search(state, caller, params).await
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SuggestParams {
+    /// What is being typed: `fem`, `female:bl`, `artist:`.
     #[serde(default)]
     q: String,
+    /// At most 100; 10 when not given.
     limit: Option<usize>,
 }
 
-/// `GET /api/v1/tags/suggest?q=fem`: tags for what is being typed, most used first.
+/// Tags for what is being typed, most used first.
+#[utoipa::path(get, path = "/api/v1/tags/suggest", tag = "tags", params(SuggestParams),
+    responses((status = 200, description = "Suggestions", body = crate::views::Suggestions)),
+    security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn suggest(
     State(state): State<AppState>,
     params: Result<Query<SuggestParams>, QueryRejection>,
@@ -87,15 +119,13 @@ pub async fn suggest(
     let found = tokio::task::spawn_blocking(move || live.suggest(&params.q, limit))
         .await?
         .map_err(from_search)?;
-    let tags: Vec<serde_json::Value> = found
+    let tags = found
         .into_iter()
-        .map(|s| {
-            serde_json::json!({
-                "tag": s.tag.to_string(),
-                "galleries": s.galleries,
-                "via_alias": s.via_alias.map(|a| a.to_string()),
-            })
+        .map(|s| crate::views::Suggestion {
+            tag: s.tag.to_string(),
+            galleries: s.galleries,
+            via_alias: s.via_alias.map(|a| a.to_string()),
         })
         .collect();
-    Ok(Json(serde_json::json!({ "tags": tags })).into_response())
+    Ok(Json(crate::views::Suggestions { tags }).into_response())
 }

@@ -3,7 +3,9 @@
 //! content-addressed URL under `/api/v1/blobs/`, which is cached forever; the redirect itself is
 //! not (a thumbnail can be made again at another size).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use db::ThumbnailState;
@@ -12,6 +14,9 @@ use lpfs::BlobHash;
 use crate::AppState;
 use crate::error::ApiError;
 
+/// The thumbnail of a page image: a redirect to the thumbnail's own blob, made now if the
+/// background work has not reached it.
+#[utoipa::path(get, path = "/api/v1/thumbnails/{hash}", tag = "store", params(("hash" = String, Path, description = "The blob's BLAKE3 hash, 64 hex digits")), responses((status = 307, description = "To `/api/v1/blobs/{thumbnail}`"), (status = 404, description = "`blob-not-found`, or `thumbnail-unavailable` (an image this server cannot decode)", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn get_thumbnail(
     State(state): State<AppState>,
     Path(hash): Path<String>,

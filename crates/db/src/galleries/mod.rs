@@ -21,6 +21,7 @@ pub use index_rows::{IndexRow, IndexRowRef};
 /// The image formats LittlePanda knows, as sniffed from their bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ImageFormat {
     Other,
     Jpeg,
@@ -58,8 +59,9 @@ impl ImageFormat {
 }
 
 /// How a gallery is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ReadingDirection {
     #[default]
     LeftToRight,
@@ -136,6 +138,16 @@ pub enum Created {
 }
 
 /// A gallery as stored (the API sends a view of it: `server::views`).
+/// A change of what describes a gallery: each field given replaces the gallery's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DetailsChange {
+    pub title: Option<String>,
+    pub title_original: Option<String>,
+    pub summary: Option<String>,
+    pub category: Option<String>,
+    pub reading_direction: Option<ReadingDirection>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gallery {
     /// Internal id (dense, for indexes); clients see `public_id`.
@@ -833,6 +845,43 @@ impl Galleries<'_> {
                 &[
                     Param::Text(title),
                     Param::Text(title_original),
+                    Param::Int(id),
+                ],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Changes what describes a gallery; what `change` leaves `None` stays as it is.
+    pub fn edit_details(&self, public_id: &str, change: &DetailsChange) -> Result<()> {
+        let current = self.get(public_id)?;
+        let title = change.title.as_deref().unwrap_or(&current.title);
+        let original = change
+            .title_original
+            .as_deref()
+            .unwrap_or(&current.title_original);
+        let summary = change.summary.as_deref().unwrap_or(&current.summary);
+        let category = change.category.as_deref().unwrap_or(&current.category);
+        let direction = change
+            .reading_direction
+            .unwrap_or(current.reading_direction);
+        if title.trim().is_empty() {
+            return Err(Error::invalid("title", "a gallery needs a title"));
+        }
+        check_text("title", title, MAX_TITLE)?;
+        check_text("original title", original, MAX_TITLE)?;
+        check_text("summary", summary, MAX_TEXT)?;
+        check_text("category", category, MAX_TITLE)?;
+        self.update(public_id, ChangeKind::Updated, |c, id| {
+            c.exec(
+                "UPDATE galleries SET title = ?, title_original = ?, summary = ?, category = ?, \
+                 reading_direction = ? WHERE id = ?",
+                &[
+                    Param::Text(title),
+                    Param::Text(original),
+                    Param::Text(summary),
+                    Param::Text(category),
+                    Param::Int(direction.code()),
                     Param::Int(id),
                 ],
             )

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::extract::Path;
 
 use crate::extract::{Form, Query};
 use crate::html::escape;

@@ -1,0 +1,228 @@
+//! The native API against its own OpenAPI document: schemathesis (PyPI) runs against a live
+//! `serve` with a small real library, signed in with an API key. No server error, and every
+//! answer conforms to the document (status, content type, schema); data the document says is
+//! invalid is refused with a 4xx.
+//!
+//! schemathesis is found at `LITTLEPANDA_SCHEMATHESIS`, else at `target/py/bin/st` (where `./test`
+//! installs it). Without it this test fails: it never passes silently.
+
+mod common;
+
+use common::{add_user, littlepanda, run, text};
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+fn schemathesis() -> PathBuf {
+    if let Some(p) = std::env::var_os("LITTLEPANDA_SCHEMATHESIS") {
+        return p.into();
+    }
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/py/bin/st");
+    assert!(
+        installed.exists(),
+        "schemathesis is not installed: run ./test (it installs it into target/py), or set \
+         LITTLEPANDA_SCHEMATHESIS to its `st` program"
+    );
+    installed
+}
+
+fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..w * h * 3)
+        .map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed))
+        .collect();
+    library::import::thumb::jpeg_from_rgb(&pixels, w, h, 80).unwrap()
+}
+
+fn cbz(path: &Path, pages: &[Vec<u8>]) {
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (i, data) in pages.iter().enumerate() {
+        w.start_file(
+            format!("{:02}.jpg", i + 1),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+/// One HTTP/1.1 request on its own connection; answers status, head and body.
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head[9..12].parse().unwrap();
+    (status, head, raw[split + 4..].to_vec())
+}
+
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn schemathesis_finds_the_api_true_to_its_document() {
+    let st = schemathesis();
+    let data = tempfile::tempdir().unwrap();
+    let sources = tempfile::tempdir().unwrap();
+    let d = data.path();
+    for g in 0..3u8 {
+        let pages: Vec<Vec<u8>> = (0..3).map(|p| jpeg(32, 48, g * 7 + p + 1)).collect();
+        cbz(
+            &sources.path().join(format!("[Artist {g}] Gallery {g}.cbz")),
+            &pages,
+        );
+    }
+    let out = run(d, &["import", sources.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = add_user(d, "admin", "admin", "admin-password");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let mut child = littlepanda(d)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("LITTLEPANDA_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let stderr = child.stderr.take().unwrap();
+    let server = Serving(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr = loop {
+        assert!(Instant::now() < deadline, "the server did not start");
+        let line = lines.next().expect("server output").unwrap();
+        if let Some(rest) = line.split("serving http://").nth(1) {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    // The server's log is drained (and shown on failure) so that it never blocks on a full pipe.
+    let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+
+    let (status, head, body) = request(
+        &addr,
+        "POST",
+        "/api/v1/login",
+        &[("Content-Type", "application/json")],
+        br#"{"name":"admin","password":"admin-password"}"#,
+    );
+    assert_eq!(status, 200, "{}", text(&body));
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.to_lowercase()
+                .starts_with("set-cookie: ")
+                .then(|| &l["set-cookie: ".len()..])
+        })
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    let csrf = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The run revokes keys by id among other things: the key it uses is not one of the first.
+    let make_key = |name: &str, scope: &str| {
+        let (status, _, body) = request(
+            &addr,
+            "POST",
+            "/api/v1/account/keys",
+            &[
+                ("Content-Type", "application/json"),
+                ("Cookie", &cookie),
+                ("X-CSRF-Token", &csrf),
+            ],
+            format!(r#"{{"name":"{name}","scope":"{scope}"}}"#).as_bytes(),
+        );
+        assert_eq!(status, 201, "{}", text(&body));
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for i in 0..200 {
+        make_key(&format!("spare {i}"), "read");
+    }
+    let key = make_key("schemathesis", "read-write");
+
+    let report = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(&st)
+        .arg("run")
+        .arg(format!("http://{addr}/api/v1/openapi.json"))
+        .args(["-H", &format!("Authorization: Bearer {key}")])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,\
+             response_schema_conformance,negative_data_rejection",
+        ])
+        // An event stream never ends: it is followed by the jobs tests instead.
+        .args(["--exclude-path", "/api/v1/jobs/events"])
+        .args([
+            "--max-examples",
+            "25",
+            "--workers",
+            "2",
+            "--request-timeout",
+            "20",
+        ])
+        .args(["--seed", "1"])
+        .args(["--report", "junit", "--report-dir"])
+        .arg(report.path())
+        .env("NO_COLOR", "1")
+        // It keeps a cache in its working folder: not in the checkout.
+        .current_dir(report.path())
+        .output()
+        .expect("run schemathesis");
+    let shown = text(&out.stdout);
+    let summary: String = shown
+        .lines()
+        .skip_while(|l| !l.contains("SUMMARY"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    eprintln!("{summary}");
+    // The server still answers, with the key the run used.
+    let (status, _, _) = request(
+        &addr,
+        "GET",
+        "/api/v1/account",
+        &[("Authorization", &format!("Bearer {key}"))],
+        b"",
+    );
+    drop(server);
+    let log = log.join().unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "schemathesis found failures:\n{shown}\n{}\nserver log:\n{}",
+        text(&out.stderr),
+        log.join("\n")
+    );
+    assert!(
+        summary.contains("Tested: ") && !summary.contains("Tested: 0"),
+        "{summary}"
+    );
+    assert_eq!(status, 200, "the run's key stopped working");
+}
