@@ -45,6 +45,14 @@ fn note(hash: u64, doc: u32, offset: usize, len: usize) -> u128 {
 
 const NO_PLACE: u32 = u32::MAX;
 
+/// Passes each grouping thread makes over the notes (a power of two).
+const GROUPING_PASSES: u64 = 8;
+
+/// The grouping pass that takes the key with this hash: its highest bits.
+fn pass_of(hash: u64) -> u64 {
+    hash.checked_shr(64 - GROUPING_PASSES.ilog2()).unwrap_or(0)
+}
+
 /// What one reader gathered, its documents numbered from 0.
 #[derive(Default)]
 struct Part {
@@ -77,7 +85,7 @@ impl Part {
         let docs: Vec<u32> = (0..p.gallery.len() as u32).collect();
         let cols = p.cols();
         p.orders = Column::ALL.map(|col| cols.keyed(col, &docs));
-        tracing::debug!(?scanned, took = ?t.elapsed(), "index build: half the galleries read");
+        tracing::debug!(?scanned, took = ?t.elapsed(), notes = p.notes.len(), "index build: half the galleries read");
         Ok(p)
     }
 
@@ -203,7 +211,9 @@ impl Index {
             added_in_order: true,
             ..Self::default()
         };
+        let t = std::time::Instant::now();
         index.load_tags(db)?;
+        tracing::debug!(took = ?t.elapsed(), "index build: tags loaded");
         let tags = index
             .tags
             .keys()
@@ -288,32 +298,40 @@ impl Index {
                 .map(|half| {
                     let offsets = &offsets;
                     s.spawn(move || {
-                        // Each thread takes the keys of one value of the hash's lowest bit.
+                        // Each thread takes the keys of one value of the hash's lowest bit, in
+                        // `GROUPING_PASSES` passes over the notes by the hash's highest bits: each
+                        // pass's map and posting lists stay small enough for the caches, which
+                        // costs far less than the extra reading of the notes (measured: one
+                        // pass spent most of its time waiting on memory).
                         // Notes come in document order, so each key's documents arrive in order
                         // and go straight to the end of its posting list: no sorting at all.
+                        let mut found: Vec<(Box<str>, RoaringBitmap)> = Vec::new();
                         let mut keys: HashMap<u64, (u32, u32, RoaringBitmap), KeyHashState> =
                             HashMap::default();
-                        for (p, &o) in parts.iter().zip(offsets) {
-                            for &n in &p.notes {
-                                let hash = (n >> 64) as u64;
-                                if (hash & 1) as usize != half {
-                                    continue;
+                        for pass in 0..GROUPING_PASSES {
+                            for (p, &o) in parts.iter().zip(offsets) {
+                                for &n in &p.notes {
+                                    let hash = (n >> 64) as u64;
+                                    if (hash & 1) as usize != half || pass_of(hash) != pass {
+                                        continue;
+                                    }
+                                    let doc = (n >> 32) as u32 + o;
+                                    // A document noting a key twice is refused the second time.
+                                    let _ = keys
+                                        .entry(hash)
+                                        .or_insert_with(|| (doc, n as u32, RoaringBitmap::new()))
+                                        .2
+                                        .try_push(doc);
                                 }
-                                let doc = (n >> 32) as u32 + o;
-                                // A document noting a key twice is refused the second time.
-                                let _ = keys
-                                    .entry(hash)
-                                    .or_insert_with(|| (doc, n as u32, RoaringBitmap::new()))
-                                    .2
-                                    .try_push(doc);
                             }
-                        }
-                        tracing::debug!(took = ?started.elapsed(), keys = keys.len(), "index build: keys grouped");
-                        keys.into_iter()
-                            .filter_map(|(hash, (first, place, docs))| {
+                            found.extend(keys.drain().filter_map(|(hash, (first, place, docs))| {
                                 this.key_text(first, place, hash).map(|k| (k.into(), docs))
-                            })
-                            .collect::<Vec<(Box<str>, RoaringBitmap)>>()
+                            }));
+                        }
+                        // Sorted here, on this thread, so that the words come out in order.
+                        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                        tracing::debug!(took = ?started.elapsed(), keys = found.len(), "index build: keys grouped");
+                        found
                     })
                 })
                 .collect();
@@ -334,8 +352,10 @@ impl Index {
                     });
                 merged.into_iter().map(|(_, d)| d).collect::<Vec<u32>>()
             });
+            tracing::debug!(took = ?started.elapsed(), "index build: orders merged");
             let [_, posted, pages, size] = &orders;
             let buckets = this.bucketed([pages, size, posted]);
+            tracing::debug!(took = ?started.elapsed(), "index build: buckets cut");
             let tag_postings: Vec<(u32, RoaringBitmap)> = this
                 .tags
                 .keys()
@@ -347,6 +367,7 @@ impl Index {
                     (t, RoaringBitmap::from_sorted_iter(docs).unwrap_or_default())
                 })
                 .collect();
+            tracing::debug!(took = ?started.elapsed(), "index build: tag postings made");
             let found: Vec<Vec<(Box<str>, RoaringBitmap)>> = groupers
                 .into_iter()
                 .map(|h| h.join().unwrap_or_default())
@@ -370,8 +391,25 @@ impl Index {
         let keys: usize = found.iter().map(Vec::len).sum();
         self.key_id.reserve(keys);
         self.key_postings.reserve(keys);
-        let mut words: Vec<Box<str>> = Vec::new();
-        for (key, postings) in found.into_iter().flatten() {
+        let mut words: Vec<Box<str>> = Vec::with_capacity(keys);
+        // The halves' keys are sorted: merged, the words come out sorted.
+        let mut halves = found.into_iter().map(|h| h.into_iter().peekable());
+        let (mut a, mut b) = (
+            halves
+                .next()
+                .unwrap_or_else(|| Vec::new().into_iter().peekable()),
+            halves
+                .next()
+                .unwrap_or_else(|| Vec::new().into_iter().peekable()),
+        );
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 <= y.0 => a.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => break,
+            };
+            let Some((key, postings)) = next else { break };
             let id = self.key_postings.len() as u32;
             if !key.chars().any(is_cjk) {
                 words.push(key.clone());
@@ -380,8 +418,8 @@ impl Index {
             self.key_postings.push(postings);
         }
         // From a sorted list, the set is built in bulk.
-        words.sort_unstable();
         self.words = words.into_iter().collect();
+        tracing::debug!(took = ?started.elapsed(), "index build: keys taken in");
     }
 
     /// The text of the title key with `hash`, found again in a document that has it: at its
