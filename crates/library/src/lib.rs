@@ -4,8 +4,8 @@
 //! and tests.
 
 pub mod app;
-pub mod edit;
 pub mod export;
 pub mod format;
 pub mod import;
+pub mod ops;
 pub mod synth;

@@ -361,15 +361,15 @@ pub fn remove(
     let lib = open_library(config, data)?;
     match what {
         Removal::Trash => {
-            lib.db.galleries().trash(gallery)?;
+            library::ops::galleries::trash(&lib.db, gallery)?;
             println!("{gallery} is in the trash (restore it with `littlepanda restore {gallery}`)");
         }
         Removal::Restore => {
-            lib.db.galleries().restore(gallery)?;
+            library::ops::galleries::restore(&lib.db, gallery)?;
             println!("{gallery} is back in the library");
         }
         Removal::Purge => {
-            let released = lib.importer.purge(gallery)?;
+            let released = library::ops::galleries::purge(&lib.importer, gallery)?;
             println!(
                 "{gallery} is deleted; {released} images nothing else used are released (`littlepanda compact` returns the space)"
             );

@@ -82,6 +82,17 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Add or remove tags of a gallery (as the user's own edit); prints its tags now.
+    Tag {
+        /// The gallery's id.
+        gallery: String,
+        /// A tag to add, `namespace:name` (repeat for more).
+        #[arg(long)]
+        add: Vec<String>,
+        /// A tag to remove (repeat for more).
+        #[arg(long)]
+        remove: Vec<String>,
+    },
     /// Move a gallery to the trash (it can be restored).
     Trash { gallery: String },
     /// Bring a gallery back from the trash.
@@ -219,6 +230,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             },
         ),
         Command::Export { gallery, to } => import_cmd::export(&config, &cli.data, &gallery, &to),
+        Command::Tag {
+            gallery,
+            add,
+            remove,
+        } => {
+            let parse = |list: &[String]| -> anyhow::Result<Vec<db::TagName>> {
+                list.iter()
+                    .map(|t| db::TagName::parse(t).with_context(|| format!("tag {t:?}")))
+                    .collect()
+            };
+            let (add, remove) = (parse(&add)?, parse(&remove)?);
+            let db = open_db(&config, &cli.data)?;
+            for t in library::ops::galleries::tags(&db, &gallery, &add, &remove)? {
+                println!("{}", t.tag);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Trash { gallery } => {
             import_cmd::remove(&config, &cli.data, &gallery, import_cmd::Removal::Trash)
         }

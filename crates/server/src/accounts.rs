@@ -19,6 +19,7 @@ use crate::views::{
     ProgressView, SessionView, SignedIn, UserView, UsersView,
 };
 use crate::{AppState, blocking};
+use library::ops::reading;
 
 fn user_json(u: &db::User) -> UserView {
     UserView::from(u)
@@ -351,10 +352,6 @@ pub async fn remove_user(
 
 // ---- Reading state ------------------------------------------------------------------------------
 
-fn gallery_id(db: &db::Db, public_id: &str) -> Result<i64, ApiError> {
-    Ok(db.galleries().id_of(public_id)?)
-}
-
 /// `GET /api/v1/galleries/{id}/progress`: where the caller is in a gallery (`null` if unopened).
 #[utoipa::path(get, path = "/api/v1/galleries/{id}/progress", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "Where the caller is", body = ProgressView), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"])))]
 pub async fn progress(
@@ -364,8 +361,7 @@ pub async fn progress(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    let p =
-        blocking(move || Ok(db.accounts().progress(user, gallery_id(&db, &public_id)?)?)).await?;
+    let p = blocking(move || Ok(reading::progress(&db, user, &public_id)?)).await?;
     Ok(Json(ProgressView {
         progress: p.map(Into::into),
     })
@@ -391,17 +387,13 @@ pub async fn set_progress(
     let user = caller.user()?.id;
     let db = state.db.clone();
     blocking(move || {
-        let g = db.galleries().get(&public_id)?;
-        if body.page >= g.page_count.max(1) {
-            return Err(ApiError::BadRequest(format!(
-                "page {} is past the gallery's {} pages (pages count from 0)",
-                body.page, g.page_count
-            )));
-        }
-        let finished = body.finished.unwrap_or(body.page + 1 == g.page_count);
-        Ok(db
-            .accounts()
-            .set_progress(user, g.id, body.page, finished)?)
+        Ok(reading::set_progress(
+            &db,
+            user,
+            &public_id,
+            body.page,
+            body.finished,
+        )?)
     })
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -416,12 +408,7 @@ pub async fn clear_progress(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    blocking(move || {
-        Ok(db
-            .accounts()
-            .clear_progress(user, gallery_id(&db, &public_id)?)?)
-    })
-    .await?;
+    blocking(move || Ok(reading::clear_progress(&db, user, &public_id)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -433,12 +420,7 @@ async fn favorite(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    blocking(move || {
-        Ok(db
-            .accounts()
-            .set_favorite(user, gallery_id(&db, &public_id)?, on)?)
-    })
-    .await?;
+    blocking(move || Ok(reading::set_favorite(&db, user, &public_id, on)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -470,7 +452,7 @@ pub async fn collections(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    let list = blocking(move || Ok(db.accounts().collections(user)?)).await?;
+    let list = blocking(move || Ok(reading::collections(&db, user)?)).await?;
     Ok(Json(CollectionsView {
         collections: list.into_iter().map(CollectionView::from).collect(),
     })
@@ -493,17 +475,14 @@ pub async fn create_collection(
     JsonBody(body): JsonBody<NewCollection>,
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
-    if let Some(q) = &body.query {
-        search::parse(q).map_err(|e| ApiError::BadQuery {
-            message: e.message,
-            position: e.position,
-        })?;
-    }
     let db = state.db.clone();
     let id = blocking(move || {
-        Ok(db
-            .accounts()
-            .create_collection(user, &body.name, body.query.as_deref())?)
+        Ok(reading::create_collection(
+            &db,
+            user,
+            &body.name,
+            body.query.as_deref(),
+        )?)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(Created { id })).into_response())
@@ -524,14 +503,8 @@ pub async fn rename_collection(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    if blocking(move || Ok(db.accounts().rename_collection(user, id, &body.name)?)).await? {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound(
-            Missing::Collection,
-            format!("no collection {id} of yours"),
-        ))
-    }
+    blocking(move || Ok(reading::rename_collection(&db, user, id, &body.name)?)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `DELETE /api/v1/collections/{id}`.
@@ -543,14 +516,8 @@ pub async fn remove_collection(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    if blocking(move || Ok(db.accounts().remove_collection(user, id)?)).await? {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound(
-            Missing::Collection,
-            format!("no collection {id} of yours"),
-        ))
-    }
+    blocking(move || Ok(reading::remove_collection(&db, user, id)?)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn collect(
@@ -562,19 +529,8 @@ async fn collect(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    let mine = blocking(move || {
-        let g = gallery_id(&db, &public_id)?;
-        Ok(db.accounts().set_in_collection(user, id, g, inside)?)
-    })
-    .await?;
-    if mine {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound(
-            Missing::Collection,
-            format!("no collection {id} of yours"),
-        ))
-    }
+    blocking(move || Ok(reading::collect(&db, user, id, &public_id, inside)?)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `PUT /api/v1/collections/{id}/galleries/{gallery}`.

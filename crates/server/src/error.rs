@@ -199,6 +199,23 @@ impl From<library::import::ImportError> for ApiError {
     }
 }
 
+impl From<library::ops::Error> for ApiError {
+    fn from(e: library::ops::Error) -> Self {
+        use library::ops::Error as E;
+        match e {
+            E::CollectionNotFound(id) => {
+                Self::NotFound(Missing::Collection, format!("no collection {id} of yours"))
+            }
+            E::TagNotFound(m) => Self::NotFound(Missing::Tag, m),
+            E::Invalid(m) => Self::BadRequest(m),
+            E::BadQuery { message, position } => Self::BadQuery { message, position },
+            E::Db(e) => e.into(),
+            E::Import(e) => e.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         Self::Internal(Box::new(e))

@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use db::TagName;
 use library::import::{ImportOptions, Quiet};
+use library::ops::galleries;
 
 use crate::views::ImportResult;
 
@@ -72,7 +73,7 @@ pub async fn edit(
         reading_direction: body.reading_direction,
     };
     let db = state.db.clone();
-    blocking(move || Ok(db.galleries().edit_details(&public_id, &change)?)).await?;
+    blocking(move || Ok(galleries::describe(&db, &public_id, &change)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -100,7 +101,7 @@ pub async fn edit_tags(
 ) -> Result<Response, ApiError> {
     let (add, remove) = (parse_tags(&body.add)?, parse_tags(&body.remove)?);
     let db = state.db.clone();
-    let tags = blocking(move || Ok(library::edit::tags(&db, &public_id, &add, &remove)?)).await?;
+    let tags = blocking(move || Ok(galleries::tags(&db, &public_id, &add, &remove)?)).await?;
     Ok(Json(crate::views::TagsView { tags }).into_response())
 }
 
@@ -111,7 +112,7 @@ pub async fn trash(
     Path(public_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    blocking(move || Ok(db.galleries().trash(&public_id)?)).await?;
+    blocking(move || Ok(galleries::trash(&db, &public_id)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -122,7 +123,7 @@ pub async fn restore(
     Path(public_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    blocking(move || Ok(db.galleries().restore(&public_id)?)).await?;
+    blocking(move || Ok(galleries::restore(&db, &public_id)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -142,7 +143,7 @@ pub(crate) async fn purge_gallery(state: &AppState, public_id: String) -> Result
     let Some(importer) = state.importer.clone() else {
         return Err(ApiError::RouteNotFound);
     };
-    blocking(move || Ok(importer.purge(&public_id)?)).await
+    blocking(move || Ok(galleries::purge(&importer, &public_id)?)).await
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -159,7 +160,7 @@ pub async fn reorder(
     JsonBody(body): JsonBody<OrderChange>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    blocking(move || Ok(db.galleries().reorder_pages(&public_id, &body.order)?)).await?;
+    blocking(move || Ok(galleries::reorder(&db, &public_id, &body.order)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -205,23 +206,10 @@ pub(crate) async fn set_cover(
     page: u32,
     crop: Option<library::import::Crop>,
 ) -> Result<(), ApiError> {
-    let db = state.db.clone();
-    let importer = state.importer.clone();
-    let blobs = state.blobs.clone();
-    blocking(move || match crop {
-        None => {
-            for h in db.galleries().set_cover_page(&public_id, page)? {
-                blobs.delete(&h)?;
-            }
-            Ok(())
-        }
-        Some(part) => {
-            let importer = importer.ok_or(ApiError::RouteNotFound)?;
-            importer.set_cropped_cover(&public_id, page, part)?;
-            Ok(())
-        }
-    })
-    .await
+    let Some(importer) = state.importer.clone() else {
+        return Err(ApiError::RouteNotFound);
+    };
+    blocking(move || Ok(galleries::set_cover(&importer, &public_id, page, crop)?)).await
 }
 
 /// A `Write` that hands what is written, in chunks, to the response body being sent.

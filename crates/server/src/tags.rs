@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use db::TagName;
 
-use crate::error::{ApiError, Missing};
+use library::ops::tags;
+
+use crate::error::ApiError;
 use crate::extract::Query;
 use crate::json::JsonBody;
 use crate::views::{Renamed, TagCount, TagCounts, TagRelations};
@@ -38,25 +40,14 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let limit = p.limit.unwrap_or(100).min(MAX_TAGS);
-    let needle = p.q.trim().to_lowercase();
-    let (total, tags) = blocking(move || {
-        let all = db.tags().counts()?;
-        let matching: Vec<(TagName, u64)> = all
-            .into_iter()
-            .filter(|(t, _)| needle.is_empty() || t.to_string().contains(&needle))
-            .collect();
-        let page = matching
-            .iter()
-            .skip(p.offset)
-            .take(limit)
-            .map(|(t, n)| TagCount {
-                tag: t.to_string(),
-                galleries: *n,
-            })
-            .collect();
-        Ok((matching.len(), page))
-    })
-    .await?;
+    let (total, page) = blocking(move || Ok(tags::counts(&db, &p.q, p.offset, limit)?)).await?;
+    let tags = page
+        .into_iter()
+        .map(|(t, n)| TagCount {
+            tag: t.to_string(),
+            galleries: n,
+        })
+        .collect();
     Ok(Json(TagCounts { total, tags }).into_response())
 }
 
@@ -66,8 +57,7 @@ pub async fn list(
     security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn relations(State(state): State<AppState>) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    let (siblings, parents) =
-        blocking(move || Ok((db.tags().siblings()?, db.tags().parents()?))).await?;
+    let (siblings, parents) = blocking(move || Ok(tags::relations(&db)?)).await?;
     let pairs = |v: Vec<(TagName, TagName)>| -> Vec<[String; 2]> {
         v.into_iter()
             .map(|(a, b)| [a.to_string(), b.to_string()])
@@ -106,13 +96,7 @@ pub async fn rename(
 ) -> Result<Response, ApiError> {
     let (from, to) = parse_pair(&body)?;
     let db = state.db.clone();
-    let galleries = blocking(move || {
-        if !db.tags().exists(&from)? {
-            return Err(ApiError::NotFound(Missing::Tag, format!("no tag {from}")));
-        }
-        Ok(db.tags().rename(&from, &to)?)
-    })
-    .await?;
+    let galleries = blocking(move || Ok(tags::rename(&db, &from, &to)?)).await?;
     Ok(Json(Renamed { galleries }).into_response())
 }
 
@@ -126,7 +110,7 @@ pub async fn set_sibling(
 ) -> Result<Response, ApiError> {
     let (alias, canonical) = parse_pair(&body)?;
     let db = state.db.clone();
-    blocking(move || Ok(db.tags().set_sibling(&alias, &canonical)?)).await?;
+    blocking(move || Ok(tags::set_sibling(&db, &alias, &canonical)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -150,13 +134,7 @@ pub async fn remove_sibling(
 ) -> Result<Response, ApiError> {
     let alias = TagName::parse(&p.tag)?;
     let db = state.db.clone();
-    let removed = blocking(move || Ok(db.tags().remove_sibling(&alias)?)).await?;
-    if !removed {
-        return Err(ApiError::NotFound(
-            Missing::Tag,
-            format!("{} is no alias", p.tag),
-        ));
-    }
+    blocking(move || Ok(tags::remove_sibling(&db, &alias)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -170,7 +148,7 @@ pub async fn add_parent(
 ) -> Result<Response, ApiError> {
     let (child, parent) = parse_pair(&body)?;
     let db = state.db.clone();
-    blocking(move || Ok(db.tags().add_parent(&child, &parent)?)).await?;
+    blocking(move || Ok(tags::add_parent(&db, &child, &parent)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -196,12 +174,6 @@ pub async fn remove_parent(
 ) -> Result<Response, ApiError> {
     let (child, parent) = (TagName::parse(&p.tag)?, TagName::parse(&p.parent)?);
     let db = state.db.clone();
-    let removed = blocking(move || Ok(db.tags().remove_parent(&child, &parent)?)).await?;
-    if !removed {
-        return Err(ApiError::NotFound(
-            Missing::Tag,
-            format!("{} is no parent of {}", p.parent, p.tag),
-        ));
-    }
+    blocking(move || Ok(tags::remove_parent(&db, &child, &parent)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

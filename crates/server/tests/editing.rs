@@ -708,7 +708,8 @@ async fn batch_actions_tag_trash_and_collect_the_selected_galleries() {
 }
 
 /// The same edits through the JSON API and through the web app's forms give the same result:
-/// both call one operation (`library::edit::tags`, `Importer::purge`).
+/// both call one operation (`library::ops::galleries::{tags, purge}`). The command line's leg is
+/// `import_cli.rs::the_api_the_form_and_the_command_line_edit_and_purge_alike`.
 #[tokio::test]
 async fn the_api_and_the_forms_edit_and_purge_alike() {
     let s = setup();

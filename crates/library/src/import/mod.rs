@@ -624,6 +624,14 @@ impl Importer {
         Ok(waiting.len())
     }
 
+    /// Makes page `position` the gallery's cover, and releases the cut-out cover it replaces
+    /// (when nothing else uses it).
+    pub fn set_cover_page(&self, public_id: &str, position: u32) -> Result<(), ImportError> {
+        let let_go = self.db.galleries().set_cover_page(public_id, position)?;
+        self.release_unused(&let_go)?;
+        Ok(())
+    }
+
     /// Makes the `part` of page `position` the gallery's cover (cut and scaled to thumbnail size),
     /// and deletes the cropped cover it replaces. Answers the new cover's hash.
     pub fn set_cropped_cover(

@@ -3,6 +3,7 @@
 //! the way). Each works as a plain form.
 
 use super::*;
+use library::ops::reading;
 
 /// `GET /collections`: the caller's collections and saved searches, each to open, rename or
 /// delete, and a form for a new one.
@@ -13,7 +14,7 @@ pub async fn collections_page(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    let list = crate::blocking(move || Ok(db.accounts().collections(user)?)).await?;
+    let list = crate::blocking(move || Ok(reading::collections(&db, user)?)).await?;
     let csrf = csrf_field(&caller);
     let mut body = format!(
         "<h1>{title}</h1>{message}",
@@ -96,43 +97,23 @@ pub async fn collections_submit(
     let user = caller.user()?.id;
     let db = state.db.clone();
     let query = Some(form.query.trim().to_string()).filter(|q| !q.is_empty());
-    if let Some(q) = &query {
-        // A saved search must be one that runs.
-        search::parse(q).map_err(|e| ApiError::BadQuery {
-            message: e.message,
-            position: e.position,
-        })?;
-    }
     let (action, name) = (form.action.clone(), form.name.clone());
-    let done = crate::blocking(move || {
-        let accounts = db.accounts();
-        let mine = |ok: bool| {
-            if ok {
-                Ok(())
-            } else {
-                Err(ApiError::NotFound(
-                    Missing::Collection,
-                    "no such collection of yours".into(),
-                ))
-            }
-        };
-        match (action.as_str(), form.id) {
-            ("create", _) => {
-                accounts.create_collection(user, &name, query.as_deref())?;
-                Ok("collection-made")
-            }
-            ("rename", Some(id)) => {
-                mine(accounts.rename_collection(user, id, &name)?)?;
-                Ok("saved")
-            }
-            ("delete", Some(id)) => {
-                mine(accounts.remove_collection(user, id)?)?;
-                Ok("collection-deleted")
-            }
-            _ => Err(ApiError::BadRequest(
-                "action is create, rename or delete (with the collection's id)".into(),
-            )),
+    let done = crate::blocking(move || match (action.as_str(), form.id) {
+        ("create", _) => {
+            reading::create_collection(&db, user, &name, query.as_deref())?;
+            Ok("collection-made")
         }
+        ("rename", Some(id)) => {
+            reading::rename_collection(&db, user, id, &name)?;
+            Ok("saved")
+        }
+        ("delete", Some(id)) => {
+            reading::remove_collection(&db, user, id)?;
+            Ok("collection-deleted")
+        }
+        _ => Err(ApiError::BadRequest(
+            "action is create, rename or delete (with the collection's id)".into(),
+        )),
     })
     .await?;
     let to = match form.back.as_deref() {

@@ -4,6 +4,7 @@
 //! order and drawing the crop.
 
 use super::*;
+use library::ops::{galleries, reading};
 
 /// `GET /g/{id}`: a gallery's details, tags by namespace, and its pages.
 pub async fn gallery(
@@ -299,9 +300,12 @@ pub async fn title_submit(
     let db = state.db.clone();
     let title = form.title.trim().to_string();
     let original = form.title_original.trim().to_string();
-    let done =
-        crate::blocking(move || Ok(db.galleries().set_titles(&public_id, &title, &original)?))
-            .await;
+    let change = db::DetailsChange {
+        title: Some(title),
+        title_original: Some(original),
+        ..Default::default()
+    };
+    let done = crate::blocking(move || Ok(galleries::describe(&db, &public_id, &change)?)).await;
     match done {
         Ok(()) => Ok(Redirect::to(&back).into_response()),
         Err(ApiError::BadRequest(m)) => Ok(problem(&caller, StatusCode::BAD_REQUEST, &m, &back)),
@@ -349,7 +353,7 @@ pub async fn order_submit(
         Err(m) => return Ok(problem(&caller, StatusCode::BAD_REQUEST, &m, &back)),
     };
     let db = state.db.clone();
-    let done = crate::blocking(move || Ok(db.galleries().reorder_pages(&public_id, &order)?)).await;
+    let done = crate::blocking(move || Ok(galleries::reorder(&db, &public_id, &order)?)).await;
     match done {
         Ok(()) => Ok(Redirect::to(&back).into_response()),
         Err(ApiError::BadRequest(m)) => Ok(problem(&caller, StatusCode::BAD_REQUEST, &m, &back)),
@@ -505,7 +509,7 @@ pub async fn tags_submit(
         }
     };
     let db = state.db.clone();
-    crate::blocking(move || Ok(library::edit::tags(&db, &public_id, &add, &remove)?)).await?;
+    crate::blocking(move || Ok(galleries::tags(&db, &public_id, &add, &remove)?)).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -529,25 +533,15 @@ pub async fn collect_submit(
     let back = format!("/g/{}", encode(&public_id));
     let db = state.db.clone();
     crate::blocking(move || {
-        let id = db.galleries().id_of(&public_id)?;
+        // The gallery is checked before a new collection is made for it.
+        db.galleries().id_of(&public_id)?;
         let collection = match form.collection.as_str() {
-            "new" => db
-                .accounts()
-                .create_collection(user, &form.new_name, None)?,
+            "new" => reading::create_collection(&db, user, &form.new_name, None)?,
             other => other
                 .parse()
                 .map_err(|_| ApiError::BadRequest(format!("{other:?} is not a collection")))?,
         };
-        if !db
-            .accounts()
-            .set_in_collection(user, collection, id, true)?
-        {
-            return Err(ApiError::NotFound(
-                Missing::Collection,
-                "no such collection of yours".into(),
-            ));
-        }
-        Ok(())
+        Ok(reading::collect(&db, user, collection, &public_id, true)?)
     })
     .await?;
     Ok(Redirect::to(&back).into_response())
@@ -569,11 +563,7 @@ pub async fn favorite_submit(
     let back = format!("/g/{}", encode(&public_id));
     let on = form.on == "1";
     let db = state.db.clone();
-    tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
-        let id = db.galleries().id_of(&public_id)?;
-        Ok(db.accounts().set_favorite(user, id, on)?)
-    })
-    .await??;
+    crate::blocking(move || Ok(reading::set_favorite(&db, user, &public_id, on)?)).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -584,7 +574,7 @@ pub async fn trash_submit(
 ) -> Result<Response, ApiError> {
     let back = format!("/g/{}", encode(&public_id));
     let db = state.db.clone();
-    tokio::task::spawn_blocking(move || db.galleries().trash(&public_id)).await??;
+    crate::blocking(move || Ok(galleries::trash(&db, &public_id)?)).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -606,6 +596,6 @@ pub async fn restore_submit(
         format!("/g/{}", encode(&public_id))
     };
     let db = state.db.clone();
-    crate::blocking(move || Ok(db.galleries().restore(&public_id)?)).await?;
+    crate::blocking(move || Ok(galleries::restore(&db, &public_id)?)).await?;
     Ok(Redirect::to(&back).into_response())
 }

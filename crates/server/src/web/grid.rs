@@ -1,6 +1,7 @@
 //! The grid: the library, search results and tag pages as covers, 40 to a page.
 
 use super::*;
+use library::ops::{galleries, reading};
 
 /// Galleries on one page of the grid.
 const PER_PAGE: usize = 40;
@@ -332,12 +333,10 @@ pub async fn batch_tags(
     let add = field(&fields, "op") != "remove";
     let db = state.db.clone();
     crate::blocking(move || {
+        let (added, removed): (&[db::TagName], &[db::TagName]) =
+            if add { (&tags, &[]) } else { (&[], &tags) };
         for id in &ids {
-            if add {
-                db.tags().add(id, &tags, db::TagSource::User)?;
-            } else {
-                db.tags().remove(id, &tags)?;
-            }
+            galleries::tags(&db, id, added, removed)?;
         }
         Ok(())
     })
@@ -355,7 +354,7 @@ pub async fn batch_trash(
     let db = state.db.clone();
     crate::blocking(move || {
         for id in &ids {
-            db.galleries().trash(id)?;
+            galleries::trash(&db, id)?;
         }
         Ok(())
     })
@@ -379,13 +378,7 @@ pub async fn batch_collect(
     let db = state.db.clone();
     crate::blocking(move || {
         for id in &ids {
-            let g = db.galleries().id_of(id)?;
-            if !db.accounts().set_in_collection(user, collection, g, true)? {
-                return Err(ApiError::NotFound(
-                    Missing::Collection,
-                    "no such collection of yours".into(),
-                ));
-            }
+            reading::collect(&db, user, collection, id, true)?;
         }
         Ok(())
     })

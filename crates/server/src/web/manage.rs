@@ -3,6 +3,7 @@
 //! store, tag siblings and parents, and users.
 
 use super::*;
+use library::ops::tags;
 
 /// The manage pages' navigation; the admin-only ones shown to admins.
 fn manage_nav(caller: &Caller, here: &str) -> String {
@@ -348,7 +349,7 @@ pub async fn tag_tools(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let (siblings, parents) =
-        crate::blocking(move || Ok((db.tags().siblings()?, db.tags().parents()?))).await?;
+        crate::blocking(move || Ok(library::ops::tags::relations(&db)?)).await?;
     let csrf = csrf_field(&caller);
     let mut body = format!(
         "<h1>{}</h1>{}{}",
@@ -441,20 +442,15 @@ pub async fn tag_tools_submit(
     let done = crate::blocking(move || {
         let a = db::TagName::parse(&form.a)?;
         let b = || db::TagName::parse(&form.b);
-        let tags = db.tags();
         match form.action.as_str() {
             "rename" => {
-                let changed = tags.rename(&a, &b()?)?;
+                let changed = tags::rename(&db, &a, &b()?)?;
                 return Ok(Some(changed));
             }
-            "sibling" => tags.set_sibling(&a, &b()?)?,
-            "unsibling" => {
-                tags.remove_sibling(&a)?;
-            }
-            "parent" => tags.add_parent(&a, &b()?)?,
-            "unparent" => {
-                tags.remove_parent(&a, &b()?)?;
-            }
+            "sibling" => tags::set_sibling(&db, &a, &b()?)?,
+            "unsibling" => tags::remove_sibling(&db, &a)?,
+            "parent" => tags::add_parent(&db, &a, &b()?)?,
+            "unparent" => tags::remove_parent(&db, &a, &b()?)?,
             other => {
                 return Err(ApiError::BadRequest(format!("no tag action {other:?}")));
             }
@@ -467,7 +463,9 @@ pub async fn tag_tools_submit(
             Ok(Redirect::to(&format!("/manage/tags?done=renamed&count={changed}")).into_response())
         }
         Ok(None) => Ok(Redirect::to("/manage/tags?done=saved").into_response()),
-        Err(e @ ApiError::BadRequest(_)) => Ok(redirect_with_error("/manage/tags", &e)),
+        Err(e @ (ApiError::BadRequest(_) | ApiError::NotFound(..))) => {
+            Ok(redirect_with_error("/manage/tags", &e))
+        }
         Err(e) => Err(e),
     }
 }
