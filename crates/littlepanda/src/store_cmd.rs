@@ -255,9 +255,6 @@ pub fn compact(
     threshold: f64,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    if !(0.0..=1.0).contains(&threshold) {
-        anyhow::bail!("--threshold is a share between 0.0 and 1.0, got {threshold}");
-    }
     let store = match Store::open(dir, config.store_options()) {
         Err(e @ Error::Locked(_)) => {
             return Err(anyhow::Error::new(e).context(
@@ -266,7 +263,7 @@ pub fn compact(
         }
         other => other.with_context(|| format!("opening the image store in {}", dir.display()))?,
     };
-    let report = store.compact(threshold)?;
+    let report = library::ops::store::compact(&store, Some(threshold))?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -33,7 +33,7 @@ pub struct Credentials {
     password: String,
 }
 
-/// `POST /api/v1/login {name, password}`: starts a session (a cookie) and answers the CSRF token
+/// Starts a session (a cookie) and answers the CSRF token
 /// the app sends with every change.
 #[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = Credentials, responses((status = 200, description = "Signed in: the session cookie is set", body = SignedIn), (status = 401, description = "`wrong-credentials`", body = crate::api_doc::ErrorBody), (status = 429, description = "`too-many-attempts`: wait `Retry-After` seconds", body = crate::api_doc::ErrorBody)))]
 pub async fn login(
@@ -58,7 +58,7 @@ pub async fn login(
     Ok(response)
 }
 
-/// `POST /api/v1/logout`: ends the session on the server, and drops the cookie.
+/// Ends the session on the server, and drops the cookie.
 #[utoipa::path(post, path = "/api/v1/logout", tag = "accounts", responses((status = 204, description = "Signed out")))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     auth::end_session(&state.db, &caller).await?;
@@ -69,7 +69,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Res
     Ok(response)
 }
 
-/// `GET /api/v1/session`: who the caller is, the CSRF token of their session, and whether the
+/// Who the caller is, the CSRF token of their session, and whether the
 /// first-run setup is waiting (and may be done from where they are).
 #[utoipa::path(get, path = "/api/v1/session", tag = "accounts", responses((status = 200, description = "Who the caller is", body = SessionView)))]
 pub async fn session(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
@@ -89,7 +89,7 @@ pub async fn session(State(state): State<AppState>, caller: Caller) -> Result<Re
     .into_response())
 }
 
-/// `POST /api/v1/setup {name, password}`: makes the first admin and signs them in. Only while no
+/// Makes the first admin and signs them in. Only while no
 /// admin exists, and only from this machine (loopback).
 #[utoipa::path(post, path = "/api/v1/setup", tag = "accounts", request_body = Credentials, responses((status = 201, description = "The first admin, signed in", body = SignedIn), (status = 403, description = "`forbidden`: an admin exists, or not from the server itself", body = crate::api_doc::ErrorBody)))]
 pub async fn setup(
@@ -142,7 +142,7 @@ pub(crate) fn is_loopback(addr: IpAddr) -> bool {
 
 // ---- The caller's account -----------------------------------------------------------------------
 
-/// `GET /api/v1/account`.
+/// The caller's own account.
 #[utoipa::path(get, path = "/api/v1/account", tag = "accounts", responses((status = 200, description = "The caller", body = UserView)), security(("apiKey" = ["own"]), ("session" = ["own"])))]
 pub async fn account(caller: Caller) -> Result<Response, ApiError> {
     Ok(Json(user_json(caller.user()?)).into_response())
@@ -154,7 +154,7 @@ pub struct PasswordChange {
     new: String,
 }
 
-/// `POST /api/v1/account/password {current, new}`: ends every session of the account, then
+/// Ends every session of the account, then
 /// starts a new one for this caller (when they came with a session).
 #[utoipa::path(post, path = "/api/v1/account/password", tag = "accounts", request_body = PasswordChange, responses((status = 200, description = "Changed; the new session's CSRF token", body = CsrfView), (status = 204, description = "Changed (the caller came with a key)"), (status = 401, description = "`wrong-credentials`: the current password is wrong", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn change_password(
@@ -177,7 +177,7 @@ pub async fn change_password(
     Ok(response)
 }
 
-/// `GET /api/v1/account/keys`: the caller's API keys (never their secrets).
+/// The caller's API keys (never their secrets).
 #[utoipa::path(get, path = "/api/v1/account/keys", tag = "accounts", responses((status = 200, description = "The caller's keys", body = KeysView)), security(("apiKey" = ["own"]), ("session" = ["own"])))]
 pub async fn keys(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
@@ -234,7 +234,7 @@ pub struct NewKey {
     scope: Option<String>,
 }
 
-/// `POST /api/v1/account/keys {name, scope: "read"|"read-write"}`: answers the key, once.
+/// Answers the key, once.
 #[utoipa::path(post, path = "/api/v1/account/keys", tag = "accounts", request_body = NewKey, responses((status = 201, description = "The key, shown this once", body = NewKeyView)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn create_key(
     State(state): State<AppState>,
@@ -245,7 +245,7 @@ pub async fn create_key(
     Ok((StatusCode::CREATED, Json(NewKeyView { id, key, scope })).into_response())
 }
 
-/// `DELETE /api/v1/account/keys/{id}`: revokes one of the caller's keys.
+/// Revokes one of the caller's keys.
 #[utoipa::path(delete, path = "/api/v1/account/keys/{id}", tag = "accounts", params(("id" = i64, Path, description = "The key's id")), responses((status = 204, description = "Revoked"), (status = 404, description = "`api-key-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn revoke_key(
     State(state): State<AppState>,
@@ -266,7 +266,7 @@ pub async fn revoke_key(
 
 // ---- Users (admins) -----------------------------------------------------------------------------
 
-/// `GET /api/v1/users`.
+/// Every user, with their role.
 #[utoipa::path(get, path = "/api/v1/users", tag = "accounts", responses((status = 200, description = "Every user", body = UsersView)), security(("apiKey" = ["admin"]), ("session" = ["admin"])))]
 pub async fn users(State(state): State<AppState>) -> Result<Response, ApiError> {
     let db = state.db.clone();
@@ -282,7 +282,7 @@ pub struct NewUser {
     role: String,
 }
 
-/// `POST /api/v1/users {name, password, role}`.
+/// Makes a user with a role (`reader`, `editor` or `admin`).
 #[utoipa::path(post, path = "/api/v1/users", tag = "accounts", request_body = NewUser, responses((status = 201, description = "Made", body = UserView), (status = 409, description = "`conflict`: the name is taken", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -304,7 +304,7 @@ pub struct RoleChange {
     role: String,
 }
 
-/// `PUT /api/v1/users/{name}/role {role}`.
+/// Changes a user's role (the last admin keeps theirs).
 #[utoipa::path(put, path = "/api/v1/users/{name}/role", tag = "accounts", params(("name" = String, Path, description = "The user's name")), request_body = RoleChange, responses((status = 204, description = "Changed"), (status = 404, description = "`user-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn set_role(
     State(state): State<AppState>,
@@ -322,7 +322,7 @@ pub struct PasswordReset {
     password: String,
 }
 
-/// `PUT /api/v1/users/{name}/password {password}`: sets a user's password, ending their sessions.
+/// Sets a user's password, ending their sessions.
 #[utoipa::path(put, path = "/api/v1/users/{name}/password", tag = "accounts", params(("name" = String, Path, description = "The user's name")), request_body = PasswordReset, responses((status = 204, description = "Changed; their sessions are ended"), (status = 404, description = "`user-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn reset_password(
     State(state): State<AppState>,
@@ -339,7 +339,7 @@ pub async fn reset_password(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE /api/v1/users/{name}`.
+/// Removes a user, their sessions, keys and reading state.
 #[utoipa::path(delete, path = "/api/v1/users/{name}", tag = "accounts", params(("name" = String, Path, description = "The user's name")), responses((status = 204, description = "Removed"), (status = 404, description = "`user-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn remove_user(
     State(state): State<AppState>,
@@ -352,7 +352,7 @@ pub async fn remove_user(
 
 // ---- Reading state ------------------------------------------------------------------------------
 
-/// `GET /api/v1/galleries/{id}/progress`: where the caller is in a gallery (`null` if unopened).
+/// Where the caller is in a gallery (`null` if unopened).
 #[utoipa::path(get, path = "/api/v1/galleries/{id}/progress", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "Where the caller is", body = ProgressView), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"])))]
 pub async fn progress(
     State(state): State<AppState>,
@@ -375,7 +375,7 @@ pub struct ProgressUpdate {
     finished: Option<bool>,
 }
 
-/// `PUT /api/v1/galleries/{id}/progress {page, finished?}` (pages count from 0; reaching the last
+/// Notes the page the caller is at (pages count from 0; reaching the last
 /// page finishes the gallery unless `finished` says otherwise).
 #[utoipa::path(put, path = "/api/v1/galleries/{id}/progress", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), request_body = ProgressUpdate, responses((status = 204, description = "Noted"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn set_progress(
@@ -399,7 +399,7 @@ pub async fn set_progress(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE /api/v1/galleries/{id}/progress`: marks the gallery unread again.
+/// Marks the gallery unread again.
 #[utoipa::path(delete, path = "/api/v1/galleries/{id}/progress", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 204, description = "Unread again"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn clear_progress(
     State(state): State<AppState>,
@@ -424,7 +424,7 @@ async fn favorite(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `PUT /api/v1/galleries/{id}/favorite`.
+/// Makes the gallery one of the caller's favorites.
 #[utoipa::path(put, path = "/api/v1/galleries/{id}/favorite", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 204, description = "A favorite"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn add_favorite(
     State(state): State<AppState>,
@@ -434,7 +434,7 @@ pub async fn add_favorite(
     favorite(state, caller, public_id, true).await
 }
 
-/// `DELETE /api/v1/galleries/{id}/favorite`.
+/// Makes the gallery no longer one of the caller's favorites.
 #[utoipa::path(delete, path = "/api/v1/galleries/{id}/favorite", tag = "reading", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 204, description = "No longer a favorite"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn remove_favorite(
     State(state): State<AppState>,
@@ -444,7 +444,7 @@ pub async fn remove_favorite(
     favorite(state, caller, public_id, false).await
 }
 
-/// `GET /api/v1/collections`: the caller's collections.
+/// The caller's collections.
 #[utoipa::path(get, path = "/api/v1/collections", tag = "reading", responses((status = 200, description = "The caller's collections", body = CollectionsView)), security(("apiKey" = ["own"]), ("session" = ["own"])))]
 pub async fn collections(
     State(state): State<AppState>,
@@ -467,7 +467,7 @@ pub struct NewCollection {
     query: Option<String>,
 }
 
-/// `POST /api/v1/collections {name, query?}`.
+/// Makes a collection: a hand-picked list, or a saved search when `query` is given.
 #[utoipa::path(post, path = "/api/v1/collections", tag = "reading", request_body = NewCollection, responses((status = 201, description = "Made", body = Created)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn create_collection(
     State(state): State<AppState>,
@@ -507,7 +507,7 @@ pub async fn rename_collection(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE /api/v1/collections/{id}`.
+/// Deletes one of the caller's collections (never the galleries in it).
 #[utoipa::path(delete, path = "/api/v1/collections/{id}", tag = "reading", params(("id" = i64, Path, description = "The collection's id")), responses((status = 204, description = "Removed"), (status = 404, description = "`collection-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn remove_collection(
     State(state): State<AppState>,
@@ -533,7 +533,7 @@ async fn collect(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `PUT /api/v1/collections/{id}/galleries/{gallery}`.
+/// Puts a gallery in one of the caller's collections.
 #[utoipa::path(put, path = "/api/v1/collections/{id}/galleries/{gallery}", tag = "reading", params(("id" = i64, Path, description = "The collection's id"), ("gallery" = String, Path, description = "The gallery's public id")), responses((status = 204, description = "In it"), (status = 404, description = "`collection-not-found` or `gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn add_to_collection(
     State(state): State<AppState>,
@@ -543,7 +543,7 @@ pub async fn add_to_collection(
     collect(state, caller, id, public_id, true).await
 }
 
-/// `DELETE /api/v1/collections/{id}/galleries/{gallery}`.
+/// Takes a gallery out of one of the caller's collections.
 #[utoipa::path(delete, path = "/api/v1/collections/{id}/galleries/{gallery}", tag = "reading", params(("id" = i64, Path, description = "The collection's id"), ("gallery" = String, Path, description = "The gallery's public id")), responses((status = 204, description = "Out of it"), (status = 404, description = "`collection-not-found` or `gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["own"]), ("session" = ["own"], "csrf" = [])))]
 pub async fn remove_from_collection(
     State(state): State<AppState>,

@@ -46,7 +46,7 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
-/// `PUT /api/v1/blobs`: stores the body, answers `{"hash", "size", "created"}`; 201 when new.
+/// Stores the body, answers `{"hash", "size", "created"}`; 201 when new.
 #[utoipa::path(put, path = "/api/v1/blobs", tag = "store", request_body(content = Option<crate::api_doc::Binary>, content_type = "application/octet-stream", description = "The blob (it may be empty)"), responses((status = 200, description = "Stored already", body = crate::views::Stored), (status = 201, description = "Stored", body = crate::views::Stored)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn put_blob(
     State(state): State<AppState>,
@@ -158,7 +158,7 @@ fn respond(plan: &Plan, etag: &str, len: u64, content_type: &str, body: Body) ->
     response
 }
 
-/// `GET /api/v1/blobs/{hash}`.
+/// A blob, byte for byte, by its hash (ranges and `If-None-Match` honoured).
 #[utoipa::path(get, path = "/api/v1/blobs/{hash}", tag = "store", params(("hash" = String, Path, description = "The blob's BLAKE3 hash, 64 hex digits")), responses((status = 200, description = "The blob, byte for byte (its type sniffed)", content_type = "*/*", body = crate::api_doc::Binary), (status = 206, description = "The range asked for", content_type = "*/*", body = crate::api_doc::Binary), (status = 304, description = "Not modified (`If-None-Match`)"), (status = 404, description = "`blob-not-found`", body = crate::api_doc::ErrorBody), (status = 416, description = "`range-not-satisfiable`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn get_blob(
     State(state): State<AppState>,
@@ -197,7 +197,7 @@ pub async fn get_blob(
     Ok(respond(&plan, &etag, len, content_type, Body::from(bytes)))
 }
 
-/// `HEAD /api/v1/blobs/{hash}`: the GET's headers, reading only the blob's first bytes.
+/// The GET's headers, reading only the blob's first bytes.
 #[utoipa::path(head, path = "/api/v1/blobs/{hash}", tag = "store", params(("hash" = String, Path, description = "The blob's BLAKE3 hash, 64 hex digits")), responses((status = 200, description = "The GET's headers"), (status = 206, description = "The GET's headers for the range"), (status = 304, description = "Not modified"), (status = 404, description = "No such blob"), (status = 416, description = "The range is outside the blob")), security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn head_blob(
     State(state): State<AppState>,

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::{AppState, blocking};
 
-/// `GET /api/v1/galleries/{id}`: a gallery with its tags.
+/// A gallery with its tags.
 #[utoipa::path(get, path = "/api/v1/galleries/{id}", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "The gallery with its tags", body = crate::views::GalleryView), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn gallery(
     State(state): State<AppState>,
@@ -33,7 +33,7 @@ pub async fn gallery(
     Ok(Json(crate::views::GalleryView::from(g)).into_response())
 }
 
-/// `GET /api/v1/galleries/{id}/pages`: its pages in order, with their images and thumbnails.
+/// Its pages in order, with their images and thumbnails.
 #[utoipa::path(get, path = "/api/v1/galleries/{id}/pages", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "Its pages in order", body = crate::views::PagesView), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn pages(
     State(state): State<AppState>,
@@ -92,7 +92,7 @@ fn parse_tags(list: &[String]) -> Result<Vec<TagName>, ApiError> {
         .collect()
 }
 
-/// `PUT /api/v1/galleries/{id}/tags {add: ["ns:tag", …], remove: […]}`: answers the tags now.
+/// Answers the tags now.
 #[utoipa::path(put, path = "/api/v1/galleries/{id}/tags", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), request_body = TagChange, responses((status = 200, description = "The gallery's tags now", body = crate::views::TagsView), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn edit_tags(
     State(state): State<AppState>,
@@ -105,7 +105,7 @@ pub async fn edit_tags(
     Ok(Json(crate::views::TagsView { tags }).into_response())
 }
 
-/// `POST /api/v1/galleries/{id}/trash`.
+/// Puts a gallery in the trash (out of searches and lists until restored or purged).
 #[utoipa::path(post, path = "/api/v1/galleries/{id}/trash", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 204, description = "In the trash"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn trash(
     State(state): State<AppState>,
@@ -116,7 +116,7 @@ pub async fn trash(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /api/v1/galleries/{id}/restore`.
+/// Takes a gallery out of the trash.
 #[utoipa::path(post, path = "/api/v1/galleries/{id}/restore", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 204, description = "Out of the trash"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn restore(
     State(state): State<AppState>,
@@ -127,7 +127,7 @@ pub async fn restore(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `DELETE /api/v1/galleries/{id}`: deletes a gallery for good, releasing the images nothing
+/// Deletes a gallery for good, releasing the images nothing
 /// else uses.
 #[utoipa::path(delete, path = "/api/v1/galleries/{id}", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "Deleted for good", body = crate::views::Purged), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["admin"]), ("session" = ["admin"], "csrf" = [])))]
 pub async fn purge(
@@ -152,7 +152,7 @@ pub struct OrderChange {
     order: Vec<u32>,
 }
 
-/// `PUT /api/v1/galleries/{id}/order {order: [2, 0, 1, …]}`: the pages in a new order.
+/// The pages in a new order.
 #[utoipa::path(put, path = "/api/v1/galleries/{id}/order", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), request_body = OrderChange, responses((status = 204, description = "Reordered"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn reorder(
     State(state): State<AppState>,
@@ -181,7 +181,7 @@ pub struct CropPart {
     h: f64,
 }
 
-/// `PUT /api/v1/galleries/{id}/cover {page, crop?: {x, y, w, h}}`: a page, or a part of one, as
+/// A page, or a part of one, as
 /// the cover.
 #[utoipa::path(put, path = "/api/v1/galleries/{id}/cover", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), request_body = CoverChange, responses((status = 204, description = "The cover is set"), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
 pub async fn cover(
@@ -251,7 +251,7 @@ fn attachment(title: &str, ext: &str) -> String {
     )
 }
 
-/// `GET /api/v1/galleries/{id}/cbz`: the gallery as a cbz (pages byte for byte and a
+/// The gallery as a cbz (pages byte for byte and a
 /// ComicInfo.xml), streamed as it is written: nothing is buffered whole.
 #[utoipa::path(get, path = "/api/v1/galleries/{id}/cbz", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "The gallery as a cbz, streamed", content_type = "application/vnd.comicbook+zip", body = crate::api_doc::Binary), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["read"]), ("session" = ["read"])))]
 pub async fn download(
@@ -328,7 +328,7 @@ fn safe_file_name(name: &str) -> Result<String, ApiError> {
     Ok(clean)
 }
 
-/// `POST /api/v1/uploads?name=FILE.cbz` with the archive as the body: streamed to disk (never
+/// Imports an uploaded archive, the body: streamed to disk (never
 /// whole in memory, at most the configured upload size), imported, then removed. A broken-off
 /// upload leaves nothing behind.
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "imports", params(UploadParams), request_body(content = crate::api_doc::Binary, content_type = "application/octet-stream", description = "The archive, streamed"), responses((status = 200, description = "What each source in it became", body = crate::views::ImportResults)), security(("apiKey" = ["edit"]), ("session" = ["edit"], "csrf" = [])))]
@@ -433,7 +433,7 @@ pub struct ServerImport {
     path: String,
 }
 
-/// `POST /api/v1/imports {path}`: imports an archive or folder on the server, which must lie
+/// Imports an archive or folder on the server, which must lie
 /// below one of the configured import roots (after resolving `..` and links). The import runs
 /// in the background: the answer (202) names its job, which `GET /api/v1/jobs` and
 /// `GET /api/v1/jobs/events` follow.

@@ -204,7 +204,7 @@ pub(crate) fn recent(state: &AppState, limit: usize) -> Result<Vec<JobEvent>, Ap
         .collect())
 }
 
-/// `GET /api/v1/jobs`: the latest import and upload jobs, newest first.
+/// The latest import and upload jobs, newest first.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "imports", responses((status = 200, description = "The latest 50 jobs, newest first", body = crate::views::JobsView)), security(("apiKey" = ["edit"]), ("session" = ["edit"])))]
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     let jobs = blocking(move || recent(&state, 50)).await?;
@@ -228,7 +228,7 @@ pub async fn job(
     Ok(Json(event_of(&job)).into_response())
 }
 
-/// `GET /api/v1/jobs/events`: server-sent events, one `job` event per change of any job (JSON,
+/// Server-sent events, one `job` event per change of any job (JSON,
 /// as [`JobEvent`]); the jobs still queued or running come first.
 #[utoipa::path(get, path = "/api/v1/jobs/events", tag = "imports", responses((status = 200, description = "Server-sent events: one `job` event (a `JobEvent` as JSON) per change of any job, the open jobs first", content_type = "text/event-stream", body = String)), security(("apiKey" = ["edit"]), ("session" = ["edit"])))]
 pub async fn events(State(state): State<AppState>) -> Result<Response, ApiError> {

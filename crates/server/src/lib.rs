@@ -478,7 +478,7 @@ async fn store_stats(State(state): State<AppState>) -> Result<Response, ApiError
     let Some(store) = state.lpfs.clone() else {
         return Err(ApiError::RouteNotFound);
     };
-    let stats = tokio::task::spawn_blocking(move || store.stats()).await?;
+    let stats = blocking(move || Ok(library::ops::store::stats(&store))).await?;
     Ok(Json(views::StoreStats::from(stats)).into_response())
 }
 
@@ -506,13 +506,8 @@ async fn store_compact(
         return Err(ApiError::RouteNotFound);
     };
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let threshold = params.threshold.unwrap_or(0.2);
-    if !(0.0..=1.0).contains(&threshold) {
-        return Err(ApiError::BadRequest(format!(
-            "threshold is a share between 0.0 and 1.0, got {threshold}"
-        )));
-    }
-    let report = tokio::task::spawn_blocking(move || store.compact(threshold)).await??;
+    let report =
+        blocking(move || Ok(library::ops::store::compact(&store, params.threshold)?)).await?;
     Ok(Json(views::CompactionView::from(report)).into_response())
 }
 

@@ -8,6 +8,7 @@
 
 pub mod galleries;
 pub mod reading;
+pub mod store;
 pub mod tags;
 
 use crate::import::ImportError;

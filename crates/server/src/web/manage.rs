@@ -294,7 +294,7 @@ pub async fn storage(
     match state.lpfs.clone() {
         None => body.push_str(&format!("<p class=\"muted\">{}</p>", text::NOT_LOCAL_STORE)),
         Some(store) => {
-            let stats = crate::blocking(move || Ok(store.stats())).await?;
+            let stats = crate::blocking(move || Ok(library::ops::store::stats(&store))).await?;
             body.push_str(&format!(
                 "<dl class=\"facts\"><dt>{volumes}</dt><dd>{v}</dd><dt>{images}</dt><dd>{b}</dd>\
                  <dt>{live}</dt><dd>{lb}</dd><dt>{files}</dt><dd>{vb}</dd><dt>{garbage}</dt><dd>{gb}</dd></dl>\
@@ -336,7 +336,7 @@ pub async fn compact_submit(State(state): State<AppState>) -> Result<Response, A
     let Some(store) = state.lpfs.clone() else {
         return Err(ApiError::RouteNotFound);
     };
-    crate::blocking(move || Ok(store.compact(0.2)?)).await?;
+    crate::blocking(move || Ok(library::ops::store::compact(&store, None)?)).await?;
     Ok(Redirect::to("/manage/storage?done=compacted").into_response())
 }
 
