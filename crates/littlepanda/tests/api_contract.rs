@@ -100,6 +100,43 @@ fn schemathesis_finds_the_api_true_to_its_document() {
     }
     let out = run(d, &["import", sources.path().to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The run reaches real galleries and images, not only 404s: the operations on a gallery
+    // get these ids (the purge its own, so that the others keep theirs).
+    let (galleries, image) = {
+        let db = db::Db::open_sqlite(&d.join("littlepanda.db")).unwrap();
+        let ids: Vec<String> = db
+            .galleries()
+            .list(&db::ListQuery::default())
+            .unwrap()
+            .into_iter()
+            .map(|g| g.public_id)
+            .collect();
+        let image = db.galleries().pages(&ids[1]).unwrap()[0].blob.hash;
+        (ids, image)
+    };
+    assert_eq!(galleries.len(), 3);
+    let config = format!(
+        r#"
+[[operations]]
+include-operation-id = "purge"
+parameters = {{ "path.id" = "{purged}" }}
+
+[[operations]]
+include-path-regex = "^/api/v1/galleries/\\{{id\\}}"
+exclude-operation-id = "purge"
+parameters = {{ "path.id" = "{kept}" }}
+
+[[operations]]
+include-path-regex = "^/api/v1/collections/\\{{id\\}}/galleries/"
+parameters = {{ "path.gallery" = "{kept}" }}
+
+[[operations]]
+include-path-regex = "^/api/v1/(blobs|thumbnails)/\\{{hash\\}}"
+parameters = {{ "path.hash" = "{image}" }}
+"#,
+        purged = galleries[2],
+        kept = galleries[0],
+    );
     let out = add_user(d, "admin", "admin", "admin-password");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
@@ -170,7 +207,11 @@ fn schemathesis_finds_the_api_true_to_its_document() {
     let key = make_key("schemathesis", "read-write");
 
     let report = tempfile::tempdir().unwrap();
+    let config_file = report.path().join("schemathesis.toml");
+    std::fs::write(&config_file, config).unwrap();
     let out = std::process::Command::new(&st)
+        .arg("--config-file")
+        .arg(&config_file)
         .arg("run")
         .arg(format!("http://{addr}/api/v1/openapi.json"))
         .args(["-H", &format!("Authorization: Bearer {key}")])
