@@ -8,13 +8,10 @@
 
 mod common;
 
-use common::{add_user, littlepanda, run, text};
+use common::{Serving, add_user, http, run, sign_in, text};
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 fn schemathesis() -> PathBuf {
     if let Some(p) = std::env::var_os("LITTLEPANDA_SCHEMATHESIS") {
@@ -47,42 +44,6 @@ fn cbz(path: &Path, pages: &[Vec<u8>]) {
         w.write_all(data).unwrap();
     }
     w.finish().unwrap();
-}
-
-/// One HTTP/1.1 request on its own connection; answers status, head and body.
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head[9..12].parse().unwrap();
-    (status, head, raw[split + 4..].to_vec())
-}
-
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -140,51 +101,12 @@ parameters = {{ "path.hash" = "{image}" }}
     let out = add_user(d, "admin", "admin", "admin-password");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let mut child = littlepanda(d)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("LITTLEPANDA_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let stderr = child.stderr.take().unwrap();
-    let server = Serving(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let addr = loop {
-        assert!(Instant::now() < deadline, "the server did not start");
-        let line = lines.next().expect("server output").unwrap();
-        if let Some(rest) = line.split("serving http://").nth(1) {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    // The server's log is drained (and shown on failure) so that it never blocks on a full pipe.
-    let log = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
-
-    let (status, head, body) = request(
-        &addr,
-        "POST",
-        "/api/v1/login",
-        &[("Content-Type", "application/json")],
-        br#"{"name":"admin","password":"admin-password"}"#,
-    );
-    assert_eq!(status, 200, "{}", text(&body));
-    let cookie = head
-        .lines()
-        .find_map(|l| {
-            l.to_lowercase()
-                .starts_with("set-cookie: ")
-                .then(|| &l["set-cookie: ".len()..])
-        })
-        .and_then(|c| c.split(';').next())
-        .unwrap()
-        .to_string();
-    let csrf = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let server = Serving::start(d);
+    let addr = server.addr.clone();
+    let (cookie, csrf) = sign_in(&addr, "admin", "admin-password");
     // The run revokes keys by id among other things: the key it uses is not one of the first.
     let make_key = |name: &str, scope: &str| {
-        let (status, _, body) = request(
+        let (status, _, body) = http(
             &addr,
             "POST",
             "/api/v1/account/keys",
@@ -246,15 +168,14 @@ parameters = {{ "path.hash" = "{image}" }}
         .join("\n");
     eprintln!("{summary}");
     // The server still answers, with the key the run used.
-    let (status, _, _) = request(
+    let (status, _, _) = http(
         &addr,
         "GET",
         "/api/v1/account",
         &[("Authorization", &format!("Bearer {key}"))],
         b"",
     );
-    drop(server);
-    let log = log.join().unwrap_or_default();
+    let log = server.stop();
     assert!(
         out.status.success(),
         "schemathesis found failures:\n{shown}\n{}\nserver log:\n{}",

@@ -492,46 +492,6 @@ fn fsck_names_the_galleries_and_pages_damage_costs() {
     assert!(text(&out.stdout).contains(&format!("AFFECTED gallery {id}")));
 }
 
-/// A server stopped when the test ends, however it ends.
-struct Stopped(std::process::Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One HTTP/1.1 request on a connection of its own: status and body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw[9..12].parse().unwrap();
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 /// The same tag edit and the same purge through the JSON API, the web app's form and the command
 /// line give the same result: each surface calls one operation (`library::ops::galleries`).
 #[test]
@@ -583,81 +543,33 @@ fn the_api_the_form_and_the_command_line_edit_and_purge_alike() {
             .status
             .success()
     );
-    let mut server = Stopped(
-        littlepanda(d)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("LITTLEPANDA_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines =
-        std::io::BufRead::lines(std::io::BufReader::new(server.0.stderr.take().unwrap()));
-    let addr = loop {
-        let line = lines.next().expect("the server's output").unwrap();
-        if let Some(rest) = line.split("serving http://").nth(1) {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let (status, body) = {
-        // Signing in: the cookie comes back in the headers.
-        use std::io::Read;
-        let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        let login = r#"{"name":"admin","password":"admin-password"}"#;
-        write!(
-            s,
-            "POST /api/v1/login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{login}",
-            login.len()
-        )
-        .unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap();
-        (raw[9..12].parse::<u16>().unwrap(), raw)
-    };
-    assert_eq!(status, 200);
-    let cookie = body
-        .lines()
-        .find_map(|l| {
-            l.to_lowercase().starts_with("set-cookie:").then(|| {
-                l["set-cookie:".len()..]
-                    .trim()
-                    .split(';')
-                    .next()
-                    .unwrap()
-                    .to_string()
-            })
-        })
-        .expect("a session cookie");
-    let csrf = serde_json::from_str::<serde_json::Value>(body.split_once("\r\n\r\n").unwrap().1)
-        .unwrap()["csrf"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let server = common::Serving::start(d);
+    let addr = server.addr.clone();
+    let (cookie, csrf) = common::sign_in(&addr, "admin", "admin-password");
     let with_session = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
 
     // One tag edit, three ways.
     let mut headers = with_session.to_vec();
     headers.push(("Content-Type", "application/json"));
-    let (status, body) = http(
+    let (status, _, body) = common::http(
         &addr,
         "PUT",
         &format!("/api/v1/galleries/{api}/tags"),
         &headers,
-        r#"{"add": ["misc:same edit", "female:glasses"], "remove": ["artist:someone"]}"#,
+        br#"{"add": ["misc:same edit", "female:glasses"], "remove": ["artist:someone"]}"#,
     );
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(status, 200, "{}", text(&body));
     let mut headers = with_session.to_vec();
     headers.push(("Content-Type", "application/x-www-form-urlencoded"));
-    let (status, body) = http(
+    let (status, _, body) = common::http(
         &addr,
         "POST",
         &format!("/g/{form}/tags"),
         &headers,
-        &format!("_csrf={csrf}&add=misc%3Asame+edit%2C+female%3Aglasses&remove=artist%3Asomeone"),
+        format!("_csrf={csrf}&add=misc%3Asame+edit%2C+female%3Aglasses&remove=artist%3Asomeone")
+            .as_bytes(),
     );
-    assert_eq!(status, 303, "{body}");
+    assert_eq!(status, 303, "{}", text(&body));
     let out = run(
         d,
         &[
@@ -692,15 +604,15 @@ fn the_api_the_form_and_the_command_line_edit_and_purge_alike() {
 
     // One purge, three ways (the command line's once the server has stopped: it needs the
     // store to itself).
-    let (status, body) = http(
+    let (status, _, body) = common::http(
         &addr,
         "DELETE",
         &format!("/api/v1/galleries/{api}"),
         &with_session,
-        "",
+        b"",
     );
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = http(
+    assert_eq!(status, 200, "{}", text(&body));
+    let (status, _, body) = common::http(
         &addr,
         "POST",
         &format!("/g/{form}/purge"),
@@ -708,9 +620,9 @@ fn the_api_the_form_and_the_command_line_edit_and_purge_alike() {
             ("Cookie", cookie.as_str()),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
-        &format!("_csrf={csrf}&confirm=yes"),
+        format!("_csrf={csrf}&confirm=yes").as_bytes(),
     );
-    assert_eq!(status, 303, "{body}");
+    assert_eq!(status, 303, "{}", text(&body));
     drop(server);
     let out = run(d, &["purge", cli]);
     assert!(out.status.success(), "{}", text(&out.stderr));
