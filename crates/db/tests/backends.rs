@@ -516,6 +516,36 @@ mod suite {
         );
         db.galleries().set_titles(&id, "new", "新しい").unwrap();
         assert_eq!(db.galleries().get(&id).unwrap().title_original, "新しい");
+        // A partial edit writes only what it names: the titles just set stay.
+        let change = db::DetailsChange {
+            summary: Some("a summary".into()),
+            reading_direction: Some(db::ReadingDirection::RightToLeft),
+            ..Default::default()
+        };
+        db.galleries().edit_details(&id, &change).unwrap();
+        let g = db.galleries().get(&id).unwrap();
+        assert_eq!(
+            (
+                g.title.as_str(),
+                g.title_original.as_str(),
+                g.summary.as_str()
+            ),
+            ("new", "新しい", "a summary")
+        );
+        assert_eq!(g.reading_direction, db::ReadingDirection::RightToLeft);
+        let blank = db::DetailsChange {
+            title: Some("  ".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            db.galleries().edit_details(&id, &blank),
+            Err(db::Error::Invalid { .. })
+        ));
+        assert!(matches!(
+            db.galleries()
+                .edit_details("0".repeat(40).as_str(), &db::DetailsChange::default()),
+            Err(db::Error::GalleryNotFound(_))
+        ));
     }
 
     pub fn the_change_feed_records_every_write_in_order(db: &Db) {

@@ -5,8 +5,7 @@ mod common;
 
 use common::{add_user, littlepanda, run, text};
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -91,30 +90,9 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> (u16, String, Vec<u8>) {
-        let mut s = TcpStream::connect(&self.addr).expect("connect");
-        let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        for (k, v) in &self.session {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
-        s.write_all(req.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete response");
-        let head = text(&raw[..split]);
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, head, raw[split + 4..].to_vec())
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        all.extend(self.session.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        common::http(&self.addr, method, path, &all, body)
     }
 
     /// Stops the server the way a service manager would (SIGTERM) and waits for a clean exit.

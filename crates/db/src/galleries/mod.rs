@@ -834,58 +834,56 @@ impl Galleries<'_> {
 
     /// Changes the titles.
     pub fn set_titles(&self, public_id: &str, title: &str, title_original: &str) -> Result<()> {
-        if title.trim().is_empty() {
-            return Err(Error::invalid("title", "a gallery needs a title"));
-        }
-        check_text("title", title, MAX_TITLE)?;
-        check_text("original title", title_original, MAX_TITLE)?;
-        self.update(public_id, ChangeKind::Updated, |c, id| {
-            c.exec(
-                "UPDATE galleries SET title = ?, title_original = ? WHERE id = ?",
-                &[
-                    Param::Text(title),
-                    Param::Text(title_original),
-                    Param::Int(id),
-                ],
-            )
-            .map(drop)
-        })
+        self.edit_details(
+            public_id,
+            &DetailsChange {
+                title: Some(title.to_string()),
+                title_original: Some(title_original.to_string()),
+                ..DetailsChange::default()
+            },
+        )
     }
 
     /// Changes what describes a gallery; what `change` leaves `None` stays as it is.
     pub fn edit_details(&self, public_id: &str, change: &DetailsChange) -> Result<()> {
-        let current = self.get(public_id)?;
-        let title = change.title.as_deref().unwrap_or(&current.title);
-        let original = change
-            .title_original
-            .as_deref()
-            .unwrap_or(&current.title_original);
-        let summary = change.summary.as_deref().unwrap_or(&current.summary);
-        let category = change.category.as_deref().unwrap_or(&current.category);
-        let direction = change
-            .reading_direction
-            .unwrap_or(current.reading_direction);
-        if title.trim().is_empty() {
+        // Only the fields given are written, in one statement: edits of different fields made
+        // at the same time both stay.
+        let mut sets: Vec<&str> = Vec::new();
+        let mut params: Vec<Param<'_>> = Vec::new();
+        let texts = [
+            ("title = ?", "title", &change.title, MAX_TITLE),
+            (
+                "title_original = ?",
+                "original title",
+                &change.title_original,
+                MAX_TITLE,
+            ),
+            ("summary = ?", "summary", &change.summary, MAX_TEXT),
+            ("category = ?", "category", &change.category, MAX_TITLE),
+        ];
+        for (set, field, value, max) in texts {
+            if let Some(v) = value {
+                check_text(field, v, max)?;
+                sets.push(set);
+                params.push(Param::Text(v));
+            }
+        }
+        if change.title.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(Error::invalid("title", "a gallery needs a title"));
         }
-        check_text("title", title, MAX_TITLE)?;
-        check_text("original title", original, MAX_TITLE)?;
-        check_text("summary", summary, MAX_TEXT)?;
-        check_text("category", category, MAX_TITLE)?;
+        if let Some(d) = change.reading_direction {
+            sets.push("reading_direction = ?");
+            params.push(Param::Int(d.code()));
+        }
+        if sets.is_empty() {
+            // Nothing to change; a gallery that does not exist is still said so.
+            return self.id_of(public_id).map(drop);
+        }
+        let sql = format!("UPDATE galleries SET {} WHERE id = ?", sets.join(", "));
         self.update(public_id, ChangeKind::Updated, |c, id| {
-            c.exec(
-                "UPDATE galleries SET title = ?, title_original = ?, summary = ?, category = ?, \
-                 reading_direction = ? WHERE id = ?",
-                &[
-                    Param::Text(title),
-                    Param::Text(original),
-                    Param::Text(summary),
-                    Param::Text(category),
-                    Param::Int(direction.code()),
-                    Param::Int(id),
-                ],
-            )
-            .map(drop)
+            let mut all = params.clone();
+            all.push(Param::Int(id));
+            c.exec(&sql, &all).map(drop)
         })
     }
 
