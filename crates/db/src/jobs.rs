@@ -50,17 +50,21 @@ pub enum JobKind {
     Import,
     /// A browser upload's import, recorded once it has ended. Payload: `{"name"}`, the file sent.
     Upload,
+    /// Thumbnails of the page images imported without one, made in the background; `total`
+    /// grows as imports add pages. Payload: `{}`. A stop leaves it to be resumed.
+    Thumbnails,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [Self; 2] = [Self::Import, Self::Upload];
+    pub const ALL: [Self; 3] = [Self::Import, Self::Upload, Self::Thumbnails];
 
     /// The kind as stored (and as shown in job listings).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Import => "import",
             Self::Upload => "upload",
+            Self::Thumbnails => "thumbnails",
         }
     }
 

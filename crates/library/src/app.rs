@@ -33,6 +33,12 @@ impl std::fmt::Debug for Library {
 }
 
 impl Library {
+    /// The job runner over this library, telling no one (a server makes its own, which tells
+    /// its watchers).
+    pub fn jobs(&self) -> crate::jobs::Runner {
+        crate::jobs::Runner::quiet(self.db.clone(), self.importer.clone())
+    }
+
     /// Opens the image store in `store_dir` (for writing: this process then holds it alone) over
     /// the database `db`, then recovers what a stopped process left unfinished (see
     /// [`Library::recover_interrupted_imports`]).
@@ -57,24 +63,23 @@ impl Library {
     /// queued again, and the server resumes them; what the interrupted run had already committed
     /// is found again as duplicates.
     fn recover_interrupted_imports(&self) -> Result<(), ImportError> {
-        let interrupted = self
-            .db
-            .jobs()
-            .in_state(JobState::Running, 10_000)?
-            .into_iter()
-            .filter(|j| j.kind == JobKind::Import)
-            .count();
-        if interrupted == 0 {
+        let running = self.db.jobs().in_state(JobState::Running, 10_000)?;
+        if running.is_empty() {
             return Ok(());
         }
-        let released = self.importer.release_orphans()?;
+        let imports = running.iter().filter(|j| j.kind == JobKind::Import).count();
+        let released = if imports > 0 {
+            self.importer.release_orphans()?
+        } else {
+            0
+        };
         let requeued = self.db.jobs().requeue_interrupted()?;
         tracing::info!(
-            imports = interrupted,
+            imports,
             requeued,
             released,
-            "imports interrupted by the last stop: their unfinished images released, the jobs \
-             queued again (the next `serve` resumes them)"
+            "jobs interrupted by the last stop: the unfinished imports' images released, the \
+             jobs queued again (the next `serve` resumes them)"
         );
         Ok(())
     }

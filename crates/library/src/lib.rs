@@ -7,5 +7,6 @@ pub mod app;
 pub mod export;
 pub mod format;
 pub mod import;
+pub mod jobs;
 pub mod ops;
 pub mod synth;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use db::{JobKind, TagName};
+use db::TagName;
 use library::import::{ImportOptions, Outcome, Progress, Source};
 
 use crate::config::Config;
@@ -78,35 +78,13 @@ pub fn import_one(
     opts: &ImportOptions,
     progress: &dyn Progress,
 ) -> anyhow::Result<Outcome> {
-    let jobs = lib.db.jobs();
-    let job = jobs.create(JobKind::Import, &job_payload(source.path()))?;
-    jobs.start(job)?;
-    jobs.progress(job, 0, 1)?;
-    let outcome = lib.importer.import(source, opts, progress);
-    jobs.progress(job, 1, 1)?;
-    match &outcome {
-        Outcome::Failed(e) => jobs.fail(job, &format!("{}: {e}", source.path().display()))?,
-        _ => jobs.finish(job)?,
-    }
-    Ok(outcome)
+    Ok(lib.jobs().import_now(source, opts, progress)?)
 }
 
 /// Records an import that could not even start (nothing importable was found at `path`) as a
 /// failed job with its reason, so it is listed with the others.
 pub fn record_failed_import(lib: &Library, path: &Path, reason: &str) -> anyhow::Result<()> {
-    let jobs = lib.db.jobs();
-    let job = jobs.create(JobKind::Import, &job_payload(path))?;
-    jobs.progress(job, 1, 1)?;
-    jobs.fail(job, &format!("{}: {reason}", path.display()))?;
-    Ok(())
-}
-
-/// An import job's description, in the server's format.
-fn job_payload(path: &Path) -> String {
-    db::ImportPayload {
-        path: path.to_path_buf(),
-    }
-    .to_json()
+    Ok(lib.jobs().record_failed_import(path, reason)?)
 }
 
 /// What `littlepanda import` was asked; also what it sends a running server to do for it.
@@ -319,8 +297,7 @@ pub fn export(config: &Config, data: &Path, gallery: &str, to: &Path) -> anyhow:
     let store = lpfs::Store::open_read_only(&store_dir)
         .with_context(|| format!("opening the image store in {}", store_dir.display()))?;
     let db = crate::open_db(config, data)?;
-    let g = db.galleries().get(gallery)?;
-    let pages = db.galleries().pages(gallery)?;
+    let (g, pages) = library::ops::browse::gallery_with_pages(&db, gallery)?;
     let tmp = to.with_extension("cbz.part");
     let file =
         std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;

@@ -318,15 +318,8 @@ const BLOCKING_THREADS: usize = 16;
 fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
     let files = server::raise_open_file_limit();
     tracing::debug!(files, "open-file limit");
+    // Opening queues again the jobs the last stop interrupted; they are resumed below.
     let lib = import_cmd::open_library(&config, data)?;
-    // Jobs of other kinds a stop interrupted (imports were queued again by the opener).
-    let requeued = lib.db.jobs().requeue_interrupted()?;
-    if requeued > 0 {
-        tracing::info!(
-            requeued,
-            "jobs interrupted by the last stop are queued again"
-        );
-    }
     let recovery = lib.store.recovery_report();
     if !recovery.is_clean() {
         tracing::warn!(
@@ -343,7 +336,7 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         seconds = started.elapsed().as_secs_f64(),
         "search index built"
     );
-    let has_admin = lib.db.accounts().has_admin()?;
+    let has_admin = library::ops::accounts::has_admin(&lib.db)?;
     if !config.listen.ip().is_loopback() && !has_admin {
         anyhow::bail!(
             "refusing to listen on {}: no admin account exists yet, so the first-run setup would \
@@ -381,7 +374,7 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         ..server::AppState::new(lib.store.clone(), lib.db.clone())
     };
     let lib = Arc::new(lib);
-    let _thumbnailer = thumbnailer::start(lib.clone())?;
+    let _thumbnailer = thumbnailer::start(server::jobs::runner(&state))?;
     let _watcher = match &config.import.watch {
         Some(dir) => Some(watch::start(lib.clone(), dir.clone())?),
         None => None,
@@ -401,8 +394,8 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         .max_blocking_threads(BLOCKING_THREADS)
         .build()?;
     runtime.block_on(async move {
-        // Imports from the server's disk that the last stop interrupted run again.
-        let resumed = server::jobs::resume(&state).context("resuming import jobs")?;
+        // Jobs the last stop interrupted carry on (the thumbnails job with the thumbnailer).
+        let resumed = server::jobs::resume(&state).context("resuming jobs")?;
         if resumed > 0 {
             tracing::info!(resumed, "interrupted import jobs resumed");
         }

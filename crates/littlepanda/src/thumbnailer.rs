@@ -1,21 +1,22 @@
-//! The background thumbnail job of `serve`: page images imported without a thumbnail get one, a
-//! batch at a time, one worker per core (`Importer::make_pending_thumbnails`).
+//! The background thumbnails job of `serve`: page images imported without a thumbnail get one, a
+//! batch at a time, one worker per core, recorded as a job (`library::jobs::Runner::thumbnails`:
+//! a stop leaves it to be carried on at the next start).
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use library::jobs::Runner;
+
 use crate::background::Background;
-use crate::import_cmd::Library;
 
 /// Images per batch.
 const BATCH: usize = 32;
 /// Pause when nothing is waiting.
 const IDLE: Duration = Duration::from_secs(5);
 
-pub fn start(lib: Arc<Library>) -> anyhow::Result<Background> {
+pub fn start(jobs: Runner) -> anyhow::Result<Background> {
     Background::spawn("thumbnails", move |stop| {
         while !stop.requested() {
-            let idle = match lib.importer.make_pending_thumbnails(BATCH) {
+            let idle = match jobs.thumbnails(BATCH) {
                 Ok(n) => n == 0,
                 Err(e) => {
                     tracing::warn!(error = %e, "background thumbnails");

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use db::{Db, Role};
+use library::ops::accounts;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -31,31 +32,30 @@ pub enum UserCommand {
 pub fn run(command: UserCommand, db: &Db) -> anyhow::Result<ExitCode> {
     match command {
         UserCommand::Add { name, role } => {
-            let role: Role = role.parse()?;
-            let hash = new_password_hash(&format!("password for {name}"))?;
-            let user = db.accounts().create_user(&name, &hash, role)?;
+            // The role is checked before the password is asked for.
+            role.parse::<Role>()?;
+            let password = read_new_password(&format!("password for {name}"))?;
+            let user = accounts::add_user(db, &name, &password, &role)?;
             println!("added {} ({})", user.name, user.role);
         }
         UserCommand::List => {
-            for u in db.accounts().users()? {
+            for u in accounts::users(db)? {
                 println!("{}\t{}", u.name, u.role);
             }
         }
         UserCommand::Passwd { name } => {
-            if db.accounts().user(&name)?.is_none() {
-                bail!("no user {name:?}");
-            }
-            let hash = new_password_hash(&format!("new password for {name}"))?;
-            db.accounts().set_password(&name, &hash)?;
+            // The name is checked before the password is asked for.
+            accounts::user(db, &name)?;
+            let password = read_new_password(&format!("new password for {name}"))?;
+            accounts::reset_password(db, &name, &password)?;
             println!("password of {name} changed; their sessions are ended");
         }
         UserCommand::Role { name, role } => {
-            let role: Role = role.parse()?;
-            db.accounts().set_role(&name, role)?;
+            let role = accounts::set_role(db, &name, &role)?;
             println!("{name} is now {role}");
         }
         UserCommand::Remove { name } => {
-            db.accounts().remove_user(&name)?;
+            accounts::remove_user(db, &name)?;
             println!("removed {name}");
         }
     }
@@ -63,7 +63,7 @@ pub fn run(command: UserCommand, db: &Db) -> anyhow::Result<ExitCode> {
 }
 
 /// Asks for a password twice on a terminal (without echo), or reads one line from standard input.
-fn new_password_hash(prompt: &str) -> anyhow::Result<String> {
+fn read_new_password(prompt: &str) -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     let password = if stdin.is_terminal() {
         let first = read_hidden(&format!("{prompt}: "))?;
@@ -80,7 +80,7 @@ fn new_password_hash(prompt: &str) -> anyhow::Result<String> {
             .context("reading the password from standard input")?;
         line.trim_end_matches(['\r', '\n']).to_string()
     };
-    Ok(server::auth::hash_password(&password)?)
+    Ok(password)
 }
 
 /// Reads a line from the terminal with echo off.

@@ -327,7 +327,14 @@ fn serve_watches_a_folder() {
         let why = job.error.as_deref().unwrap_or_default();
         assert!(why.contains(name) && why.len() > name.len() + 10, "{why}");
     }
-    let done = db.jobs().in_state(db::JobState::Done, 10).unwrap();
+    // (Its thumbnails job ends done too: only the imports are counted here.)
+    let done: Vec<db::Job> = db
+        .jobs()
+        .in_state(db::JobState::Done, 10)
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == db::JobKind::Import)
+        .collect();
     assert_eq!(done.len(), 1);
     // Every job says what it did: no blank "done 0 / 0" rows.
     for job in failed.iter().chain(&done) {
@@ -640,4 +647,159 @@ fn the_api_the_form_and_the_command_line_edit_and_purge_alike() {
             );
         }
     }
+}
+
+/// A page unlike every other (an 8×8 grid of light and dark blocks from a hash of `(archive,
+/// page)`, so no two look alike to duplicate detection either) under fine noise, so that an
+/// import of many takes a while.
+fn distinct_page(archive: u32, page: u32) -> Vec<u8> {
+    let (w, h) = (384u32, 384u32);
+    let mut bits = u64::from(archive << 8 | page).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    bits = (bits ^ (bits >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    bits = (bits ^ (bits >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    bits ^= bits >> 31;
+    let mut pixels = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let block = (y / (h / 8)) * 8 + x / (w / 8);
+            let base: u32 = if bits >> block & 1 == 1 { 190 } else { 50 };
+            let noise = (y * w + x).wrapping_mul(2_654_435_761) >> 27;
+            let v = (base + noise) as u8;
+            pixels.extend_from_slice(&[v, v, v]);
+        }
+    }
+    library::import::thumb::jpeg_from_rgb(&pixels, w, h, 90).unwrap()
+}
+
+/// The server killed (SIGKILL, nothing flushed) while a server-path import runs: the next
+/// `serve` carries the same job on to its end, every archive ends imported once, and the pages'
+/// thumbnails are made under a recorded thumbnails job that ends done.
+#[test]
+fn a_server_killed_mid_import_finishes_it_after_the_restart() {
+    const ARCHIVES: u32 = 60;
+    const PAGES: u32 = 4;
+    let data = tempfile::tempdir().unwrap();
+    let input = tempfile::tempdir().unwrap();
+    let d = data.path();
+    let batch = input.path().join("batch");
+    std::fs::create_dir_all(&batch).unwrap();
+    for a in 0..ARCHIVES {
+        let pages: Vec<(String, Vec<u8>)> = (0..PAGES)
+            .map(|p| (format!("{p:02}.jpg"), distinct_page(a, p)))
+            .collect();
+        let entries: Vec<(&str, &[u8])> = pages
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        cbz(
+            &batch.join(format!("[Artist {a}] Volume {a}.cbz")),
+            &entries,
+        );
+    }
+    std::fs::write(
+        d.join("littlepanda.toml"),
+        format!("[import]\nroots = [{:?}]\n", input.path().to_str().unwrap()),
+    )
+    .unwrap();
+    assert!(
+        common::add_user(d, "admin", "admin", "admin-password")
+            .status
+            .success()
+    );
+
+    let server = common::Serving::start(d);
+    let (cookie, csrf) = common::sign_in(&server.addr, "admin", "admin-password");
+    let (status, _, body) = common::http(
+        &server.addr,
+        "POST",
+        "/api/v1/imports",
+        &[
+            ("Cookie", cookie.as_str()),
+            ("X-CSRF-Token", csrf.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        serde_json::json!({ "path": batch }).to_string().as_bytes(),
+    );
+    assert_eq!(status, 202, "{}", text(&body));
+    let job = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["job"]
+        .as_i64()
+        .expect("the job's id");
+    // Killed once the job is under way: some archives imported, not all.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = database(d).jobs().get(job).unwrap();
+        if j.done >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the import did not start: {j:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    server.stop();
+    let killed = database(d).jobs().get(job).unwrap();
+    assert_eq!(killed.state, db::JobState::Running, "{killed:?}");
+    assert!(
+        killed.done < u64::from(ARCHIVES),
+        "the import ended before the kill: {killed:?}"
+    );
+    let imported_before = database(d).galleries().count().unwrap();
+
+    // The next start carries the same job on, to its end.
+    let server = common::Serving::start(d);
+    wait_for("the interrupted import to end", || {
+        database(d).jobs().get(job).unwrap().state != db::JobState::Running
+            && database(d).jobs().get(job).unwrap().state != db::JobState::Queued
+    });
+    let ended = database(d).jobs().get(job).unwrap();
+    assert_eq!(ended.state, db::JobState::Done, "{ended:?}");
+    assert_eq!(
+        (ended.done, ended.total, ended.error),
+        (u64::from(ARCHIVES), u64::from(ARCHIVES), None)
+    );
+    let db = database(d);
+    assert_eq!(db.galleries().count().unwrap(), u64::from(ARCHIVES));
+    assert!(imported_before < u64::from(ARCHIVES));
+    let listed = db
+        .galleries()
+        .list(&db::ListQuery {
+            limit: ARCHIVES * 2,
+            ..db::ListQuery::default()
+        })
+        .unwrap();
+    assert!(listed.iter().all(|g| g.page_count == PAGES), "{listed:?}");
+
+    // Every page gets its thumbnail, under a thumbnails job recorded like any other.
+    wait_for("every thumbnail", || {
+        database(d).galleries().count_needing_thumbnails().unwrap() == 0
+            && database(d)
+                .jobs()
+                .recent(&[db::JobKind::Thumbnails], 10)
+                .unwrap()
+                .iter()
+                .all(|j| j.state == db::JobState::Done)
+    });
+    let thumbnails = database(d)
+        .jobs()
+        .recent(&[db::JobKind::Thumbnails], 10)
+        .unwrap();
+    assert!(!thumbnails.is_empty(), "no thumbnails job was recorded");
+    // (Each gallery's cover gets its thumbnail as it is imported; the job makes the others.)
+    let made: u64 = thumbnails.iter().map(|j| j.done).sum();
+    assert!(
+        made >= u64::from(ARCHIVES * (PAGES - 1)) / 2,
+        "{thumbnails:?}"
+    );
+    assert!(
+        thumbnails.iter().all(|j| j.done == j.total),
+        "{thumbnails:?}"
+    );
+    server.stop();
+
+    // Nothing the kill cut short is left behind in the store.
+    let out = run(d, &["gc"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("released 0"),
+        "{}",
+        text(&out.stdout)
+    );
 }

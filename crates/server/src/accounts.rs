@@ -9,17 +9,16 @@ use axum::extract::State;
 use crate::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use db::{KeyScope, Role};
 
 use crate::auth::{self, Caller, Via};
-use crate::error::{ApiError, Missing};
+use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::views::{
     CollectionView, CollectionsView, Created, CsrfView, KeyView, KeysView, NewKeyView,
     ProgressView, SessionView, SignedIn, UserView, UsersView,
 };
 use crate::{AppState, blocking};
-use library::ops::reading;
+use library::ops::{accounts, reading};
 
 fn user_json(u: &db::User) -> UserView {
     UserView::from(u)
@@ -74,7 +73,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Res
 #[utoipa::path(get, path = "/api/v1/session", tag = "accounts", responses((status = 200, description = "Who the caller is", body = SessionView)))]
 pub async fn session(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    let has_admin = blocking(move || Ok(db.accounts().has_admin()?)).await?;
+    let has_admin = blocking(move || Ok(accounts::has_admin(&db)?)).await?;
     let csrf = match &caller.via {
         Via::Session { csrf, .. } => Some(csrf.clone()),
         _ => None,
@@ -105,16 +104,7 @@ pub async fn setup(
     let db = state.db.clone();
     let config = state.auth.clone();
     let (user, cookie, csrf) = blocking(move || {
-        if db.accounts().has_admin()? {
-            return Err(ApiError::Forbidden("setup is done: an admin exists".into()));
-        }
-        let hash =
-            auth::hash_password(&body.password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        // Checked again in the same transaction: two setups at once make one admin.
-        let user = db
-            .accounts()
-            .create_first_admin(&body.name, &hash)?
-            .ok_or_else(|| ApiError::Forbidden("setup is done: an admin exists".into()))?;
+        let user = accounts::setup(&db, &body.name, &body.password)?;
         let (cookie, csrf) = auth::start_session(&db, user.id, &config, caller.https)?;
         Ok((user, cookie, csrf))
     })
@@ -164,9 +154,11 @@ pub async fn change_password(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let config = state.auth.clone();
-    let renewed =
-        blocking(move || auth::change_password(&db, &caller, &body.current, &body.new, &config))
-            .await?;
+    let renewed = blocking(move || {
+        accounts::change_password(&db, caller.user()?, &body.current, &body.new)?;
+        auth::renew_session(&db, &caller, &config)
+    })
+    .await?;
     let mut response = match &renewed {
         Some((_, csrf)) => Json(CsrfView { csrf: csrf.clone() }).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
@@ -182,7 +174,7 @@ pub async fn change_password(
 pub async fn keys(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    let keys = blocking(move || Ok(db.accounts().keys(user)?)).await?;
+    let keys = blocking(move || Ok(accounts::keys(&db, user)?)).await?;
     Ok(Json(KeysView {
         keys: keys.into_iter().map(KeyView::from).collect(),
     })
@@ -190,41 +182,29 @@ pub async fn keys(State(state): State<AppState>, caller: Caller) -> Result<Respo
 }
 
 /// Makes an API key for the caller, named `name`, with the scope asked for (`"read"` when none
-/// is): what the JSON API and the account page's form both do. A key may do no more than whoever
-/// makes it: a read-only key cannot make a read-write one. Answers the key's id, the key (shown
-/// once) and its scope.
+/// is): what the JSON API and the account page's form both do.
 pub(crate) async fn make_key(
     state: &AppState,
     caller: &Caller,
     name: String,
-    scope: Option<&str>,
-) -> Result<(i64, String, KeyScope), ApiError> {
+    scope: Option<String>,
+) -> Result<accounts::NewKey, ApiError> {
     let user = caller.user()?.id;
-    let scope = match scope.unwrap_or("read") {
-        "read" => KeyScope::Read,
-        "read-write" => KeyScope::ReadWrite,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "scope {other:?}: use \"read\" or \"read-write\""
-            )));
-        }
+    let made_with = match caller.via {
+        Via::Key { scope, .. } => Some(scope),
+        _ => None,
     };
-    if scope == KeyScope::ReadWrite
-        && matches!(
-            caller.via,
-            Via::Key {
-                scope: KeyScope::Read,
-                ..
-            }
-        )
-    {
-        return Err(ApiError::Forbidden(
-            "a read-only key cannot make a read-write key".into(),
-        ));
-    }
     let db = state.db.clone();
-    let (id, key) = blocking(move || auth::new_api_key(&db, user, &name, scope)).await?;
-    Ok((id, key, scope))
+    blocking(move || {
+        Ok(accounts::make_key(
+            &db,
+            user,
+            &name,
+            scope.as_deref(),
+            made_with,
+        )?)
+    })
+    .await
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -241,7 +221,8 @@ pub async fn create_key(
     caller: Caller,
     JsonBody(body): JsonBody<NewKey>,
 ) -> Result<Response, ApiError> {
-    let (id, key, scope) = make_key(&state, &caller, body.name, body.scope.as_deref()).await?;
+    let accounts::NewKey { id, key, scope } =
+        make_key(&state, &caller, body.name, body.scope).await?;
     Ok((StatusCode::CREATED, Json(NewKeyView { id, key, scope })).into_response())
 }
 
@@ -254,14 +235,8 @@ pub async fn revoke_key(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    if blocking(move || Ok(db.accounts().revoke_key(user, id)?)).await? {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::NotFound(
-            Missing::ApiKey,
-            format!("no API key {id} of yours"),
-        ))
-    }
+    blocking(move || Ok(accounts::revoke_key(&db, user, id)?)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ---- Users (admins) -----------------------------------------------------------------------------
@@ -270,7 +245,7 @@ pub async fn revoke_key(
 #[utoipa::path(get, path = "/api/v1/users", tag = "accounts", responses((status = 200, description = "Every user", body = UsersView)), security(("apiKey" = ["admin"]), ("session" = ["admin"])))]
 pub async fn users(State(state): State<AppState>) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    let users = blocking(move || Ok(db.accounts().users()?)).await?;
+    let users = blocking(move || Ok(accounts::users(&db)?)).await?;
     let users = users.iter().map(user_json).collect();
     Ok(Json(UsersView { users }).into_response())
 }
@@ -288,12 +263,14 @@ pub async fn create_user(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<NewUser>,
 ) -> Result<Response, ApiError> {
-    let role: Role = body.role.parse()?;
     let db = state.db.clone();
     let user = blocking(move || {
-        let hash =
-            auth::hash_password(&body.password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        Ok(db.accounts().create_user(&body.name, &hash, role)?)
+        Ok(accounts::add_user(
+            &db,
+            &body.name,
+            &body.password,
+            &body.role,
+        )?)
     })
     .await?;
     Ok((StatusCode::CREATED, Json(user_json(&user))).into_response())
@@ -311,9 +288,8 @@ pub async fn set_role(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<RoleChange>,
 ) -> Result<Response, ApiError> {
-    let role: Role = body.role.parse()?;
     let db = state.db.clone();
-    blocking(move || Ok(db.accounts().set_role(&name, role)?)).await?;
+    blocking(move || Ok(accounts::set_role(&db, &name, &body.role)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -330,12 +306,7 @@ pub async fn reset_password(
     JsonBody(body): JsonBody<PasswordReset>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    blocking(move || {
-        let hash =
-            auth::hash_password(&body.password).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        Ok(db.accounts().set_password(&name, &hash)?)
-    })
-    .await?;
+    blocking(move || Ok(accounts::reset_password(&db, &name, &body.password)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -346,7 +317,7 @@ pub async fn remove_user(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    blocking(move || Ok(db.accounts().remove_user(&name)?)).await?;
+    blocking(move || Ok(accounts::remove_user(&db, &name)?)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

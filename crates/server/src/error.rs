@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use library::ops::accounts::SecretError;
 
 /// An error as the API reports it.
 #[derive(Debug, thiserror::Error)]
@@ -208,11 +209,30 @@ impl From<library::ops::Error> for ApiError {
             }
             E::TagNotFound(m) => Self::NotFound(Missing::Tag, m),
             E::Invalid(m) => Self::BadRequest(m),
+            E::WrongCredentials => Self::WrongCredentials,
+            E::TooManyAttempts { retry_after_s } => Self::TooManyAttempts { retry_after_s },
+            E::SetupDone => Self::Forbidden(E::SetupDone.to_string()),
+            E::ApiKeyNotFound(id) => {
+                Self::NotFound(Missing::ApiKey, format!("no API key {id} of yours"))
+            }
+            E::Refused(m) => Self::Forbidden(m),
+            E::ImageNotFound => Self::BlobNotFound,
+            E::NoThumbnail(why) => Self::ThumbnailUnavailable(why),
+            E::Secret(s @ (SecretError::TooShort | SecretError::TooLong)) => {
+                Self::BadRequest(s.to_string())
+            }
+            E::Secret(s @ SecretError::Failed(_)) => Self::Internal(Box::new(s)),
             E::BadQuery { message, position } => Self::BadQuery { message, position },
             E::Db(e) => e.into(),
             E::Import(e) => e.into(),
             E::Store(e) => e.into(),
         }
+    }
+}
+
+impl From<SecretError> for ApiError {
+    fn from(e: SecretError) -> Self {
+        library::ops::Error::from(e).into()
     }
 }
 

@@ -13,7 +13,6 @@ use crate::extract::Query;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use db::TagName;
-use library::import::{ImportOptions, Quiet};
 use library::ops::galleries;
 
 use crate::views::ImportResult;
@@ -21,6 +20,7 @@ use crate::views::ImportResult;
 use crate::error::ApiError;
 use crate::json::JsonBody;
 use crate::{AppState, blocking};
+use library::ops::browse;
 
 /// A gallery with its tags.
 #[utoipa::path(get, path = "/api/v1/galleries/{id}", tag = "galleries", params(("id" = String, Path, description = "The gallery's public id (40 hex digits)")), responses((status = 200, description = "The gallery with its tags", body = crate::views::GalleryView), (status = 404, description = "`gallery-not-found`", body = crate::api_doc::ErrorBody)), security(("apiKey" = ["read"]), ("session" = ["read"])))]
@@ -29,7 +29,7 @@ pub async fn gallery(
     Path(public_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    let g = blocking(move || Ok(db.galleries().get(&public_id)?)).await?;
+    let g = blocking(move || Ok(browse::gallery(&db, &public_id)?)).await?;
     Ok(Json(crate::views::GalleryView::from(g)).into_response())
 }
 
@@ -40,7 +40,7 @@ pub async fn pages(
     Path(public_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    let pages = blocking(move || Ok(db.galleries().pages(&public_id)?)).await?;
+    let pages = blocking(move || Ok(browse::pages(&db, &public_id)?)).await?;
     Ok(Json(crate::views::PagesView {
         pages: pages.into_iter().map(Into::into).collect(),
     })
@@ -259,13 +259,7 @@ pub async fn download(
     Path(public_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    let (g, pages) = blocking(move || {
-        Ok((
-            db.galleries().get(&public_id)?,
-            db.galleries().pages(&public_id)?,
-        ))
-    })
-    .await?;
+    let (g, pages) = blocking(move || Ok(browse::gallery_with_pages(&db, &public_id)?)).await?;
     let disposition = attachment(&g.title, "cbz");
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let store = state.blobs.clone();
@@ -293,20 +287,6 @@ pub async fn download(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
-}
-
-/// Imports everything found at a path; answers one outcome per source found.
-fn import_path(state: &AppState, path: &FsPath) -> Result<Vec<ImportResult>, ApiError> {
-    let Some(importer) = state.importer.clone() else {
-        return Err(ApiError::RouteNotFound);
-    };
-    let sources = importer
-        .discover(path)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(sources
-        .iter()
-        .map(|s| importer.import(s, &ImportOptions::default(), &Quiet).into())
-        .collect())
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -382,23 +362,14 @@ pub async fn upload(
     let results = {
         let state = state.clone();
         blocking(move || {
-            let mut results = match import_path(&state, &path) {
-                Ok(r) => r,
-                Err(ApiError::BadRequest(why)) => {
-                    let why = unstaged(&why, &path, &name);
-                    crate::jobs::record_upload(&state, &name, 1, vec![format!("{name}: {why}")])?;
-                    return Err(ApiError::BadRequest(why));
-                }
-                Err(e) => return Err(e),
-            };
-            let mut failures = Vec::new();
+            let shown = |text: &str| unstaged(text, &path, &name);
+            let outcomes = crate::jobs::runner(&state).import_upload(&name, &path, &shown)?;
+            let mut results: Vec<ImportResult> = outcomes.into_iter().map(Into::into).collect();
             for r in &mut results {
                 if let ImportResult::Failed { error } = r {
-                    *error = unstaged(error, &path, &name);
-                    failures.push(format!("{name}: {error}"));
+                    *error = shown(error);
                 }
             }
-            crate::jobs::record_upload(&state, &name, results.len() as u64, failures)?;
             Ok(results)
         })
         .await?

@@ -18,7 +18,6 @@ pub mod pages;
 pub mod range;
 pub mod search;
 pub mod serve;
-pub mod sign_in;
 pub mod tags;
 pub mod thumbnails;
 pub mod views;

@@ -10,6 +10,8 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::AppState;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
+use library::ops::Error as OpsError;
+use library::ops::accounts::{self, SecretError};
 
 use crate::html::escape;
 
@@ -52,7 +54,7 @@ async fn setup_allowed(
     caller: &Caller,
 ) -> Result<Option<&'static str>, ApiError> {
     let db = state.db.clone();
-    let has_admin = tokio::task::spawn_blocking(move || db.accounts().has_admin()).await??;
+    let has_admin = crate::blocking(move || Ok(accounts::has_admin(&db)?)).await?;
     Ok(if has_admin {
         Some("Setup is done: an administrator exists. Sign in instead.")
     } else if !crate::accounts::is_loopback(caller.addr) {
@@ -120,15 +122,17 @@ pub async fn setup_submit(
     let db = state.db.clone();
     let config = state.auth.clone();
     let made = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let hash = match auth::hash_password(&form.password) {
-            Ok(h) => h,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        // Checked again in the same transaction: two forms sent at once make one admin.
-        let user = match db.accounts().create_first_admin(&form.name, &hash) {
-            Ok(Some(u)) => u,
-            Ok(None) => return Ok(Err("Setup is done: an administrator exists.".to_string())),
-            Err(e @ db::Error::Invalid { .. }) => return Ok(Err(e.to_string())),
+        let user = match accounts::setup(&db, &form.name, &form.password) {
+            Ok(u) => u,
+            Err(OpsError::SetupDone) => {
+                return Ok(Err("Setup is done: an administrator exists.".to_string()));
+            }
+            Err(
+                e @ (OpsError::Secret(SecretError::TooShort | SecretError::TooLong)
+                | OpsError::Db(db::Error::Invalid { .. })),
+            ) => {
+                return Ok(Err(e.to_string()));
+            }
             Err(e) => return Err(e.into()),
         };
         let (cookie, _) = auth::start_session(&db, user.id, &config, caller.https)?;

@@ -5,9 +5,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 
-use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::{AppState, blocking};
+use library::ops::browse;
 
 /// Most galleries one page of results may ask for.
 pub const MAX_LIMIT: usize = 500;
@@ -23,16 +24,6 @@ pub struct SearchParams {
     offset: usize,
     /// At most 500; 50 when not given.
     limit: Option<usize>,
-}
-
-fn from_search(e: search::SearchError) -> ApiError {
-    match e {
-        search::SearchError::Parse(p) => ApiError::BadQuery {
-            message: p.message,
-            position: p.position,
-        },
-        search::SearchError::Db(e) => ApiError::Internal(Box::new(e)),
-    }
 }
 
 /// One page of the galleries a query matches, in its order, with how many match in all.
@@ -55,20 +46,19 @@ pub async fn search(
     let limit = params.limit.unwrap_or(50).min(MAX_LIMIT);
     let viewer = caller.asker();
     let offset = params.offset;
-    let (total, galleries) = tokio::task::spawn_blocking(move || {
-        let found = live
-            .search(&params.q, viewer, params.offset, limit)
-            .map_err(from_search)?;
-        let galleries: Vec<crate::views::GallerySummaryView> = db
-            .galleries()
-            .summaries(&found.ids)
-            .map_err(|e| ApiError::Internal(Box::new(e)))?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        Ok::<_, ApiError>((found.total, galleries))
+    let found = blocking(move || {
+        Ok(browse::search(
+            &live,
+            &db,
+            &params.q,
+            viewer,
+            params.offset,
+            limit,
+        )?)
     })
-    .await??;
+    .await?;
+    let total = found.total;
+    let galleries = found.galleries.into_iter().map(Into::into).collect();
     Ok(Json(crate::views::SearchResults {
         total,
         offset,
@@ -116,9 +106,7 @@ pub async fn suggest(
         return Err(ApiError::RouteNotFound);
     };
     let limit = params.limit.unwrap_or(10).min(100);
-    let found = tokio::task::spawn_blocking(move || live.suggest(&params.q, limit))
-        .await?
-        .map_err(from_search)?;
+    let found = blocking(move || Ok(browse::suggest(&live, &params.q, limit)?)).await?;
     let tags = found
         .into_iter()
         .map(|s| crate::views::Suggestion {

@@ -8,11 +8,11 @@ use axum::extract::State;
 use crate::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use db::ThumbnailState;
 use lpfs::BlobHash;
 
 use crate::AppState;
 use crate::error::ApiError;
+use library::ops::browse;
 
 /// The thumbnail of a page image: a redirect to the thumbnail's own blob, made now if the
 /// background work has not reached it.
@@ -26,35 +26,7 @@ pub async fn get_thumbnail(
         return Err(ApiError::RouteNotFound);
     };
     let db = state.db.clone();
-    let thumbnail = tokio::task::spawn_blocking(move || -> Result<BlobHash, ApiError> {
-        let internal = |e: Box<dyn std::error::Error + Send + Sync>| ApiError::Internal(e);
-        let state = db
-            .galleries()
-            .thumbnail_of(&image)
-            .map_err(|e| internal(e.into()))?;
-        let state = match state {
-            Some(ThumbnailState::Pending(info)) => {
-                importer
-                    .make_thumbnail(&info)
-                    .map_err(|e| internal(e.into()))?;
-                db.galleries()
-                    .thumbnail_of(&image)
-                    .map_err(|e| internal(e.into()))?
-            }
-            other => other,
-        };
-        match state {
-            None => Err(ApiError::BlobNotFound),
-            Some(ThumbnailState::Made(t)) => Ok(t),
-            Some(ThumbnailState::Unsupported) => Err(ApiError::ThumbnailUnavailable(
-                "this server cannot decode the image's format; the image itself is served".into(),
-            )),
-            Some(ThumbnailState::Failed | ThumbnailState::Pending(_)) => Err(
-                ApiError::ThumbnailUnavailable("the image could not be decoded".into()),
-            ),
-        }
-    })
-    .await??;
+    let thumbnail = crate::blocking(move || Ok(browse::thumbnail(&db, &importer, &image)?)).await?;
     let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
     let headers = response.headers_mut();
     let location = HeaderValue::from_str(&format!("/api/v1/blobs/{thumbnail}"))

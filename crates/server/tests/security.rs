@@ -581,7 +581,10 @@ async fn a_stranger_cannot_lock_the_owner_out() {
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{}", a.json);
     let err = server::auth::sign_in(&app.db, "owner", "owner-password", [198, 51, 100, 7].into())
         .unwrap_err();
-    assert_eq!(err.code(), "too-many-attempts");
+    assert_eq!(
+        server::error::ApiError::from(err).code(),
+        "too-many-attempts"
+    );
 }
 
 #[tokio::test]

@@ -247,6 +247,21 @@ impl Galleries<'_> {
         })
     }
 
+    /// How many page images wait for a thumbnail.
+    pub fn count_needing_thumbnails(&self) -> Result<u64> {
+        self.db.read(|c| {
+            let n = c.query_opt(
+                &format!(
+                    "SELECT COUNT(*) FROM blobs WHERE thumb_state = {} AND kind = {}",
+                    ThumbState::Waiting.code(),
+                    BlobKind::Page.code()
+                ),
+                &[],
+            )?;
+            Ok(n.map_or(Ok(0), |r| r.int(0))? as u64)
+        })
+    }
+
     /// Page images still waiting for a thumbnail, oldest first.
     pub fn images_needing_thumbnails(&self, limit: usize) -> Result<Vec<BlobInfo>> {
         self.db.read(|c| {

@@ -6,6 +6,8 @@
 //! Operations take the parts of the library they need (the database, the store, the importer)
 //! and answer typed results, or an [`Error`] that names what went wrong.
 
+pub mod accounts;
+pub mod browse;
 pub mod galleries;
 pub mod reading;
 pub mod store;
@@ -28,12 +30,48 @@ pub enum Error {
     /// A saved search whose query cannot be read, and where.
     #[error("{message} (at character {position})")]
     BadQuery { message: String, position: usize },
+    /// A name and password that do not match an account (or a wrong current password).
+    #[error("wrong name or password")]
+    WrongCredentials,
+    /// Too many failed sign-ins from here: the next try must wait.
+    #[error("too many failed sign-ins: try again in {retry_after_s} s")]
+    TooManyAttempts { retry_after_s: i64 },
+    /// The first-run setup, once an admin exists.
+    #[error("setup is done: an admin exists")]
+    SetupDone,
+    /// An API key that does not exist, or is not the user's.
+    #[error("no API key {0} of yours")]
+    ApiKeyNotFound(i64),
+    /// What the rules never allow, whoever asks (a read-only key making a read-write one).
+    #[error("{0}")]
+    Refused(String),
+    /// An image hash that names no page or cover.
+    #[error("no image with this hash is stored")]
+    ImageNotFound,
+    /// An image that has no thumbnail, and why.
+    #[error("no thumbnail: {0}")]
+    NoThumbnail(String),
+    /// A password that cannot be used, or a secret that could not be made.
+    #[error(transparent)]
+    Secret(#[from] accounts::SecretError),
     #[error(transparent)]
     Db(#[from] db::Error),
     #[error(transparent)]
     Import(#[from] ImportError),
     #[error(transparent)]
     Store(#[from] lpfs::Error),
+}
+
+impl From<search::SearchError> for Error {
+    fn from(e: search::SearchError) -> Self {
+        match e {
+            search::SearchError::Parse(p) => Self::BadQuery {
+                message: p.message,
+                position: p.position,
+            },
+            search::SearchError::Db(e) => Self::Db(e),
+        }
+    }
 }
 
 /// What an operation answers.

@@ -86,3 +86,24 @@ pub fn collect(db: &Db, user: i64, id: i64, public_id: &str, inside: bool) -> Re
         Err(Error::CollectionNotFound(id))
     }
 }
+
+/// What a user has of a gallery, for its page: where they are in it, whether it is a favorite,
+/// and their collections (to put it in one).
+#[derive(Debug, Default)]
+pub struct Mine {
+    pub progress: Option<Progress>,
+    pub favorite: bool,
+    pub collections: Vec<Collection>,
+}
+
+/// [`Mine`] of the gallery of internal id `gallery` for `user` (nothing for a visitor).
+pub fn mine(db: &Db, user: Option<i64>, gallery: i64) -> Result<Mine> {
+    let Some(u) = user else {
+        return Ok(Mine::default());
+    };
+    Ok(Mine {
+        progress: db.accounts().progress(u, gallery)?,
+        favorite: db.accounts().is_favorite(u, gallery)?,
+        collections: db.accounts().collections(u)?,
+    })
+}

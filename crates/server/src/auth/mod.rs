@@ -18,17 +18,18 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use db::{KeyScope, Role, User};
+use library::ops::accounts;
 
 use crate::AppState;
 use crate::error::ApiError;
 
 mod request;
-mod secrets;
 mod sessions;
 
-pub use crate::sign_in::sign_in;
+pub use library::ops::accounts::{
+    MIN_PASSWORD, hash_password, new_api_key, random_token, secret_hash, sign_in, verify_password,
+};
 use request::*;
-pub use secrets::*;
 pub use sessions::*;
 
 /// Who may use a route.
@@ -55,8 +56,6 @@ pub const THEME_COOKIE: &str = "lp_theme";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The form field plain HTML forms carry it in.
 pub const CSRF_FIELD: &str = "_csrf";
-/// Shortest password accepted.
-pub const MIN_PASSWORD: usize = 8;
 
 /// Settings of authentication.
 #[derive(Debug, Clone)]
@@ -218,17 +217,7 @@ async fn lookup_caller(
             caller.via = via;
             return Ok(caller);
         }
-        let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-            let found = db.accounts().key(&hash)?;
-            // Noted at most once a minute: not a write per request.
-            if let Some(k) = &found
-                && k.used_at.is_none_or(|at| at < db::now_ms() - 60_000)
-            {
-                db.accounts().touch_key(k.id)?;
-            }
-            Ok(found)
-        })
-        .await??;
+        let found = crate::blocking(move || Ok(accounts::key(&db, &hash)?)).await?;
         let Some(k) = found else {
             return Err(ApiError::BadKey);
         };
@@ -251,22 +240,7 @@ async fn lookup_caller(
             return Ok(caller);
         }
         let idle = gate.config.session_idle.as_millis() as i64;
-        let session = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-            let Some(s) = db.accounts().session(&hash)? else {
-                return Ok(None);
-            };
-            let now = db::now_ms();
-            if s.seen_at < now - idle {
-                db.accounts().delete_session(&hash)?;
-                return Ok(None);
-            }
-            // Noted at most once a minute: not a write per request.
-            if s.seen_at < now - 60_000 {
-                db.accounts().touch_session(&hash)?;
-            }
-            Ok(Some(s))
-        })
-        .await??;
+        let session = crate::blocking(move || Ok(accounts::session(&db, &hash, idle)?)).await?;
         if let Some(s) = session {
             caller.via = Via::Session {
                 token_hash: hash,
@@ -365,8 +339,10 @@ impl Gate {
         }
         let db = self.app.db.clone();
         let found = tokio::task::spawn_blocking(move || {
-            let accounts = db.accounts();
-            Ok::<_, db::Error>((accounts.has_admin()?, accounts.users()?.is_empty()))
+            Ok::<_, library::ops::Error>((
+                accounts::has_admin(&db)?,
+                accounts::users(&db)?.is_empty(),
+            ))
         })
         .await
         .ok()
@@ -512,18 +488,5 @@ mod tests {
         assert_eq!(percent_decode("%"), "%");
         assert_eq!(percent_decode("%zz"), "%zz");
         assert_eq!(percent_decode("%4"), "%4");
-    }
-
-    #[test]
-    fn passwords() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("correct horsf", &h));
-        assert!(!verify_password("x", "not a hash"));
-        assert!(matches!(
-            hash_password("short"),
-            Err(PasswordError::TooShort)
-        ));
     }
 }

@@ -167,3 +167,8 @@ pub(super) fn wants_html(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"))
 }
+
+/// Whether two secrets are equal, comparing every byte whatever the first difference.
+pub(super) fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -77,26 +77,42 @@ pub fn start_session(
     config: &AuthConfig,
     https: bool,
 ) -> Result<(HeaderValue, String), ApiError> {
-    let token = random_token()?;
-    let csrf = random_token()?;
-    db.accounts()
-        .create_session(&secret_hash(&token), user, &csrf)?;
+    let session = accounts::start_session(db, user)?;
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        session.token,
         config.session_idle.as_secs(),
         if https { "; Secure" } else { "" }
     );
     let value = HeaderValue::from_str(&cookie).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    Ok((value, csrf))
+    Ok((value, session.csrf))
 }
 
 /// Ends the caller's session on the server, if they came with one.
 pub async fn end_session(db: &Arc<db::Db>, caller: &Caller) -> Result<(), ApiError> {
     if let Via::Session { token_hash, .. } = caller.via {
         let db = db.clone();
-        crate::blocking(move || Ok(db.accounts().delete_session(&token_hash)?)).await?;
+        crate::blocking(move || Ok(accounts::end_session(&db, &token_hash)?)).await?;
     }
     Ok(())
+}
+
+/// Starts a new session for a caller who came with one (after their password changed, which
+/// ended every session of the account): its cookie and CSRF token. A caller with a key gets none.
+pub fn renew_session(
+    db: &db::Db,
+    caller: &Caller,
+    config: &AuthConfig,
+) -> Result<Option<(HeaderValue, String)>, ApiError> {
+    match caller.via {
+        Via::Session { .. } => Ok(Some(start_session(
+            db,
+            caller.user()?.id,
+            config,
+            caller.https,
+        )?)),
+        _ => Ok(None),
+    }
 }
 
 /// A `Set-Cookie` value that removes the session cookie.

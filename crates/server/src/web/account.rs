@@ -17,7 +17,7 @@ async fn account_page(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.clone();
     let db = state.db.clone();
-    let keys = tokio::task::spawn_blocking(move || db.accounts().keys(user.id)).await??;
+    let keys = crate::blocking(move || Ok(accounts::keys(&db, user.id)?)).await?;
     let csrf = csrf_field(caller);
     let mut body = format!(
         "<h1>{account}</h1><p>{name} · {role}</p>",
@@ -109,9 +109,11 @@ pub async fn key_submit(
     caller: Caller,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, ApiError> {
-    let made = crate::accounts::make_key(&state, &caller, form.name, Some(&form.scope)).await;
+    let made = crate::accounts::make_key(&state, &caller, form.name, Some(form.scope)).await;
     match made {
-        Ok((_, key, _)) => account_page(&state, &caller, StatusCode::CREATED, "", Some(&key)).await,
+        Ok(accounts::NewKey { key, .. }) => {
+            account_page(&state, &caller, StatusCode::CREATED, "", Some(&key)).await
+        }
         Err(ApiError::BadRequest(m)) => {
             account_page(&state, &caller, StatusCode::BAD_REQUEST, &m, None).await
         }
@@ -127,8 +129,13 @@ pub async fn key_revoke(
 ) -> Result<Response, ApiError> {
     let user = caller.user()?.id;
     let db = state.db.clone();
-    tokio::task::spawn_blocking(move || db.accounts().revoke_key(user, id)).await??;
-    Ok(Redirect::to("/account").into_response())
+    match crate::blocking(move || Ok(accounts::revoke_key(&db, user, id)?)).await {
+        // Revoked already (a second click, another tab): the page shows the keys as they are.
+        Ok(()) | Err(ApiError::NotFound(Missing::ApiKey, _)) => {
+            Ok(Redirect::to("/account").into_response())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -159,7 +166,8 @@ pub async fn password_submit(
     let config = state.auth.clone();
     let asker = caller.clone();
     let changed = crate::blocking(move || {
-        auth::change_password(&db, &asker, &form.current, &form.new, &config)
+        accounts::change_password(&db, asker.user()?, &form.current, &form.new)?;
+        auth::renew_session(&db, &asker, &config)
     })
     .await;
     match changed {

@@ -15,20 +15,17 @@ pub async fn gallery(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let user = caller.user.as_ref().map(|u| u.id);
-    let (g, pages, progress, favorite, collections) = crate::blocking(move || {
-        let g = db.galleries().get(&public_id)?;
-        let pages = db.galleries().pages(&public_id)?;
-        let (progress, favorite, collections) = match user {
-            Some(u) => (
-                db.accounts().progress(u, g.id)?,
-                db.accounts().is_favorite(u, g.id)?,
-                db.accounts().collections(u)?,
-            ),
-            None => (None, false, Vec::new()),
-        };
-        Ok((g, pages, progress, favorite, collections))
+    let (g, pages, mine) = crate::blocking(move || {
+        let (g, pages) = browse::gallery_with_pages(&db, &public_id)?;
+        let mine = reading::mine(&db, user, g.id)?;
+        Ok((g, pages, mine))
     })
     .await?;
+    let reading::Mine {
+        progress,
+        favorite,
+        collections,
+    } = mine;
     let id = escape(&g.public_id);
     let role = caller.user.as_ref().map(|u| u.role);
     let editor = role >= Some(Role::Editor);
@@ -409,13 +406,8 @@ pub async fn crop_page(
     Query(p): Query<CropParams>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    let (g, pages) = crate::blocking(move || {
-        Ok((
-            db.galleries().get(&public_id)?,
-            db.galleries().pages(&public_id)?,
-        ))
-    })
-    .await?;
+    let (g, pages) =
+        crate::blocking(move || Ok(browse::gallery_with_pages(&db, &public_id)?)).await?;
     let n = p.page.unwrap_or(g.cover_page) as usize;
     let Some(page) = pages.get(n) else {
         return Err(ApiError::NotFound(
@@ -534,7 +526,7 @@ pub async fn collect_submit(
     let db = state.db.clone();
     crate::blocking(move || {
         // The gallery is checked before a new collection is made for it.
-        db.galleries().id_of(&public_id)?;
+        browse::must_exist(&db, &public_id)?;
         let collection = match form.collection.as_str() {
             "new" => reading::create_collection(&db, user, &form.new_name, None)?,
             other => other

@@ -54,13 +54,13 @@ pub async fn grid(
     let user = caller.user.as_ref().map(|u| u.id);
     let (found, collections) = crate::blocking(move || {
         let collections = match user {
-            Some(u) => db.accounts().collections(u)?,
+            Some(u) => reading::collections(&db, u)?,
             None => Vec::new(),
         };
-        let found = match live.search(&q, asker, (page - 1) * PER_PAGE, PER_PAGE) {
-            Ok(r) => Ok((r.total, db.galleries().summaries(&r.ids)?)),
-            Err(search::SearchError::Parse(e)) => Err(e.to_string()),
-            Err(search::SearchError::Db(e)) => return Err(ApiError::from(e)),
+        let found = match browse::search(&live, &db, &q, asker, (page - 1) * PER_PAGE, PER_PAGE) {
+            Ok(f) => Ok((f.total, f.galleries)),
+            Err(e @ OpsError::BadQuery { .. }) => Err(e.to_string()),
+            Err(e) => return Err(ApiError::from(e)),
         };
         Ok((found, collections))
     })
@@ -459,14 +459,8 @@ pub async fn random(
     let picked = crate::blocking(move || {
         // The text's own order, if any, gives way to a random one.
         let query = format!("{} sort:random", without_sort(&q));
-        match live.search(&query, asker, 0, 1) {
-            Ok(r) => Ok(db.galleries().summaries(&r.ids)?.into_iter().next()),
-            Err(search::SearchError::Parse(e)) => Err(ApiError::BadQuery {
-                message: e.message,
-                position: e.position,
-            }),
-            Err(search::SearchError::Db(e)) => Err(e.into()),
-        }
+        let found = browse::search(&live, &db, &query, asker, 0, 1)?;
+        Ok(found.galleries.into_iter().next())
     })
     .await?;
     Ok(match picked {

@@ -215,12 +215,15 @@ pub async fn trash(
     let page = p.page.unwrap_or(1).max(1);
     let db = state.db.clone();
     let listed = crate::blocking(move || {
-        Ok(db.galleries().list(&db::ListQuery {
-            offset: u64::from(page - 1) * u64::from(TRASH_PAGE),
-            limit: TRASH_PAGE + 1,
-            trashed: true,
-            ..db::ListQuery::default()
-        })?)
+        Ok(browse::list(
+            &db,
+            &db::ListQuery {
+                offset: u64::from(page - 1) * u64::from(TRASH_PAGE),
+                limit: TRASH_PAGE + 1,
+                trashed: true,
+                ..db::ListQuery::default()
+            },
+        )?)
     })
     .await?;
     let more = listed.len() > TRASH_PAGE as usize;
@@ -477,7 +480,7 @@ pub async fn users(
     Query(p): Query<DoneParams>,
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
-    let users = crate::blocking(move || Ok(db.accounts().users()?)).await?;
+    let users = crate::blocking(move || Ok(accounts::users(&db)?)).await?;
     let csrf = csrf_field(&caller);
     let roles = |selected: Role| -> String {
         [Role::Reader, Role::Editor, Role::Admin]
@@ -560,16 +563,15 @@ pub async fn users_submit(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let done = crate::blocking(move || {
-        let accounts = db.accounts();
-        let hash =
-            |pw: &str| auth::hash_password(pw).map_err(|e| ApiError::BadRequest(e.to_string()));
         match form.action.as_str() {
             "add" => {
-                accounts.create_user(&form.name, &hash(&form.password)?, form.role.parse()?)?;
+                accounts::add_user(&db, &form.name, &form.password, &form.role)?;
             }
-            "role" => accounts.set_role(&form.name, form.role.parse()?)?,
-            "password" => accounts.set_password(&form.name, &hash(&form.password)?)?,
-            "remove" if form.confirm == "yes" => accounts.remove_user(&form.name)?,
+            "role" => {
+                accounts::set_role(&db, &form.name, &form.role)?;
+            }
+            "password" => accounts::reset_password(&db, &form.name, &form.password)?,
+            "remove" if form.confirm == "yes" => accounts::remove_user(&db, &form.name)?,
             "remove" => return Err(ApiError::BadRequest(text::PURGE_UNCONFIRMED.into())),
             other => return Err(ApiError::BadRequest(format!("no user action {other:?}"))),
         }

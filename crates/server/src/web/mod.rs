@@ -21,6 +21,8 @@ use crate::AppState;
 use crate::auth::{self, Caller, Via};
 use crate::error::{ApiError, Missing};
 use db::Role;
+use library::ops::Error as OpsError;
+use library::ops::{accounts, browse};
 
 mod account;
 mod assets;

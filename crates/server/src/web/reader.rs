@@ -43,7 +43,7 @@ fn neighbours(state: &AppState, caller: &Caller, id: i64, from: &Origin) -> [Opt
     };
     let wanted = [pick(k.checked_sub(1)), pick(Some(k + 1))];
     let ids: Vec<i64> = wanted.iter().flatten().map(|(g, _)| *g).collect();
-    let Ok(summaries) = state.db.galleries().summaries(&ids) else {
+    let Ok(summaries) = browse::summaries(&state.db, &ids) else {
         return [None, None];
     };
     wanted.map(|w| {
@@ -79,9 +79,7 @@ pub async fn reader(
 ) -> Result<Response, ApiError> {
     let db = state.db.clone();
     let wanted = public_id.clone();
-    let (g, pages) =
-        crate::blocking(move || Ok((db.galleries().get(&wanted)?, db.galleries().pages(&wanted)?)))
-            .await?;
+    let (g, pages) = crate::blocking(move || Ok(browse::gallery_with_pages(&db, &wanted)?)).await?;
     let Some(last) = pages.len().checked_sub(1) else {
         return Err(ApiError::NotFound(
             Missing::Page,

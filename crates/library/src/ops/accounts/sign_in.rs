@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use db::User;
 
-use crate::auth::{decoy_hash, verify_password};
-use crate::error::ApiError;
+use super::secrets::{decoy_hash, verify_password};
+use crate::ops::{Error, Result};
 
 /// Failed sign-ins allowed before each further try must wait.
 const FREE_FAILURES: u32 = 5;
@@ -43,7 +43,7 @@ const ACCOUNT_CEILING: u32 = 20;
 ///   two from each.
 ///
 /// A right password clears the counts of its address and of the account at that address.
-pub fn sign_in(db: &db::Db, name: &str, password: &str, addr: IpAddr) -> Result<User, ApiError> {
+pub fn sign_in(db: &db::Db, name: &str, password: &str, addr: IpAddr) -> Result<User> {
     let account = name.trim().to_lowercase();
     let by_addr = format!("addr:{addr}");
     let here = format!("user:{account}@{addr}");
@@ -62,7 +62,7 @@ pub fn sign_in(db: &db::Db, name: &str, password: &str, addr: IpAddr) -> Result<
         wait = wait.max(wait_after(ACCOUNT_CEILING, failures, last_at, now));
     }
     if wait > 0 {
-        return Err(ApiError::TooManyAttempts {
+        return Err(Error::TooManyAttempts {
             retry_after_s: (wait + 999) / 1000,
         });
     }
@@ -82,7 +82,7 @@ pub fn sign_in(db: &db::Db, name: &str, password: &str, addr: IpAddr) -> Result<
         }
         _ => {
             accounts.record_failure(&[&by_addr, &here, &everywhere])?;
-            Err(ApiError::WrongCredentials)
+            Err(Error::WrongCredentials)
         }
     }
 }
