@@ -35,6 +35,9 @@ struct Row {
     example: String,
     index_p50_ms: f64,
     index_p99_ms: f64,
+    /// The example whose slowest run on the index was the slowest, and that run.
+    slowest_example: String,
+    slowest_ms: f64,
     sql_p50_ms: f64,
     sql_p99_ms: f64,
     /// SQL's p50 over the index's.
@@ -324,6 +327,11 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
             }
             index_times.push(t.elapsed());
         }
+        let (slowest, slowest_time) = index_times
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, t)| **t)
+            .map_or((0, Duration::ZERO), |(i, t)| (i % list.len(), *t));
         let mut sql_times = Vec::with_capacity(args.sql_runs);
         for i in 0..args.sql_runs.max(1) {
             let k = i % list.len();
@@ -341,12 +349,18 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
         }
         let (ip50, ip99) = pct(index_times);
         let (sp50, sp99) = pct(sql_times);
-        eprintln!("  {name}: index {ip50:.3}/{ip99:.3} ms, SQL {sp50:.1}/{sp99:.1} ms");
+        eprintln!(
+            "  {name}: index {ip50:.3}/{ip99:.3} ms (slowest {:.3} ms: {}), SQL {sp50:.1}/{sp99:.1} ms",
+            slowest_time.as_secs_f64() * 1e3,
+            list[slowest].text
+        );
         rows.push(Row {
             query: name,
             example: list[0].text.clone(),
             index_p50_ms: ip50,
             index_p99_ms: ip99,
+            slowest_example: list[slowest].text.clone(),
+            slowest_ms: slowest_time.as_secs_f64() * 1e3,
             sql_p50_ms: sp50,
             sql_p99_ms: sp99,
             speedup_p50: sp50 / ip50.max(1e-6),
