@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use lpfs::{BlobStore, Error, Store};
+use lpfs::{Error, Store};
 
 use crate::config::Config;
 
@@ -19,57 +19,6 @@ fn open_for_writing(dir: &Path, config: &Config, rebuild_index: bool) -> anyhow:
         Store::open(dir, config.store_options())
     };
     opened.with_context(|| format!("opening the image store in {}", dir.display()))
-}
-
-/// The metadata's side of a check: the images the library uses that the store lacks or holds
-/// damaged, the galleries they cost, and the images the store holds that nothing uses.
-#[derive(Debug, Default, serde::Serialize)]
-struct Library {
-    /// Images something in the library uses: a page, a thumbnail, a cover.
-    images_in_use: usize,
-    /// Of those, the ones the store does not hold, or holds damaged.
-    unreadable: Vec<lpfs::BlobHash>,
-    /// The galleries (and pages) those cost.
-    affected: Vec<db::AffectedGallery>,
-    /// Images the store holds that nothing uses (`littlepanda gc` releases them).
-    unused: usize,
-}
-
-fn check_library(
-    store: &Store,
-    db: &db::Db,
-    report: &lpfs::FsckReport,
-    recovery: &lpfs::RecoveryReport,
-) -> anyhow::Result<Library> {
-    use std::collections::HashSet;
-    let in_use = db.integrity().images_in_use()?;
-    let mut bad: HashSet<lpfs::BlobHash> = report.missing.iter().copied().collect();
-    bad.extend(
-        report
-            .damaged
-            .iter()
-            .chain(&recovery.damaged)
-            .filter_map(|d| d.hash),
-    );
-    let unreadable: HashSet<lpfs::BlobHash> = in_use
-        .iter()
-        .filter(|h| bad.contains(h) || matches!(store.locate(h), Ok(None)))
-        .copied()
-        .collect();
-    let used: HashSet<&lpfs::BlobHash> = in_use.iter().collect();
-    let unused = store
-        .list(None, usize::MAX)?
-        .iter()
-        .filter(|h| !used.contains(h))
-        .count();
-    let mut unreadable_list: Vec<lpfs::BlobHash> = unreadable.iter().copied().collect();
-    unreadable_list.sort_unstable();
-    Ok(Library {
-        images_in_use: in_use.len(),
-        affected: db.integrity().galleries_using(&unreadable)?,
-        unreadable: unreadable_list,
-        unused,
-    })
 }
 
 /// `fsck`: the store's records, what opening it had to repair, and the library's images against
@@ -109,7 +58,7 @@ pub fn fsck(
     let recovery = store.recovery_report().clone();
     let report = store.fsck(repair)?;
     let db = crate::open_db(config, data)?;
-    let library = check_library(&store, &db, &report, &recovery)?;
+    let library = library::ops::store::check_library(&store, &db, &report, &recovery)?;
     let clean = report.is_clean() && !recovery.found_damage() && library.unreadable.is_empty();
     if json {
         println!(

@@ -468,7 +468,13 @@ fn bitmap_of_sorted(values: &[u32], scratch: &mut Vec<u8>) -> RoaringBitmap {
         containers.push((key as u16, &rest[..n]));
         rest = &rest[n..];
     }
-    let size = |c: &[u32]| if c.len() > ARRAY_MAX { 8192 } else { 2 * c.len() };
+    let size = |c: &[u32]| {
+        if c.len() > ARRAY_MAX {
+            8192
+        } else {
+            2 * c.len()
+        }
+    };
     scratch.clear();
     scratch.extend_from_slice(&NO_RUNS.to_le_bytes());
     scratch.extend_from_slice(&(containers.len() as u32).to_le_bytes());
