@@ -112,7 +112,7 @@ function watchJobs(table) {
       body.prepend(row);
     }
     const [what, state, progress, failures] = row.children;
-    what.textContent = job.current;
+    what.textContent = job.kind === "thumbnails" ? t.thumbnails : job.current;
     state.textContent = t[job.state] || job.state;
     const bar = progress.querySelector("progress");
     if (bar) {

@@ -131,12 +131,13 @@ pub async fn manage(
     }
     body.push_str(&format!(
         "<h2>{}</h2><table class=\"jobs\" data-jobs data-queued=\"{}\" data-running=\"{}\" data-done=\"{}\" \
-         data-failed=\"{}\"{}><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+         data-failed=\"{}\" data-thumbnails=\"{}\"{}><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         text::JOBS,
         text::JOB_QUEUED,
         text::JOB_RUNNING,
         text::JOB_DONE,
         text::JOB_FAILED,
+        text::JOB_THUMBNAILS,
         if jobs.is_empty() { " hidden" } else { "" },
         text::JOB_WHAT,
         text::JOB_STATE,
@@ -160,7 +161,10 @@ pub async fn manage(
              <td><progress max=\"{max}\" value=\"{done}\"></progress><span> {done} / {total}</span></td><td>{failures}</td></tr>",
             id = j.id,
             class = j.state.as_str(),
-            what = escape(&j.current),
+            what = match j.kind {
+                db::JobKind::Thumbnails => text::JOB_THUMBNAILS.to_string(),
+                _ => escape(&j.current),
+            },
             max = j.total.max(1),
             done = j.done,
             total = j.total,

@@ -133,7 +133,9 @@ pub const SERVER_IMPORT: &str = "Import from the server";
 pub const NO_ROOTS: &str = "No import roots are configured ([import] roots in the config file).";
 pub const BELOW_ROOTS: &str = "A file or folder below";
 pub const START_IMPORT: &str = "Import";
-pub const JOBS: &str = "Import jobs";
+pub const JOBS: &str = "Jobs";
+/// What the thumbnails job is, in the jobs list.
+pub const JOB_THUMBNAILS: &str = "Thumbnails of new pages";
 pub const NO_JOBS: &str = "No imports yet.";
 pub const JOB_QUEUED: &str = "queued";
 pub const JOB_RUNNING: &str = "running";
@@ -142,7 +144,7 @@ pub const JOB_FAILED: &str = "failed";
 pub const JOB_WHAT: &str = "What";
 pub const JOB_STATE: &str = "State";
 pub const JOB_PROGRESS: &str = "Progress";
-pub const JOB_FAILURES: &str = "Failed imports and why";
+pub const JOB_FAILURES: &str = "What failed and why";
 pub const TRASH_EMPTY: &str = "The trash is empty.";
 pub const NOT_LOCAL_STORE: &str =
     "The images are in an object store; its statistics are the store's own.";
