@@ -169,8 +169,9 @@ impl Runner {
 
     /// Carries on every job a stop interrupted (queued again when the library was opened):
     /// imports run again, and find what they had committed as duplicates; a thumbnails job is
-    /// carried on by the next [`Runner::thumbnails`] pass. A job whose payload cannot be read
-    /// fails with that reason. Answers how many imports were resumed.
+    /// carried on by the next [`Runner::thumbnails`] pass. An upload cut off fails (its file is
+    /// gone), and so does a job whose payload cannot be read, each with its reason. Answers how
+    /// many imports were resumed.
     pub fn resume(&self) -> Result<usize> {
         let mut resumed = 0;
         for job in self.db.jobs().in_state(JobState::Queued, 1000)? {
@@ -179,6 +180,11 @@ impl Runner {
                     self.spawn_import(job.id, p.path);
                     resumed += 1;
                 }
+                // An upload's file is gone with the process that was receiving it.
+                Some(Work::Upload { .. }) => self
+                    .db
+                    .jobs()
+                    .fail(job.id, "the upload was cut off by a stop: send it again")?,
                 Some(_) => {}
                 None => self
                     .db
