@@ -679,8 +679,9 @@ impl Index {
             RoaringBitmap::from_sorted_iter(candidates.range(range).filter(|&d| !hit(d)))
                 .unwrap_or_default()
         };
-        // Many titles to check: half on another thread (a checked title costs a cache miss or two,
-        // so two cores nearly halve the time).
+        // Many titles to check: half on another thread. A checked title costs a cache and TLB
+        // miss or two (about 110 ns at a million galleries, against 9 ns for titles lying
+        // together), so how much the second thread gains depends on the machine's memory.
         if candidates.len() < PARALLEL_CHECKS {
             let missed = misses(0..u32::MAX);
             return candidates - missed;
