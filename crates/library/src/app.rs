@@ -33,6 +33,12 @@ impl std::fmt::Debug for Library {
 }
 
 impl Library {
+    /// Builds the search index over this library's metadata (what `serve` answers searches
+    /// from, kept current from the change feed afterwards).
+    pub fn search_index(&self) -> db::Result<search::Live> {
+        search::Live::build(self.db.clone())
+    }
+
     /// The job runner over this library, telling no one (a server makes its own, which tells
     /// its watchers).
     pub fn jobs(&self) -> crate::jobs::Runner {

@@ -328,7 +328,7 @@ fn serve(config: Config, data: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     let started = std::time::Instant::now();
-    let live = Arc::new(search::Live::build(lib.db.clone()).context("building the search index")?);
+    let live = Arc::new(lib.search_index().context("building the search index")?);
     // The build's temporaries are freed; the allocator gives them back rather than keep them.
     allocator::release_freed_memory();
     tracing::info!(
