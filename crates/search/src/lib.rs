@@ -4,6 +4,7 @@
 
 pub mod index;
 pub mod live;
+mod prefetch;
 pub mod query;
 pub mod reference;
 pub mod text;

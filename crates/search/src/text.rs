@@ -4,10 +4,19 @@
 
 /// Full-width ASCII forms to ASCII, the ideographic space to a space, then lower case.
 pub fn fold(s: &str) -> String {
-    if s.is_ascii() {
-        return s.to_ascii_lowercase();
-    }
     let mut out = String::with_capacity(s.len());
+    fold_into(&mut out, s);
+    out
+}
+
+/// Appends the folded form of `s` ([`fold`]) to `out`.
+pub fn fold_into(out: &mut String, s: &str) {
+    if s.is_ascii() {
+        let at = out.len();
+        out.push_str(s);
+        out[at..].make_ascii_lowercase();
+        return;
+    }
     for c in s.chars() {
         let c = match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFF01 + 0x21).unwrap_or(c),
@@ -16,11 +25,13 @@ pub fn fold(s: &str) -> String {
         };
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
+        } else if is_cjk(c) {
+            // These scripts have no case: no lookup in the case tables.
+            out.push(c);
         } else {
             out.extend(c.to_lowercase());
         }
     }
-    out
 }
 
 /// Whether a character belongs to a script written without spaces.

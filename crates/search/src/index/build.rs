@@ -17,9 +17,9 @@ use roaring::RoaringBitmap;
 
 use db::{Db, IndexRowRef};
 
-use super::columns::{Cols, DocTags, Titles};
+use super::columns::{Cols, DocTags, Keyed, Titles};
 use super::{Column, Index, NO_DATE, Orders, tag_u32};
-use crate::text::{fold, for_each_key, is_cjk};
+use crate::text::{fold_into, for_each_key, is_cjk};
 
 /// Hashes the key hashes in the grouping maps (they are hashes already, but the map wants its own).
 type KeyHashState = foldhash::fast::FixedState;
@@ -73,7 +73,7 @@ struct Part {
     /// Key notes ([`note`]) by [`bucket_of`] their hash, each bucket in document order.
     notes: Vec<Vec<u128>>,
     /// Documents sorted by each column of `Column::ALL`.
-    orders: [Vec<(u128, u32)>; 4],
+    orders: [Vec<Keyed>; 4],
     /// Each tag's documents (`tag_at[t]..tag_at[t + 1]` of `tag_docs`).
     tag_docs: Vec<u32>,
     tag_at: Vec<usize>,
@@ -148,9 +148,9 @@ impl Part {
         self.tags.push(r.tags.iter().map(|&t| tag_u32(t)));
         let text = &mut self.titles.text;
         let a = text.len();
-        push_folded(text, r.title);
+        fold_into(text, r.title);
         let b = text.len();
-        push_folded(text, r.title_original);
+        fold_into(text, r.title_original);
         let e = text.len();
         self.titles.live = e;
         self.titles
@@ -201,17 +201,6 @@ impl Part {
     }
 }
 
-/// Appends the folded form of `s` to `out`.
-fn push_folded(out: &mut String, s: &str) {
-    if s.is_ascii() {
-        let at = out.len();
-        out.push_str(s);
-        out[at..].make_ascii_lowercase();
-    } else {
-        out.push_str(&fold(s));
-    }
-}
-
 impl Index {
     /// Builds the index from the database (see the module's documentation for how).
     pub fn build(db: &Db) -> db::Result<Self> {
@@ -249,8 +238,8 @@ impl Index {
         Ok(index)
     }
 
-    /// Takes in what the readers gathered: columns here, then keys (on two threads) while this
-    /// thread merges the sort orders, cuts the buckets and fills the tag postings.
+    /// Takes in what the readers gathered: two threads group the title keys while this thread
+    /// copies the columns, merges the sort orders, cuts the buckets and fills the tag postings.
     fn take_parts(&mut self, parts: &[Part]) {
         let started = std::time::Instant::now();
         let offsets: Vec<u32> = parts
@@ -261,6 +250,74 @@ impl Index {
                 Some(o)
             })
             .collect();
+        let (keys, orders, buckets, tag_postings) = std::thread::scope(|s| {
+            let groupers: Vec<_> = (0..2)
+                .map(|half| {
+                    let offsets = &offsets;
+                    s.spawn(move || {
+                        let found = group_keys(parts, offsets, half);
+                        tracing::debug!(took = ?started.elapsed(), keys = found.0.len(), "index build: keys grouped");
+                        found
+                    })
+                })
+                .collect();
+            // The keys of both halves taken in on a thread of their own, as soon as both are
+            // grouped, while this thread is still at its own work.
+            let taker = s.spawn(move || {
+                let (found, words) = groupers
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_default())
+                    .unzip();
+                let keys = take_keys(found, words);
+                tracing::debug!(took = ?started.elapsed(), "index build: keys taken in");
+                keys
+            });
+            self.copy_columns(parts, &offsets);
+            tracing::debug!(took = ?started.elapsed(), "index build: columns copied");
+            let this = &*self;
+            let cols = this.cols();
+            let orders = Column::ALL.map(|col| merged_order(parts, &offsets, col, &cols));
+            tracing::debug!(took = ?started.elapsed(), "index build: orders merged");
+            let [_, posted, pages, size] = &orders;
+            let buckets = this.bucketed([pages, size, posted]);
+            tracing::debug!(took = ?started.elapsed(), "index build: buckets cut");
+            let (mut docs, mut scratch) = (Vec::new(), Vec::new());
+            let tag_postings: Vec<(u32, RoaringBitmap)> = this
+                .tags
+                .keys()
+                .map(|&t| {
+                    docs.clear();
+                    for (p, &o) in parts.iter().zip(&offsets) {
+                        docs.extend(p.tag_slice(t).iter().map(|d| d + o));
+                    }
+                    (t, bitmap_of_sorted(&docs, &mut scratch))
+                })
+                .collect();
+            tracing::debug!(took = ?started.elapsed(), "index build: tag postings made");
+            let keys = taker
+                .join()
+                .unwrap_or_else(|_| take_keys(Vec::new(), Vec::new()));
+            (keys, orders, buckets, tag_postings)
+        });
+        let [title, posted, pages, size] = orders;
+        self.orders = Orders {
+            title,
+            posted,
+            pages,
+            size,
+        };
+        self.buckets = buckets;
+        for (t, postings) in tag_postings {
+            if let Some(e) = self.tags.get_mut(&t) {
+                e.postings = postings;
+            }
+        }
+        (self.key_id, self.key_postings, self.words) = keys;
+        tracing::debug!(took = ?started.elapsed(), "index build: keys taken in");
+    }
+
+    /// Copies the parts' columns, one after another, into this (new) index.
+    fn copy_columns(&mut self, parts: &[Part], offsets: &[u32]) {
         let docs: usize = parts.iter().map(|p| p.gallery.len()).sum();
         self.titles
             .text
@@ -274,7 +331,7 @@ impl Index {
         self.posted.reserve(docs);
         self.doc_tags
             .reserve(docs, parts.iter().map(|p| p.tags.ids.len()).sum());
-        for (p, &o) in parts.iter().zip(&offsets) {
+        for (p, &o) in parts.iter().zip(offsets) {
             let base = self.titles.text.len() as u32;
             self.titles.text.push_str(&p.titles.text);
             self.titles
@@ -299,156 +356,140 @@ impl Index {
         }
         self.titles.live = self.titles.text.len();
         self.alive.insert_range(0..docs as u32);
-        tracing::debug!(took = ?started.elapsed(), "index build: columns copied");
-
-        let this = &*self;
-        let (found, orders, buckets, tag_postings) = std::thread::scope(|s| {
-            let groupers: Vec<_> = (0..2)
-                .map(|half| {
-                    let offsets = &offsets;
-                    s.spawn(move || {
-                        // Each thread takes the buckets of one value of the hash's lowest bit, a
-                        // bucket per pass: each pass's map and posting lists stay small enough
-                        // for the caches (measured: one pass over all the notes spent most of
-                        // its time waiting on memory), and reads only its own notes.
-                        // Notes come in document order, so each key's documents arrive in order
-                        // and go straight to the end of its posting list: no sorting at all.
-                        let mut found: Vec<(Box<str>, RoaringBitmap)> = Vec::new();
-                        let mut keys: HashMap<u64, (u32, u32, RoaringBitmap), KeyHashState> =
-                            HashMap::default();
-                        for pass in 0..GROUPING_PASSES {
-                            let bucket = half * GROUPING_PASSES + pass;
-                            for (p, &o) in parts.iter().zip(offsets) {
-                                for &n in &p.notes[bucket] {
-                                    let hash = (n >> 64) as u64;
-                                    let doc = (n >> 32) as u32 + o;
-                                    // A document noting a key twice is refused the second time.
-                                    let _ = keys
-                                        .entry(hash)
-                                        .or_insert_with(|| (doc, n as u32, RoaringBitmap::new()))
-                                        .2
-                                        .try_push(doc);
-                                }
-                            }
-                            found.extend(keys.drain().filter_map(|(hash, (first, place, docs))| {
-                                this.key_text(first, place, hash).map(|k| (k.into(), docs))
-                            }));
-                        }
-                        // Sorted here, on this thread, so that the words come out in order.
-                        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                        tracing::debug!(took = ?started.elapsed(), keys = found.len(), "index build: keys grouped");
-                        found
-                    })
-                })
-                .collect();
-            let cols = this.cols();
-            let orders = Column::ALL.map(|col| {
-                let merged = parts
-                    .iter()
-                    .zip(&offsets)
-                    .map(|(p, &at)| {
-                        p.orders[col as usize]
-                            .iter()
-                            .map(move |&(k, d)| (k, d + at))
-                    })
-                    .fold(Vec::new(), |acc, next| {
-                        merge_by(acc, next, |a, b| {
-                            a.0 < b.0 || (a.0 == b.0 && cols.cmp(col, a.1, b.1).is_le())
-                        })
-                    });
-                merged.into_iter().map(|(_, d)| d).collect::<Vec<u32>>()
-            });
-            tracing::debug!(took = ?started.elapsed(), "index build: orders merged");
-            let [_, posted, pages, size] = &orders;
-            let buckets = this.bucketed([pages, size, posted]);
-            tracing::debug!(took = ?started.elapsed(), "index build: buckets cut");
-            let (mut docs, mut scratch) = (Vec::new(), Vec::new());
-            let tag_postings: Vec<(u32, RoaringBitmap)> = this
-                .tags
-                .keys()
-                .map(|&t| {
-                    docs.clear();
-                    for (p, &o) in parts.iter().zip(&offsets) {
-                        docs.extend(p.tag_slice(t).iter().map(|d| d + o));
-                    }
-                    (t, bitmap_of_sorted(&docs, &mut scratch))
-                })
-                .collect();
-            tracing::debug!(took = ?started.elapsed(), "index build: tag postings made");
-            let found: Vec<Vec<(Box<str>, RoaringBitmap)>> = groupers
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect();
-            (found, orders, buckets, tag_postings)
-        });
-        let [title, posted, pages, size] = orders;
-        self.orders = Orders {
-            title,
-            posted,
-            pages,
-            size,
-        };
-        self.buckets = buckets;
-        for (t, postings) in tag_postings {
-            if let Some(e) = self.tags.get_mut(&t) {
-                e.postings = postings;
-            }
-        }
-        tracing::debug!(took = ?started.elapsed(), "index build: orders and keys in");
-        let keys: usize = found.iter().map(Vec::len).sum();
-        self.key_id.reserve(keys);
-        self.key_postings.reserve(keys);
-        let mut words: Vec<Box<str>> = Vec::with_capacity(keys);
-        // The halves' keys are sorted: merged, the words come out sorted.
-        let mut halves = found.into_iter().map(|h| h.into_iter().peekable());
-        let (mut a, mut b) = (
-            halves
-                .next()
-                .unwrap_or_else(|| Vec::new().into_iter().peekable()),
-            halves
-                .next()
-                .unwrap_or_else(|| Vec::new().into_iter().peekable()),
-        );
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) if x.0 <= y.0 => a.next(),
-                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
-                (Some(_), None) => a.next(),
-                (None, None) => break,
-            };
-            let Some((key, postings)) = next else { break };
-            let id = self.key_postings.len() as u32;
-            if !key.chars().any(is_cjk) {
-                words.push(key.clone());
-            }
-            self.key_id.insert(key, id);
-            self.key_postings.push(postings);
-        }
-        // From a sorted list, the set is built in bulk.
-        self.words = words.into_iter().collect();
-        tracing::debug!(took = ?started.elapsed(), "index build: keys taken in");
     }
+}
 
-    /// The text of the title key with `hash`, found again in a document that has it: at its
-    /// noted place, or else by hashing the document's keys.
-    fn key_text(&self, doc: u32, place: u32, hash: u64) -> Option<&str> {
-        if place != NO_PLACE {
-            let start = self.titles.spans[doc as usize][0] as usize + (place >> 16) as usize;
-            return self
-                .titles
-                .text
-                .get(start..start + (place & 0xffff) as usize);
-        }
-        let mut text = None;
-        for t in [self.titles.title(doc), self.titles.original(doc)] {
-            for_each_key(t, |k| {
-                if text.is_none() && key_hash(k) == hash {
-                    text = Some(k);
+/// The title keys of one half of the buckets ([`bucket_of`]), each with its posting list, sorted.
+///
+/// A bucket per pass: each pass's map and posting lists stay small enough for the caches
+/// (measured: one pass over all the notes spent most of its time waiting on memory), and reads
+/// only its own notes. Notes come in document order, so each key's documents arrive in order and
+/// go straight to the end of its posting list: no sorting at all.
+fn group_keys(parts: &[Part], offsets: &[u32], half: usize) -> (GroupedKeys, Vec<Box<str>>) {
+    let mut found: GroupedKeys = Vec::new();
+    // Per key: its first document and place, and its documents (plain numbers while grouping,
+    // made a set a container at a time once the pass is over: pushing into a set one value at a
+    // time took twice as long).
+    let mut keys: HashMap<u64, (u32, u32, Vec<u32>), KeyHashState> = HashMap::default();
+    let mut scratch = Vec::new();
+    for pass in 0..GROUPING_PASSES {
+        let bucket = half * GROUPING_PASSES + pass;
+        for (p, &o) in parts.iter().zip(offsets) {
+            for &n in &p.notes[bucket] {
+                let hash = (n >> 64) as u64;
+                let doc = (n >> 32) as u32 + o;
+                let docs = &mut keys
+                    .entry(hash)
+                    .or_insert_with(|| (doc, n as u32, Vec::new()))
+                    .2;
+                // A document noting a key twice is noted once.
+                if docs.last() != Some(&doc) {
+                    docs.push(doc);
                 }
-            });
+            }
         }
-        text
+        found.extend(keys.drain().filter_map(|(hash, (first, place, docs))| {
+            key_text(parts, offsets, first, place, hash)
+                .map(|k| (k.into(), bitmap_of_sorted(&docs, &mut scratch)))
+        }));
     }
+    // The words (the keys that are not CJK) for prefix matching, sorted here, on this thread.
+    let mut words: Vec<Box<str>> = found
+        .iter()
+        .filter(|(k, _)| !k.chars().any(is_cjk))
+        .map(|(k, _)| k.clone())
+        .collect();
+    words.sort_unstable();
+    (found, words)
+}
+
+/// The title keys' structures from what the groupers found: each key's id and posting list, and
+/// the set of words (merged from sorted halves, so the set is built in bulk).
+fn take_keys(found: Vec<GroupedKeys>, words: Vec<Vec<Box<str>>>) -> TitleKeys {
+    let keys: usize = found.iter().map(Vec::len).sum();
+    let mut key_id: super::HashMap<Box<str>, u32> = super::HashMap::default();
+    key_id.reserve(keys);
+    let mut key_postings = Vec::with_capacity(keys);
+    for (key, postings) in found.into_iter().flatten() {
+        key_id.insert(key, key_postings.len() as u32);
+        key_postings.push(postings);
+    }
+    let mut halves = words.into_iter();
+    let (a, b) = (
+        halves.next().unwrap_or_default(),
+        halves.next().unwrap_or_default(),
+    );
+    let mut merged = Vec::with_capacity(a.len() + b.len());
+    let mut b = b.into_iter().peekable();
+    for w in a {
+        while let Some(x) = b.next_if(|x| *x < w) {
+            merged.push(x);
+        }
+        merged.push(w);
+    }
+    merged.extend(b);
+    (key_id, key_postings, merged.into_iter().collect())
+}
+
+/// A grouper's keys, each with its posting list.
+type GroupedKeys = Vec<(Box<str>, RoaringBitmap)>;
+/// Title keys' ids, their posting lists, and the words among them.
+type TitleKeys = (
+    super::HashMap<Box<str>, u32>,
+    Vec<RoaringBitmap>,
+    std::collections::BTreeSet<Box<str>>,
+);
+
+/// The text of the title key with `hash`, found again in a document that has it: at its noted
+/// place, or else by hashing the document's keys.
+fn key_text<'p>(
+    parts: &'p [Part],
+    offsets: &[u32],
+    doc: u32,
+    place: u32,
+    hash: u64,
+) -> Option<&'p str> {
+    let i = offsets.partition_point(|&o| o <= doc).checked_sub(1)?;
+    let (titles, doc) = (&parts.get(i)?.titles, doc - offsets[i]);
+    if place != NO_PLACE {
+        let start = titles.spans.get(doc as usize)?[0] as usize + (place >> 16) as usize;
+        return titles.text.get(start..start + (place & 0xffff) as usize);
+    }
+    let mut text = None;
+    for t in [titles.title(doc), titles.original(doc)] {
+        for_each_key(t, |k| {
+            if text.is_none() && key_hash(k) == hash {
+                text = Some(k);
+            }
+        });
+    }
+    text
+}
+
+/// All documents in the order of a column: the parts' orders merged (documents numbered across
+/// the parts).
+fn merged_order(parts: &[Part], offsets: &[u32], col: Column, cols: &Cols<'_>) -> Vec<u32> {
+    let before = |a: &Keyed, b: &Keyed| {
+        a.key() < b.key() || (a.key() == b.key() && cols.cmp(col, a.doc, b.doc).is_lt())
+    };
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.gallery.len()).sum());
+    let mut at = vec![0usize; parts.len()];
+    loop {
+        let mut next: Option<(usize, Keyed)> = None;
+        for (i, (p, &o)) in parts.iter().zip(offsets).enumerate() {
+            if let Some(&k) = p.orders[col as usize].get(at[i]) {
+                let mut head = k;
+                head.doc += o;
+                if next.is_none_or(|(_, n)| before(&head, &n)) {
+                    next = Some((i, head));
+                }
+            }
+        }
+        let Some((i, k)) = next else { break };
+        out.push(k.doc);
+        at[i] += 1;
+    }
+    out
 }
 
 /// The set of `values` (ascending, each once), built a container at a time through roaring's
@@ -503,21 +544,6 @@ fn bitmap_of_sorted(values: &[u32], scratch: &mut Vec<u8>) -> RoaringBitmap {
         }
     }
     RoaringBitmap::deserialize_unchecked_from(&scratch[..]).unwrap_or_default()
-}
-
-/// Merges a sorted list and a sorted run into one sorted list (`le`: whether `a` goes before or
-/// with `b`).
-fn merge_by<T>(a: Vec<T>, b: impl Iterator<Item = T>, le: impl Fn(&T, &T) -> bool) -> Vec<T> {
-    let mut out = Vec::with_capacity(a.len() + b.size_hint().0);
-    let mut a = a.into_iter().peekable();
-    for y in b {
-        while let Some(x) = a.next_if(|x| le(x, &y)) {
-            out.push(x);
-        }
-        out.push(y);
-    }
-    out.extend(a);
-    out
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! and the matches put in the query's order.
 
 use super::*;
+use crate::prefetch::prefetch;
 
 /// Titles to check for a substring above which the checking is split over two threads.
 const PARALLEL_CHECKS: u64 = 20_000;
@@ -174,14 +175,37 @@ impl Index {
             }
         };
         // The candidates that fail, of those in `range`: most candidates are hits (the keys
-        // already chose them), so the misses are the short list to build.
+        // already chose them), so the misses are the short list to build. Titles lie scattered,
+        // and each check would wait for its own cache and TLB miss (about 110 ns at a million
+        // galleries, against 9 ns for titles lying together): the span of the candidate
+        // `2 * AHEAD` on and the text of the one `AHEAD` on are asked for in advance, so that the
+        // misses overlap (at a million galleries the slowest Japanese word went from 10–11 ms to
+        // 3–4 ms).
         let misses = |range: std::ops::Range<u32>| {
-            RoaringBitmap::from_sorted_iter(candidates.range(range).filter(|&d| !hit(d)))
-                .unwrap_or_default()
+            const AHEAD: usize = 12;
+            let docs: Vec<u32> = candidates.range(range).collect();
+            let (spans, text) = (&self.titles.spans, self.titles.text.as_bytes());
+            for &d in docs.iter().take(2 * AHEAD) {
+                prefetch(&spans[d as usize]);
+            }
+            let missed = docs.iter().enumerate().filter_map(|(i, &d)| {
+                if let Some(&far) = docs.get(i + 2 * AHEAD) {
+                    prefetch(&spans[far as usize]);
+                }
+                if let Some(&near) = docs.get(i + AHEAD) {
+                    let [a, _, _, e] = spans[near as usize];
+                    if let Some(first) = text.get(a as usize) {
+                        prefetch(first);
+                    }
+                    if let Some(last) = text.get((e as usize).saturating_sub(1)) {
+                        prefetch(last);
+                    }
+                }
+                (!hit(d)).then_some(d)
+            });
+            RoaringBitmap::from_sorted_iter(missed).unwrap_or_default()
         };
-        // Many titles to check: half on another thread. A checked title costs a cache and TLB
-        // miss or two (about 110 ns at a million galleries, against 9 ns for titles lying
-        // together), so how much the second thread gains depends on the machine's memory.
+        // Many titles to check: half on another thread.
         if candidates.len() < PARALLEL_CHECKS {
             let missed = misses(0..u32::MAX);
             return candidates - missed;
@@ -541,5 +565,56 @@ impl Index {
                 dir((self.bytes[*a as usize], g(*a)).cmp(&(self.bytes[*b as usize], g(*b))))
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, title: &str, original: &str) -> IndexRow {
+        IndexRow {
+            id,
+            title: title.into(),
+            title_original: original.into(),
+            page_count: 1,
+            total_bytes: 1,
+            added_at: id,
+            posted_at: None,
+            trashed: false,
+            tags: Vec::new(),
+        }
+    }
+
+    /// Enough candidates for the checking to be split over two threads and prefetched ahead:
+    /// hits, titles with every pair of the text but not the text, and finds that straddle the
+    /// title and the original title, spread over both halves.
+    #[test]
+    fn a_long_substring_check_finds_exactly_the_titles_that_contain_the_text() {
+        let mut index = Index::default();
+        let mut expected = Vec::new();
+        for id in 1..=(PARALLEL_CHECKS as i64 + 10_000) {
+            let (title, original) = match id % 5 {
+                0 => (format!("({id}) お姉ちゃん 第{id}巻"), String::new()),
+                1 => (
+                    format!("お姉さん {id} ちゃんと"),
+                    "姉ち お姉ちゃ".to_string(),
+                ),
+                2 => (format!("[{id}] 物語 お姉ち"), "ゃん ちゃ".to_string()),
+                3 => (format!("{id}"), format!("本 お姉ちゃん{id}")),
+                _ => (format!("お姉ちゃ{id}ん"), "姉ちゃん".to_string()),
+            };
+            if title.contains("お姉ちゃん") || original.contains("お姉ちゃん") {
+                expected.push(id);
+            }
+            index.upsert(row(id, &title, &original));
+        }
+        let found: Vec<i64> = index
+            .substring("お姉ちゃん")
+            .iter()
+            .map(|d| index.gallery[d as usize])
+            .collect();
+        assert!(expected.len() as u64 >= PARALLEL_CHECKS / 3);
+        assert_eq!(found, expected);
     }
 }
