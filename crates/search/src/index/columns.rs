@@ -66,6 +66,8 @@ pub(super) struct Keyed {
     pub(super) doc: u32,
 }
 
+const _: () = assert!(std::mem::size_of::<Keyed>() == 32);
+
 impl Keyed {
     pub(super) fn key(&self) -> (u128, u64, u32) {
         (self.high, self.middle, self.low)
