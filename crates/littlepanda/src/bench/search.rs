@@ -145,11 +145,9 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
         db_bytes as f64 / 1e6
     );
 
-    // The first build is timed and its memory measured, as a server's start would find them; the
-    // others are timed and dropped (a build beside a live index and the freed memory of earlier
-    // ones would not measure the memory a server holds).
-    // What filling or checking the library freed is given back first, so that it is not counted
-    // against the index when the build's own freed memory is given back.
+    // The first build is timed and the resident memory's growth over it measured, as a server's
+    // start would find them (what filling or checking the library freed is given back first);
+    // the others are timed and dropped.
     crate::allocator::release_freed_memory();
     let before = super::resident_bytes();
     let t = Instant::now();
@@ -157,7 +155,7 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
     let mut builds = vec![t.elapsed().as_secs_f64()];
     let with_retained = super::resident_bytes().saturating_sub(before);
     crate::allocator::release_freed_memory();
-    let memory = super::resident_bytes().saturating_sub(before);
+    let growth = super::resident_bytes().saturating_sub(before);
     for _ in 1..args.builds {
         let t = Instant::now();
         let again = Index::build(&db)?;
@@ -200,8 +198,8 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
             .map(|b| format!("{b:.2}"))
             .collect::<Vec<_>>()
             .join(" / "),
-        memory as f64 / 1e6,
-        with_retained.saturating_sub(memory) as f64 / 1e6,
+        growth as f64 / 1e6,
+        with_retained.saturating_sub(growth) as f64 / 1e6,
         crate::allocator::NAME
     );
 
@@ -417,8 +415,8 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
         index_build_runs_s: builds,
         allocator: crate::allocator::NAME,
         index_memory_mb: index_memory as f64 / 1e6,
-        build_resident_growth_mb: memory as f64 / 1e6,
-        allocator_retained_mb: with_retained.saturating_sub(memory) as f64 / 1e6,
+        build_resident_growth_mb: growth as f64 / 1e6,
+        allocator_retained_mb: with_retained.saturating_sub(growth) as f64 / 1e6,
         index_parts_mb: parts,
         rows,
     };
