@@ -18,6 +18,9 @@ pub enum BaselineQuery {
     TagPrefix { namespace: String, prefix: String },
     /// Galleries whose titles contain the text.
     Title(String),
+    /// Galleries with a title word starting with the text (at the title's start or after a
+    /// space: what `LIKE` can say of a word).
+    TitleWordPrefix(String),
     /// Galleries with a page count in the range.
     Pages(i64, i64),
     /// All galleries by title.
@@ -88,6 +91,20 @@ impl Db {
                 );
                 params.push(Param::Text(&texts[0]));
                 params.push(Param::Text(&texts[0]));
+            }
+            BaselineQuery::TitleWordPrefix(text) => {
+                let text = like_escape(&text.to_lowercase());
+                texts = vec![format!("{text}%"), format!("% {text}%")];
+                conditions.push(
+                    "(LOWER(g.title) LIKE ? ESCAPE '!' OR LOWER(g.title) LIKE ? ESCAPE '!' \
+                     OR LOWER(g.title_original) LIKE ? ESCAPE '!' \
+                     OR LOWER(g.title_original) LIKE ? ESCAPE '!')"
+                        .into(),
+                );
+                for _ in 0..2 {
+                    params.push(Param::Text(&texts[0]));
+                    params.push(Param::Text(&texts[1]));
+                }
             }
             BaselineQuery::Pages(lo, hi) => {
                 conditions.push("g.page_count BETWEEN ? AND ?".into());

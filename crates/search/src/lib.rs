@@ -9,6 +9,6 @@ pub mod query;
 pub mod reference;
 pub mod text;
 
-pub use index::{Index, MemoryParts, OutOfTime, Results, Suggestion, Viewer};
+pub use index::{Index, OutOfTime, Results, Suggestion, Viewer};
 pub use live::{Asker, Live, SearchError};
 pub use query::{ParseError, Query, parse};

@@ -66,7 +66,8 @@ struct Results {
     /// What the allocator still kept of the build's freed temporaries before it gave them back
     /// (a server gives them back right after its build).
     allocator_retained_mb: f64,
-    /// The index's own heap, part by part (MB), as it counts it.
+    /// `index_memory_mb` part by part: the resident memory each part gives back when the index
+    /// is dropped one part after another (allocator overhead included).
     index_parts_mb: std::collections::BTreeMap<&'static str, f64>,
     rows: Vec<Row>,
 }
@@ -166,28 +167,6 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
     let mut sorted = builds.clone();
     sorted.sort_by(f64::total_cmp);
     let build = sorted[sorted.len() / 2];
-    let p = index.memory_parts();
-    let parts: std::collections::BTreeMap<&'static str, f64> = [
-        ("columns", p.columns),
-        ("titles", p.titles),
-        ("doc_tags", p.doc_tags),
-        ("tags", p.tags),
-        ("title_keys", p.title_keys),
-        ("orders", p.orders),
-        ("sets", p.sets),
-        ("total", p.total()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k, v as f64 / 1e6))
-    .collect();
-    eprintln!(
-        "  index parts (MB): {}",
-        parts
-            .iter()
-            .map(|(k, v)| format!("{k} {v:.0}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
     eprintln!(
         "  index built in {:.2} s (median of {}: {}): resident memory grew {:.0} MB ({:.0} MB more \
          kept by {} until given back)",
@@ -304,6 +283,18 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
             "お姉ちゃん",
         ]),
     ));
+    // A word's prefix: every word starting with it (most words are in one title only).
+    cases.push((
+        "title word prefix",
+        ["ho", "ma", "st", "pa", "su", "mi", "ra", "a"]
+            .iter()
+            .map(|p| Case {
+                text: format!("{p}*"),
+                sql: Some(BaselineQuery::TitleWordPrefix((*p).into())),
+                suggest: None,
+            })
+            .collect(),
+    ));
     cases.push((
         "numeric range",
         [(10, 50), (100, 200), (200, 400), (30, 31)]
@@ -398,16 +389,27 @@ pub fn run(args: &SearchBenchArgs, data: &Path) -> anyhow::Result<()> {
             speedup_p50: sp50 / ip50.max(1e-6),
         });
     }
-    // What the index holds: the resident memory given back when it is dropped.
+    // What the index holds: the resident memory given back when it is dropped, part by part.
     let galleries = index.len();
     crate::allocator::release_freed_memory();
     let with_index = super::resident_bytes();
-    drop(index);
-    crate::allocator::release_freed_memory();
-    let index_memory = with_index.saturating_sub(super::resident_bytes());
+    let mut parts = std::collections::BTreeMap::new();
+    let mut last = with_index;
+    index.drop_by_part(|part| {
+        crate::allocator::release_freed_memory();
+        let now = super::resident_bytes();
+        parts.insert(part, last.saturating_sub(now) as f64 / 1e6);
+        last = now;
+    });
+    let index_memory = with_index.saturating_sub(last);
     eprintln!(
-        "  the index held {:.0} MB resident (given back when it was dropped)",
-        index_memory as f64 / 1e6
+        "  the index held {:.0} MB resident (given back when it was dropped): {}",
+        index_memory as f64 / 1e6,
+        parts
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let results = Results {
         galleries,

@@ -20,19 +20,12 @@ use roaring::RoaringBitmap;
 use db::{Db, IndexRowRef};
 
 use super::columns::{Cols, DocTags, Keyed, Titles};
+use super::keys::{TitleKeys, key_hash};
 use super::{Column, Index, NO_DATE, Orders, tag_u32};
-use crate::text::{fold_into, for_each_key, is_cjk};
+use crate::text::{fold_into, for_each_key};
 
 /// Hashes the key hashes in the grouping maps (they are hashes already, but the map wants its own).
 type KeyHashState = foldhash::fast::FixedState;
-
-/// A title key's identity during a build: a 64-bit hash. Two of the million or so distinct keys
-/// of a million-gallery library share one with a chance of about 3 in 100 million per build (and
-/// then share a posting list).
-fn key_hash(key: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0x6c70_6b65_7973_0001).hash_one(key)
-}
 
 /// A key note: `hash << 64 | document << 32 | place`, where the place is the key's offset in its
 /// document's titles and its length (16 bits each), so that its text is found again without a
@@ -266,11 +259,11 @@ impl Index {
             // The keys of both halves taken in on a thread of their own, as soon as both are
             // grouped, while this thread is still at its own work.
             let taker = s.spawn(move || {
-                let (found, words) = groupers
+                let found = groupers
                     .into_iter()
                     .map(|h| h.join().unwrap_or_default())
-                    .unzip();
-                let keys = take_keys(found, words);
+                    .collect();
+                let keys = TitleKeys::join(found);
                 tracing::debug!(took = ?started.elapsed(), "index build: keys taken in");
                 keys
             });
@@ -296,9 +289,7 @@ impl Index {
                 })
                 .collect();
             tracing::debug!(took = ?started.elapsed(), "index build: tag postings made");
-            let keys = taker
-                .join()
-                .unwrap_or_else(|_| take_keys(Vec::new(), Vec::new()));
+            let keys = taker.join().unwrap_or_default();
             (keys, orders, buckets, tag_postings)
         });
         let [title, posted, pages, size] = orders;
@@ -314,7 +305,7 @@ impl Index {
                 e.postings = postings;
             }
         }
-        (self.key_id, self.key_postings, self.words) = keys;
+        self.keys = keys;
         tracing::debug!(took = ?started.elapsed(), "index build: done");
     }
 
@@ -325,7 +316,6 @@ impl Index {
             .text
             .reserve(parts.iter().map(|p| p.titles.text.len()).sum());
         self.titles.spans.reserve(docs);
-        self.doc_of.reserve(docs);
         self.gallery.reserve(docs);
         self.added.reserve(docs);
         self.pages.reserve(docs);
@@ -345,8 +335,7 @@ impl Index {
                 {
                     self.added_in_order = false;
                 }
-                self.doc_of.insert(id, o + i as u32);
-                self.gallery.push(id);
+                self.push_gallery(id);
                 self.added.push(p.added[i]);
             }
             self.pages.extend(&p.pages);
@@ -361,15 +350,16 @@ impl Index {
     }
 }
 
-/// The title keys of one half of the buckets ([`bucket_of`]), each with its posting list, and the
-/// words among them, sorted.
+/// The title keys of one half of the buckets ([`bucket_of`]), each with its documents, the words
+/// among them sorted; and each key's hash.
 ///
 /// A bucket per pass: each pass's map and posting lists stay small enough for the caches
 /// (measured: one pass over all the notes spent most of its time waiting on memory), and reads
 /// only its own notes. Notes come in document order, so each key's documents arrive in order and
 /// go straight to the end of its posting list: no sorting at all.
-fn group_keys(parts: &[Part], offsets: &[u32], half: usize) -> (GroupedKeys, Vec<Box<str>>) {
-    let mut found: GroupedKeys = Vec::new();
+fn group_keys(parts: &[Part], offsets: &[u32], half: usize) -> (TitleKeys, Vec<u64>) {
+    let mut found = TitleKeys::default();
+    let mut hashes = Vec::new();
     // Per key: its first document and place, and its documents (plain numbers while grouping,
     // made a set a container at a time once the pass is over: pushing into a set one value at a
     // time was a fifth of the CPU samples here, and the sets' growth cost 100 MB resident).
@@ -391,57 +381,16 @@ fn group_keys(parts: &[Part], offsets: &[u32], half: usize) -> (GroupedKeys, Vec
                 }
             }
         }
-        found.extend(keys.drain().filter_map(|(hash, (first, place, docs))| {
-            key_text(parts, offsets, first, place, hash)
-                .map(|k| (k.into(), bitmap_of_sorted(&docs, &mut scratch)))
-        }));
-    }
-    // The words (the keys that are not CJK) for prefix matching, sorted here, on this thread.
-    let mut words: Vec<Box<str>> = found
-        .iter()
-        .filter(|(k, _)| !k.chars().any(is_cjk))
-        .map(|(k, _)| k.clone())
-        .collect();
-    words.sort_unstable();
-    (found, words)
-}
-
-/// The title keys' structures from what the groupers found: each key's id and posting list, and
-/// the set of words (merged from sorted halves, so the set is built in bulk).
-fn take_keys(found: Vec<GroupedKeys>, words: Vec<Vec<Box<str>>>) -> TitleKeys {
-    let keys: usize = found.iter().map(Vec::len).sum();
-    let mut key_id: super::HashMap<Box<str>, u32> = super::HashMap::default();
-    key_id.reserve(keys);
-    let mut key_postings = Vec::with_capacity(keys);
-    for (key, postings) in found.into_iter().flatten() {
-        key_id.insert(key, key_postings.len() as u32);
-        key_postings.push(postings);
-    }
-    let mut halves = words.into_iter();
-    let (a, b) = (
-        halves.next().unwrap_or_default(),
-        halves.next().unwrap_or_default(),
-    );
-    let mut merged = Vec::with_capacity(a.len() + b.len());
-    let mut b = b.into_iter().peekable();
-    for w in a {
-        while let Some(x) = b.next_if(|x| *x < w) {
-            merged.push(x);
+        for (hash, (first, place, docs)) in keys.drain() {
+            if let Some(k) = key_text(parts, offsets, first, place, hash) {
+                found.push_built(k, &docs, |docs| bitmap_of_sorted(docs, &mut scratch));
+                hashes.push(hash);
+            }
         }
-        merged.push(w);
     }
-    merged.extend(b);
-    (key_id, key_postings, merged.into_iter().collect())
+    found.sort_words();
+    (found, hashes)
 }
-
-/// A grouper's keys, each with its posting list.
-type GroupedKeys = Vec<(Box<str>, RoaringBitmap)>;
-/// Title keys' ids, their posting lists, and the words among them.
-type TitleKeys = (
-    super::HashMap<Box<str>, u32>,
-    Vec<RoaringBitmap>,
-    std::collections::BTreeSet<Box<str>>,
-);
 
 /// The text of the title key with `hash`, found again in a document that has it: at its noted
 /// place, or else by hashing the document's keys.

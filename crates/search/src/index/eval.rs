@@ -2,6 +2,7 @@
 //! the expression evaluated over posting lists (saved searches expanded, within a time budget),
 //! and the matches put in the query's order.
 
+use super::keys::Postings;
 use super::*;
 use crate::prefetch::prefetch;
 
@@ -32,10 +33,12 @@ impl Evaluation<'_> {
 }
 
 impl Index {
-    fn key_postings(&self, key: &str) -> Option<&RoaringBitmap> {
-        self.key_id
-            .get(key)
-            .and_then(|&id| self.key_postings.get(id as usize))
+    /// The galleries of a title key, as a set.
+    fn key_set(&self, key: &str) -> RoaringBitmap {
+        self.keys
+            .postings(key)
+            .map(|p| p.set().into_owned())
+            .unwrap_or_default()
     }
 
     /// Tags matching a pattern, in one namespace or any.
@@ -115,27 +118,35 @@ impl Index {
         }
         if !p.text.contains(['*', '?']) {
             // A whole title word (a bare word also matches as a tag prefix, elsewhere).
-            return self.key_postings(&p.text).cloned().unwrap_or_default();
+            return self.key_set(&p.text);
         }
+        // The matching words' sets, and the documents of those in one title only (most words)
+        // gathered into one set.
         let prefix = p.literal_prefix();
-        let found: Vec<&RoaringBitmap> = self
-            .words
-            .range::<str, _>((
-                std::ops::Bound::Included(prefix),
-                std::ops::Bound::Unbounded,
-            ))
-            .take_while(|w| w.starts_with(prefix))
-            .filter(|w| crate::text::glob(&p.text, w))
-            .filter_map(|w| self.key_postings(w))
-            .collect();
-        union(found)
+        let (mut sets, mut single) = (Vec::new(), Vec::new());
+        for (_, id) in self
+            .keys
+            .words_starting(prefix)
+            .filter(|(w, _)| crate::text::glob(&p.text, w))
+        {
+            match self.keys.postings_of(id) {
+                Some(Postings::Many(set)) => sets.push(set),
+                Some(Postings::One(doc)) => single.push(doc),
+                None => {}
+            }
+        }
+        single.sort_unstable();
+        single.dedup();
+        let single = RoaringBitmap::from_sorted_iter(single).unwrap_or_default();
+        sets.push(&single);
+        union(sets)
     }
 
     /// Galleries whose (folded) titles contain `text`: candidates from the keys, then checked.
     fn substring(&self, text: &str) -> RoaringBitmap {
         // One or two CJK characters are a key themselves: its galleries are exactly those.
         if text.chars().count() <= 2 && text.chars().all(is_cjk) {
-            return self.key_postings(text).cloned().unwrap_or_default();
+            return self.key_set(text);
         }
         // Candidates: galleries with every key of the text (a CJK character inside one of the
         // text's pairs adds nothing to the pair), smallest posting list first.
@@ -143,20 +154,20 @@ impl Index {
         let in_pair = |k: &str| {
             k.chars().count() == 1 && keys.iter().any(|p| p.len() > k.len() && p.contains(k))
         };
-        let mut lists: Vec<&RoaringBitmap> = Vec::new();
+        let mut lists: Vec<Postings<'_>> = Vec::new();
         for k in keys
             .iter()
             .filter(|k| !(k.chars().all(is_cjk) && in_pair(k)))
         {
-            match self.key_postings(k) {
-                Some(b) => lists.push(b),
+            match self.keys.postings(k) {
+                Some(p) => lists.push(p),
                 None => return RoaringBitmap::new(),
             }
         }
-        lists.sort_by_key(|b| b.len());
+        lists.sort_by_key(|p| p.len());
         let mut lists = lists.into_iter();
         let candidates = match lists.next() {
-            Some(first) => lists.fold(first.clone(), |acc, b| acc & b),
+            Some(first) => lists.fold(first.set().into_owned(), |acc, p| acc & &*p.set()),
             None => self.alive.clone(),
         };
         // One searcher for all the titles to check; a document's two titles lie side by side,
@@ -333,11 +344,10 @@ impl Index {
 
     /// The documents of some gallery ids.
     fn docs_of(&self, ids: Option<&[i64]>) -> RoaringBitmap {
-        let mut docs: Vec<u32> = ids
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|id| self.doc_of.get(id).copied())
-            .collect();
+        // In id order, each search walks close to where the one before it ended.
+        let mut ids = ids.unwrap_or_default().to_vec();
+        ids.sort_unstable();
+        let mut docs: Vec<u32> = ids.iter().filter_map(|&id| self.doc_of(id)).collect();
         docs.sort_unstable();
         RoaringBitmap::from_sorted_iter(docs).unwrap_or_default()
     }
@@ -571,20 +581,7 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(id: i64, title: &str, original: &str) -> IndexRow {
-        IndexRow {
-            id,
-            title: title.into(),
-            title_original: original.into(),
-            page_count: 1,
-            total_bytes: 1,
-            added_at: id,
-            posted_at: None,
-            trashed: false,
-            tags: Vec::new(),
-        }
-    }
+    use crate::index::tests::row;
 
     /// Enough candidates for the checking to be split over two threads and prefetched ahead:
     /// hits, titles with every pair of the text but not the text, and finds that straddle the
