@@ -136,11 +136,11 @@ impl TitleKeys {
         } as usize;
         let slot = match self.slots[id] {
             NONE if doc < LIST => doc,
-            slot if slot == doc => return,
             slot if slot != NONE && slot & LIST != 0 => {
                 self.lists[(slot & !LIST) as usize].insert(doc);
                 return;
             }
+            slot if slot == doc => return,
             slot => {
                 let mut set = RoaringBitmap::new();
                 if slot != NONE {
@@ -161,7 +161,6 @@ impl TitleKeys {
         let id = id as usize;
         match self.slots[id] {
             NONE => {}
-            slot if slot == doc => self.slots[id] = NONE,
             slot if slot & LIST != 0 => {
                 let at = (slot & !LIST) as usize;
                 self.lists[at].remove(doc);
@@ -171,6 +170,7 @@ impl TitleKeys {
                     self.slots[id] = NONE;
                 }
             }
+            slot if slot == doc => self.slots[id] = NONE,
             _ => {}
         }
     }
@@ -364,6 +364,12 @@ mod tests {
         // Three sets were made (alpha, gamma, beta's second document), two emptied, one reused.
         assert_eq!((keys.lists.len(), keys.free.len()), (3, 1));
 
+        // A document number too high to be held in place gets a set.
+        keys.insert("huge", LIST + 5);
+        assert_eq!(docs(&keys, "huge"), [LIST + 5]);
+        keys.remove("huge", LIST + 5);
+        assert!(keys.postings("huge").is_none());
+
         // Enough new words to be merged in, twice over, and their prefixes.
         for i in 0..10_000 {
             keys.insert(&format!("new{i:05}"), i);
@@ -379,7 +385,7 @@ mod tests {
         );
         assert_eq!(docs(&keys, "new09999"), [9999]);
         let all = words(&keys, "");
-        assert_eq!(all.len(), 10_005);
+        assert_eq!(all.len(), 10_006);
         // Merged words are in order; the unmerged ones follow, in order of their own.
         let merged = all.len() - keys.new_words.len();
         assert!(all[..merged].is_sorted() && all[merged..].is_sorted());
