@@ -329,14 +329,8 @@ impl Index {
             self.titles
                 .spans
                 .extend(p.titles.spans.iter().map(|s| s.map(|x| x + base)));
-            for (i, &id) in p.gallery.iter().enumerate() {
-                if let (Some(&prev), Some(&prev_added)) = (self.gallery.last(), self.added.last())
-                    && (p.added[i], id) < (prev_added, prev)
-                {
-                    self.added_in_order = false;
-                }
-                self.push_gallery(id);
-                self.added.push(p.added[i]);
+            for (&id, &added) in p.gallery.iter().zip(&p.added) {
+                self.push_gallery(id, added);
             }
             self.pages.extend(&p.pages);
             self.bytes.extend(&p.bytes);

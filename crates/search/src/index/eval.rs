@@ -344,7 +344,7 @@ impl Index {
 
     /// The documents of some gallery ids.
     fn docs_of(&self, ids: Option<&[i64]>) -> RoaringBitmap {
-        // In id order, each search walks close to where the one before it ended.
+        // In id order, each binary search follows much of the path of the one before it (cached).
         let mut ids = ids.unwrap_or_default().to_vec();
         ids.sort_unstable();
         let mut docs: Vec<u32> = ids.iter().filter_map(|&id| self.doc_of(id)).collect();

@@ -22,6 +22,23 @@ const NONE: u32 = u32::MAX;
 /// A slot's flag for a set: the rest is the set's place in `lists`.
 const LIST: u32 = 1 << 31;
 
+/// What a key's slot holds.
+enum Slot {
+    Empty,
+    One(u32),
+    List(usize),
+}
+
+impl Slot {
+    fn of(raw: u32) -> Slot {
+        match raw {
+            NONE => Slot::Empty,
+            raw if raw & LIST != 0 => Slot::List((raw & !LIST) as usize),
+            doc => Slot::One(doc),
+        }
+    }
+}
+
 /// The seed of [`key_hash`], chosen per process so that no one can choose titles whose keys
 /// collide.
 static SEED: LazyLock<u64> = LazyLock::new(|| fastrand::u64(..));
@@ -117,10 +134,10 @@ impl TitleKeys {
 
     /// A key's documents (none for a key in no title).
     pub(super) fn postings_of(&self, id: u32) -> Option<Postings<'_>> {
-        match *self.slots.get(id as usize)? {
-            NONE => None,
-            slot if slot & LIST != 0 => self.lists.get((slot & !LIST) as usize).map(Postings::Many),
-            doc => Some(Postings::One(doc)),
+        match Slot::of(*self.slots.get(id as usize)?) {
+            Slot::Empty => None,
+            Slot::List(at) => self.lists.get(at).map(Postings::Many),
+            Slot::One(doc) => Some(Postings::One(doc)),
         }
     }
 
@@ -134,23 +151,16 @@ impl TitleKeys {
             Some(id) => id,
             None => self.add_key(key),
         } as usize;
-        let slot = match self.slots[id] {
-            NONE if doc < LIST => doc,
-            slot if slot != NONE && slot & LIST != 0 => {
-                self.lists[(slot & !LIST) as usize].insert(doc);
+        self.slots[id] = match Slot::of(self.slots[id]) {
+            Slot::List(at) => {
+                self.lists[at].insert(doc);
                 return;
             }
-            slot if slot == doc => return,
-            slot => {
-                let mut set = RoaringBitmap::new();
-                if slot != NONE {
-                    set.insert(slot);
-                }
-                set.insert(doc);
-                self.put_list(set)
-            }
+            Slot::One(one) if one == doc => return,
+            Slot::Empty if doc < LIST => doc,
+            Slot::Empty => self.put_list(RoaringBitmap::from_iter([doc])),
+            Slot::One(one) => self.put_list(RoaringBitmap::from_iter([one, doc])),
         };
-        self.slots[id] = slot;
     }
 
     /// Takes a document out of a key's documents.
@@ -159,10 +169,8 @@ impl TitleKeys {
             return;
         };
         let id = id as usize;
-        match self.slots[id] {
-            NONE => {}
-            slot if slot & LIST != 0 => {
-                let at = (slot & !LIST) as usize;
+        match Slot::of(self.slots[id]) {
+            Slot::List(at) => {
                 self.lists[at].remove(doc);
                 if self.lists[at].is_empty() {
                     self.lists[at] = RoaringBitmap::new();
@@ -170,8 +178,8 @@ impl TitleKeys {
                     self.slots[id] = NONE;
                 }
             }
-            slot if slot == doc => self.slots[id] = NONE,
-            _ => {}
+            Slot::One(one) if one == doc => self.slots[id] = NONE,
+            Slot::One(_) | Slot::Empty => {}
         }
     }
 
@@ -282,11 +290,11 @@ impl TitleKeys {
             );
             all.text.push_str(&part.text);
             all.ends.extend(part.ends.iter().map(|e| e + text_at));
-            all.slots.extend(part.slots.iter().map(|&s| match s {
-                NONE => NONE,
-                s if s & LIST != 0 => s + lists_at,
-                doc => doc,
-            }));
+            all.slots
+                .extend(part.slots.iter().map(|&raw| match Slot::of(raw) {
+                    Slot::List(_) => raw + lists_at,
+                    Slot::One(_) | Slot::Empty => raw,
+                }));
             all.lists.extend(part.lists);
             let (text, ends) = (&all.text, &all.ends);
             for (id, hash) in (first_id..).zip(hashes) {

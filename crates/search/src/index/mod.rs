@@ -244,15 +244,22 @@ impl Index {
         }
     }
 
-    /// Gives a new gallery the next document.
-    fn push_gallery(&mut self, id: i64) -> u32 {
+    /// Gives a new gallery the next document, with its gallery id and date added (the other
+    /// columns are the caller's to fill).
+    fn push_gallery(&mut self, id: i64, added: i64) -> u32 {
         let d = self.gallery.len() as u32;
+        if let (Some(&prev_added), Some(&prev_id)) = (self.added.last(), self.gallery.last())
+            && (added, id) < (prev_added, prev_id)
+        {
+            self.added_in_order = false;
+        }
         if self.in_order == self.gallery.len() && self.gallery.last().is_none_or(|&l| l < id) {
             self.in_order += 1;
         } else {
             self.late.insert(id, d);
         }
         self.gallery.push(id);
+        self.added.push(added);
         d
     }
 
@@ -261,16 +268,9 @@ impl Index {
         let doc = match self.doc_of(r.id) {
             Some(d) => d,
             None => {
-                if let (Some(&prev_added), Some(&prev_id)) =
-                    (self.added.last(), self.gallery.last())
-                    && (r.added_at, r.id) < (prev_added, prev_id)
-                {
-                    self.added_in_order = false;
-                }
-                let d = self.push_gallery(r.id);
+                let d = self.push_gallery(r.id, r.added_at);
                 self.pages.push(0);
                 self.bytes.push(0);
-                self.added.push(0);
                 self.posted.push(NO_DATE);
                 d
             }
@@ -480,9 +480,9 @@ impl Index {
         }
     }
 
-    /// Drops the index part by part, calling `after`
-    /// with each part's name once it is gone: a benchmark measures what each part really held
-    /// (allocator overhead included) as the resident memory each drop gives back.
+    /// Drops the index part by part, calling `after` with each part's name once it is gone: a
+    /// benchmark measures what each part really held (allocator overhead included) as the
+    /// resident memory each drop gives back.
     pub fn drop_by_part(self, mut after: impl FnMut(&'static str)) {
         let Index {
             gallery,
